@@ -1,0 +1,1 @@
+"""Edges: database, templates, files. Everything with I/O lives here."""

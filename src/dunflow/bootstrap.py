@@ -1,0 +1,48 @@
+"""Wiring: from a project folder to an engine, templates, policies and channels."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from .adapters.channels import Channel, FileSink
+from .adapters.clock import SystemClock
+from .adapters.db import make_engine, migrate
+from .adapters.templates import TemplateStore
+from .project import Project, load_project
+from .registry import register_policies
+from .validate import PolicySet, load_policies
+
+
+@dataclass
+class Workspace:
+    project: Project
+    clock: SystemClock = field(default_factory=SystemClock)
+
+    @classmethod
+    def open(cls, start: Path | None = None, database: str | None = None) -> Workspace:
+        return cls(load_project(start, database))
+
+    @cached_property
+    def engine(self) -> Engine:
+        engine = make_engine(self.project.database_url)
+        migrate(engine)
+        return engine
+
+    @cached_property
+    def templates(self) -> TemplateStore:
+        return TemplateStore(self.project.templates_dir)
+
+    @cached_property
+    def policies(self) -> PolicySet:
+        return load_policies(self.project.policies_dir, self.templates, self.project.root)
+
+    def register_policies(self) -> dict[str, int]:
+        """Store the current policy texts as versions; name → version id."""
+        with self.engine.begin() as connection:
+            return register_policies(connection, self.policies)
+
+    def channel(self, name: str) -> Channel:
+        return FileSink(self.project.outbox_dir, self.project.creditor.email)

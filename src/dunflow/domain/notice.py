@@ -1,0 +1,121 @@
+"""What a notice is about (debtor, invoices, step) and how it reaches the debtor.
+
+The template context is built here, once, for the runner and for `validate`'s
+sample rendering alike, so a template that renders at validate time renders at
+send time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from .money import Money, money_sum
+from .policy import Policy, Step
+
+# What each channel needs from the debtor's contact data.
+_CONTACT_NEEDS: dict[str, tuple[str, ...]] = {
+    "email": ("email",),
+    "sms": ("phone",),
+    "letter": ("address", "postal_code", "city"),
+    "webhook": (),
+    "task": (),
+}
+
+
+@dataclass(frozen=True)
+class Debtor:
+    code: str
+    name: str
+    type: str
+    country: str
+    language: str = ""
+    email: str = ""
+    phone: str = ""
+    address: str = ""
+    postal_code: str = ""
+    city: str = ""
+    tags: frozenset[str] = frozenset()
+    credit_rating: str = ""
+
+    def reachable_by(self, channel: str) -> bool:
+        return all(getattr(self, need) for need in _CONTACT_NEEDS[channel])
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    number: str
+    issue_date: date
+    due_date: date
+    amount: Money
+    open_amount: Money
+    days_overdue: int
+
+
+@dataclass(frozen=True)
+class Creditor:
+    name: str = "Your company"
+    address: str = ""
+    email: str = ""
+    phone: str = ""
+    iban: str = ""
+    bic: str = ""
+    website: str = ""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One channel a notice goes out on, and why that one."""
+
+    channel: str
+    reason: str
+
+
+def choose_channels(step: Step, debtor: Debtor) -> list[Delivery]:
+    """The step's channels the debtor can be reached on; else its fallback; else a task to find a contact."""
+    chosen: list[Delivery] = []
+    for channel in step.channels:
+        if debtor.reachable_by(channel):
+            delivery = Delivery(channel, f"{channel} as the step says")
+        elif step.fallback and debtor.reachable_by(step.fallback):
+            delivery = Delivery(step.fallback, f"no {_CONTACT_NEEDS[channel][0]} for {channel}: fallback {step.fallback}")
+        else:
+            delivery = Delivery("task", f"debtor cannot be reached by {channel}: task to find a contact")
+        if delivery.channel not in [d.channel for d in chosen]:
+            chosen.append(delivery)
+    return chosen
+
+
+def invoice_line(number: str, issue: date, due: date, amount: Money, open_amount: Money, as_of: date) -> InvoiceLine:
+    return InvoiceLine(number, issue, due, amount, open_amount, (as_of - due).days)
+
+
+@dataclass(frozen=True)
+class NoticeFacts:
+    """Everything a template may use; `extra` carries event-specific parts (an installment)."""
+
+    debtor: Debtor
+    creditor: Creditor
+    invoices: tuple[InvoiceLine, ...]
+    step: Step
+    policy: Policy
+    policy_version: int
+    as_of: date
+    language: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def context(self) -> dict[str, Any]:
+        currency = self.invoices[0].open_amount.currency
+        return {
+            "debtor": self.debtor,
+            "creditor": self.creditor,
+            "invoices": list(self.invoices),
+            "total_open": money_sum([i.open_amount for i in self.invoices], currency),
+            "currency": currency,
+            "as_of": self.as_of,
+            "pay_by": self.as_of + timedelta(days=self.step.pay_within_days),
+            "step": {"id": self.step.id, "kind": self.step.kind, "title": self.step.title},
+            "policy": {"name": self.policy.name, "version": self.policy_version},
+            "language": self.language,
+            **self.extra,
+        }

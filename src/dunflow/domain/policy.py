@@ -1,0 +1,182 @@
+"""The policy model: frozen data that the loader builds and the compiler turns into a machine.
+
+A policy answers, for one segment of debtors: which notices go out, when, on which
+channel, with which template, and what happens when the debtor pays, disputes,
+promises or agrees on installments.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+API_VERSION = "dunflow/v1"
+
+Anchor = Literal["due_date", "previous_step", "end_of_month"]
+ChannelKind = Literal["email", "sms", "letter", "webhook", "task"]
+CHANNELS: tuple[str, ...] = ("email", "sms", "letter", "webhook", "task")
+CustomerType = Literal["business", "consumer"]
+
+# States every compiled policy has besides its steps; step ids may not reuse them.
+NEW = "new"
+PAID = "paid"
+CANCELLED = "cancelled"
+ESCALATED = "escalated"
+BELOW_MINIMUM = "below_minimum"
+DISPUTED = "disputed"
+PROMISED = "promised"
+HELD = "held"
+ARRANGEMENT = "arrangement"
+FINAL_STATES: frozenset[str] = frozenset({PAID, CANCELLED, ESCALATED, BELOW_MINIMUM})
+PAUSE_STATES: frozenset[str] = frozenset({DISPUTED, PROMISED, HELD, ARRANGEMENT})
+RESERVED_STATES: frozenset[str] = FINAL_STATES | PAUSE_STATES | {NEW}
+
+
+@dataclass(frozen=True)
+class Delay:
+    """`after: {days: N, from: ...}`; negative days before the due date are courtesy reminders."""
+
+    days: int
+    anchor: Anchor = "due_date"
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    after: Delay
+    channels: tuple[str, ...]
+    template: str
+    kind: str = "notice"
+    fallback: str | None = None
+    pay_within_days: int = 7
+    required: bool = False
+    title: str = ""
+
+    @property
+    def is_courtesy(self) -> bool:
+        """A reminder planned before the due date: pointless once the invoice is overdue."""
+        return self.after.anchor == "due_date" and self.after.days < 0
+
+
+@dataclass(frozen=True)
+class Escalation(Step):
+    """The terminal step: after it, dunning stops and someone else takes over."""
+
+    to: str = "collection_agency"
+    agency: str = ""
+    assignee: str = ""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Which debtors (and invoices) a policy applies to; empty fields match everything."""
+
+    priority: int = 0
+    customer_types: frozenset[str] = frozenset()
+    countries: frozenset[str] = frozenset()
+    tags_any: frozenset[str] = frozenset()
+    tags_none: frozenset[str] = frozenset()
+    credit_ratings: frozenset[str] = frozenset()
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+
+    def matches(self, debtor: DebtorFacts, amount: Decimal | None = None) -> bool:
+        if self.customer_types and debtor.type not in self.customer_types:
+            return False
+        if self.countries and debtor.country not in self.countries:
+            return False
+        if self.tags_any and not (self.tags_any & debtor.tags):
+            return False
+        if self.tags_none & debtor.tags:
+            return False
+        if self.credit_ratings and debtor.credit_rating not in self.credit_ratings:
+            return False
+        return self._amount_matches(amount)
+
+    def _amount_matches(self, amount: Decimal | None) -> bool:
+        if amount is None:
+            return True
+        if self.amount_min is not None and amount < self.amount_min:
+            return False
+        return self.amount_max is None or amount < self.amount_max
+
+
+@dataclass(frozen=True)
+class DebtorFacts:
+    """What segment matching looks at; built from a debtor row or a probe."""
+
+    type: str
+    country: str
+    tags: frozenset[str] = frozenset()
+    credit_rating: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    timezone: str = "Europe/Berlin"
+    calendar: str = "DE"
+    language: str = "en"
+    minimum_open_amount: Decimal = Decimal("0.01")
+    minimum_by_currency: tuple[tuple[str, Decimal], ...] = ()
+    group_per_debtor: bool = False
+    catch_up: Literal["latest", "next"] = "latest"
+    min_days_between_steps: int = 0
+
+    def minimum_for(self, currency: str) -> Decimal:
+        """Open amounts below this are not dunned (tolerance per currency, DOMAIN 'Tolerance')."""
+        return dict(self.minimum_by_currency).get(currency, self.minimum_open_amount)
+
+
+@dataclass(frozen=True)
+class DisputeRules:
+    on_resolve: Literal["continue", "restart_delay"] = "restart_delay"
+
+
+@dataclass(frozen=True)
+class PromiseRules:
+    grace_days: int = 3
+    on_broken: str | None = None  # step id; None = the next step in order
+
+
+@dataclass(frozen=True)
+class ArrangementRules:
+    reminder_after_days: int = 3
+    reminder_template: str = "common/installment-reminder"
+    reminder_channels: tuple[str, ...] = ("email",)
+    reminder_fallback: str | None = "letter"
+    max_missed: int = 2
+    on_default: str | None = None  # step id; None = the next step in order
+
+
+@dataclass(frozen=True)
+class EventRules:
+    dispute: DisputeRules = field(default_factory=DisputeRules)
+    promise: PromiseRules = field(default_factory=PromiseRules)
+    arrangement: ArrangementRules = field(default_factory=ArrangementRules)
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    steps: tuple[Step, ...]
+    escalation: Escalation
+    segment: Segment = field(default_factory=Segment)
+    settings: Settings = field(default_factory=Settings)
+    events: EventRules = field(default_factory=EventRules)
+    description: str = ""
+    owner: str = ""
+    source_file: str = ""
+
+    @property
+    def all_steps(self) -> tuple[Step, ...]:
+        """Regular steps in order, then the escalation."""
+        return (*self.steps, self.escalation)
+
+    def step_index(self, step_id: str) -> int:
+        for index, step in enumerate(self.all_steps):
+            if step.id == step_id:
+                return index
+        raise KeyError(step_id)
+
+    def step(self, step_id: str) -> Step:
+        return self.all_steps[self.step_index(step_id)]

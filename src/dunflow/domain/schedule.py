@@ -1,0 +1,115 @@
+"""When is which step due? The pure timing rules of a policy.
+
+Rules (documented in the README, "Timing rules"):
+- a step's date is its anchor plus its delay: the due date, the date the previous
+  step was actually sent, or the end of the month containing due date + delay;
+- never closer than `min_days_between_steps` after the previous notice;
+- moved forward onto the next business day of the policy's calendar;
+- catch-up: when several steps became due since the last run, only the latest
+  due one is sent (`catch_up: latest`, the default) or only the next one
+  (`catch_up: next`); the skipped ones are recorded, never sent in a burst.
+  Catch-up never jumps over a `required` step, and the escalation is only
+  reached from the last regular step actually sent;
+- a courtesy reminder (negative delay before the due date) expires once the
+  invoice is overdue.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from .calendar import BusinessDay, end_of_month, next_business_day
+from .policy import Policy, Step
+
+
+@dataclass(frozen=True)
+class Due:
+    """A step to take now, and the ones passed over to get there (with their planned dates)."""
+
+    index: int
+    step: Step
+    planned_on: date
+    skipped: tuple[tuple[Step, date], ...] = ()
+
+
+def planned_date(
+    policy: Policy, index: int, due_date: date, previous_on: date | None, is_business_day: BusinessDay
+) -> date:
+    """The date step `index` falls on, given when the step before it went out (None: no step yet)."""
+    step = policy.all_steps[index]
+    delay = timedelta(days=step.after.days)
+    if step.after.anchor == "previous_step":
+        day = (previous_on or due_date) + delay
+    elif step.after.anchor == "end_of_month":
+        day = end_of_month(due_date + delay)
+    else:
+        day = due_date + delay
+    if previous_on is not None:
+        day = max(day, previous_on + timedelta(days=policy.settings.min_days_between_steps))
+    return next_business_day(day, is_business_day)
+
+
+def next_planned(
+    policy: Policy,
+    reached: int,
+    due_date: date,
+    reached_on: date | None,
+    as_of: date,
+    is_business_day: BusinessDay,
+) -> date | None:
+    """When to look at the case again after `as_of`; None once no step is left to send."""
+    for index in range(reached + 1, len(policy.all_steps)):
+        step = policy.all_steps[index]
+        if not _expired(step, due_date, as_of):
+            return planned_date(policy, index, due_date, reached_on, is_business_day)
+    return None
+
+
+def due_step(
+    policy: Policy,
+    reached: int,
+    due_date: date,
+    reached_on: date | None,
+    as_of: date,
+    is_business_day: BusinessDay,
+) -> Due | None:
+    """The step to send on `as_of` after step `reached` (-1: none yet) went out on `reached_on`."""
+    candidates: list[tuple[int, Step, date]] = []
+    previous_on = reached_on
+    last_regular = len(policy.steps) - 1
+    for index in range(reached + 1, len(policy.all_steps)):
+        step = policy.all_steps[index]
+        if _expired(step, due_date, as_of):
+            continue
+        if index > last_regular and reached != last_regular:
+            break  # the escalation only follows the last regular step actually sent
+        on = planned_date(policy, index, due_date, previous_on, is_business_day)
+        if on > as_of:
+            break
+        candidates.append((index, step, on))
+        previous_on = on
+        if step.required or policy.settings.catch_up == "next":
+            break
+    if not candidates:
+        return None
+    index, step, on = candidates[-1]
+    return Due(index=index, step=step, planned_on=on, skipped=tuple((s, d) for _, s, d in candidates[:-1]))
+
+
+def _expired(step: Step, due_date: date, as_of: date) -> bool:
+    """A courtesy reminder makes no sense once the invoice is overdue."""
+    return step.is_courtesy and as_of > due_date
+
+
+def explain(step: Step, due_date: date, previous_on: date | None, planned_on: date) -> str:
+    """Why a step falls on its date, in words for the audit trail and `show invoice`."""
+    days = step.after.days
+    if step.after.anchor == "previous_step":
+        base = f"{days} days after the previous step ({previous_on or due_date})"
+    elif step.after.anchor == "end_of_month":
+        base = f"end of the month of due date {due_date} + {days} days"
+    elif days < 0:
+        base = f"{-days} days before the due date {due_date}"
+    else:
+        base = f"{days} days after the due date {due_date}"
+    return f"{step.id}: {base} → {planned_on}"

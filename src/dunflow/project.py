@@ -1,0 +1,78 @@
+"""A dunflow project: the folder with `dunflow.yaml`, `policies/` and `templates/`.
+
+Loaded and validated in one place; every command gets a `Project`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .domain.notice import Creditor
+from .errors import DunflowError, InputProblems
+from .load import load_yaml
+from .schema import schema_problems
+
+CONFIG_FILE = "dunflow.yaml"
+DATABASE_ENV = "DUNFLOW_DATABASE_URL"
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    database_url: str
+    creditor: Creditor = field(default_factory=Creditor)
+    outbox_dir: Path = Path("outbox")
+    batch_size: int = 1000
+
+    @property
+    def policies_dir(self) -> Path:
+        return self.root / "policies"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+
+def find_root(start: Path) -> Path:
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise DunflowError(f"no {CONFIG_FILE} in {start} or above",
+                       "run the command inside a project, pass --project DIR, or create one with `dunflow init DIR`")
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.resolve()}"
+
+
+def load_project(start: Path | None = None, database: str | None = None) -> Project:
+    root = find_root((start or Path.cwd()).resolve())
+    config = _read_config(root / CONFIG_FILE)
+    url = database or os.environ.get(DATABASE_ENV) or config.get("database") or "sqlite:///dunflow.db"
+    return Project(
+        root=root,
+        database_url=_resolve_sqlite(url, root),
+        creditor=Creditor(**config.get("creditor", {})),
+        outbox_dir=root / config.get("outbox", "outbox"),
+        batch_size=config.get("batch_size", 1000),
+    )
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    document, problems = load_yaml(path, display=str(path))
+    if document is not None:
+        problems += schema_problems(document, "project.schema.json")
+    if problems:
+        raise InputProblems(problems)
+    assert document is not None
+    return dict(document.data or {})
+
+
+def _resolve_sqlite(url: str, root: Path) -> str:
+    """`sqlite:///dunflow.db` in dunflow.yaml means the file inside the project."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return sqlite_url(root / url[len(prefix):])
+    return url

@@ -1,0 +1,208 @@
+"""The daily run: claim due cases in batches, decide, write actions + outbox + new state, commit.
+
+Cost grows with the cases that are due, not with the portfolio: due cases are
+found through the `next_action_at` index, and everything else is read by id.
+
+Exactly-once, per batch and in one transaction:
+- the batch's cases are re-read under a write lock (SQLite: BEGIN IMMEDIATE;
+  PostgreSQL: FOR UPDATE SKIP LOCKED) and must still be due;
+- each case is updated only if its `revision` is unchanged;
+- every action and message carries a unique idempotency key derived from the
+  case and its revision.
+A run killed mid-batch rolls that batch back; the next run redoes it. A run
+repeated on the same day finds nothing due.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from itertools import groupby
+from typing import Iterable, Iterator, Protocol
+
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .adapters.orm import Action, Case, Invoice, Run
+from .advance import CaseFacts, Outcome, decide
+from .adapters.templates import TemplateStore
+from .domain.notice import Creditor
+from .errors import DunflowError
+from .notices import Messages, NoticeWriter
+from .registry import CompiledVersions
+
+CASES, INVOICES, ACTIONS, RUNS = Case.__table__, Invoice.__table__, Action.__table__, Run.__table__
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass
+class RunReport:
+    as_of: date
+    dry_run: bool
+    due: int = 0
+    advanced: int = 0
+    messages: int = 0
+    deferred: int = 0
+    steps: Counter[str] = field(default_factory=Counter)
+    notices: list[dict[str, object]] = field(default_factory=list)
+
+
+class _Conflict(Exception):
+    """Another worker changed a case of this batch first; the batch is retried."""
+
+
+def run_due(engine: Engine, templates: TemplateStore, creditor: Creditor, as_of: date, clock: Clock, *,
+            dry_run: bool = False, batch_size: int = 1000, force: bool = False) -> RunReport:
+    report = RunReport(as_of, dry_run)
+    with engine.begin() as connection:
+        _refuse_going_back(connection, as_of, force)
+    due = _due_keys(engine, as_of)
+    report.due = len(due)
+    for chunk in _chunks_by_debtor(due, batch_size):
+        for attempt in range(3):
+            try:
+                _run_batch(engine, templates, creditor, [case_id for _, case_id in chunk], as_of, clock, report,
+                           dry_run)
+                break
+            except (_Conflict, IntegrityError):
+                if attempt == 2:
+                    raise DunflowError("cases kept changing under this run (another worker?)", "run again")
+    if not dry_run:
+        with engine.begin() as connection:
+            connection.execute(insert(RUNS).values(as_of=as_of, started_at=clock.now(), finished_at=clock.now(),
+                                                   status="done", cases_advanced=report.advanced,
+                                                   messages=report.messages))
+    return report
+
+
+def _refuse_going_back(connection: Connection, as_of: date, force: bool) -> None:
+    last = connection.execute(select(func.max(RUNS.c.as_of)).where(RUNS.c.status == "done")).scalar()
+    if last is not None and as_of < last and not force:
+        raise DunflowError(f"a run for {last} already happened; {as_of} is earlier",
+                           "runs go forward in time; pass --force if you really mean to run an earlier date")
+
+
+def _due_keys(engine: Engine, as_of: date) -> list[tuple[int, int]]:
+    """(debtor, case) of every due case, ordered so that a debtor's cases stay in one batch."""
+    query = (select(CASES.c.debtor_id, CASES.c.id).where(CASES.c.next_action_at <= as_of)
+             .order_by(CASES.c.debtor_id, CASES.c.id))
+    with engine.connect() as connection:
+        return [(row[0], row[1]) for row in connection.execute(query)]
+
+
+def _chunks_by_debtor(keys: list[tuple[int, int]], size: int) -> Iterator[list[tuple[int, int]]]:
+    chunk: list[tuple[int, int]] = []
+    for _, rows in groupby(keys, key=lambda k: k[0]):
+        group = list(rows)
+        if chunk and len(chunk) + len(group) > size:
+            yield chunk
+            chunk = []
+        chunk += group
+    if chunk:
+        yield chunk
+
+
+def _claim(connection: Connection, case_ids: list[int], as_of: date) -> list[CaseFacts]:
+    query = (
+        select(CASES.c.id, CASES.c.invoice_id, CASES.c.debtor_id, CASES.c.policy_version_id, CASES.c.state,
+               CASES.c.resume_state, CASES.c.last_step_on, CASES.c.revision, INVOICES.c.number,
+               INVOICES.c.currency, INVOICES.c.amount, INVOICES.c.open_amount, INVOICES.c.issue_date,
+               INVOICES.c.due_date)
+        .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
+        .where(CASES.c.id.in_(case_ids), CASES.c.next_action_at <= as_of)
+        .order_by(CASES.c.debtor_id, CASES.c.id)
+        .with_for_update(skip_locked=True, of=CASES)
+    )
+    return [CaseFacts(*row) for row in connection.execute(query)]
+
+
+def _run_batch(engine: Engine, templates: TemplateStore, creditor: Creditor, case_ids: list[int], as_of: date,
+               clock: Clock, report: RunReport, dry_run: bool) -> None:
+    connection = engine.connect()
+    transaction = connection.begin()
+    try:
+        versions = CompiledVersions(connection)
+        outcomes = _decide_all(versions, _claim(connection, case_ids, as_of), as_of, report)
+        writer = NoticeWriter(connection, versions, templates, creditor, as_of, clock.now())
+        messages = writer.write(outcomes)
+        _write_actions(connection, outcomes, messages, as_of, clock.now())
+        _update_cases(connection, outcomes)
+        _tally(report, outcomes, messages.rows, dry_run)
+        if dry_run:
+            transaction.rollback()
+        else:
+            transaction.commit()
+    except BaseException:
+        if transaction.is_active:
+            transaction.rollback()
+        raise
+    finally:
+        connection.close()
+
+
+def _decide_all(versions: CompiledVersions, claimed: list[CaseFacts], as_of: date,
+                report: RunReport) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for facts in claimed:
+        outcome = decide(versions.get(facts.policy_version_id), versions.calendar(facts.policy_version_id), facts,
+                         as_of)
+        if outcome is None:
+            report.deferred += 1
+        else:
+            outcomes.append(outcome)
+    return outcomes
+
+
+def action_key(case_id: int, revision: int, kind: str, step: str, channel: str = "", n: int = 0) -> str:
+    """Deterministic per case revision: a redone batch writes the same keys, a double write fails."""
+    return f"case:{case_id}:r{revision}:{kind}:{step}:{channel}:{n}"
+
+
+def _write_actions(connection: Connection, outcomes: list[Outcome], messages: Messages, as_of: date,
+                   now: datetime) -> None:
+    rows: list[dict[str, object]] = []
+    for outcome in outcomes:
+        facts = outcome.facts
+        for n, record in enumerate(outcome.records):
+            deliveries = messages.by_case.get(facts.case_id, []) if record.status == "queued" else []
+            for channel, key in deliveries or [("", None)]:
+                rows.append(dict(
+                    case_id=facts.case_id, kind=record.kind, step=record.step, channel=channel, at=as_of,
+                    recorded_at=now, policy_version_id=facts.policy_version_id, from_state=record.from_state,
+                    to_state=record.to_state, rule=record.rule, status=record.status, actor="runner",
+                    message_key=key,
+                    idempotency_key=action_key(facts.case_id, facts.revision, record.kind, record.step, channel, n)))
+    if rows:
+        connection.execute(insert(ACTIONS), rows)
+
+
+def _update_cases(connection: Connection, outcomes: list[Outcome]) -> None:
+    if not outcomes:
+        return
+    statement = (
+        update(CASES)
+        .where(and_(CASES.c.id == bindparam("case_id"), CASES.c.revision == bindparam("old_revision")))
+        .values(state=bindparam("new_state"), resume_state=bindparam("new_resume"), last_step_on=bindparam("new_last"),
+                next_action_at=bindparam("new_next"), revision=CASES.c.revision + 1)
+    )
+    params = [dict(case_id=o.facts.case_id, old_revision=o.facts.revision, new_state=o.state,
+                   new_resume=o.resume_state, new_last=o.last_step_on, new_next=o.next_action_at)
+              for o in outcomes]
+    result = connection.execute(statement, params)
+    if result.rowcount != len(params):
+        raise _Conflict()
+
+
+def _tally(report: RunReport, outcomes: Iterable[Outcome], messages: list[dict[str, object]], dry_run: bool) -> None:
+    for outcome in outcomes:
+        if outcome.notice is not None:
+            report.advanced += 1
+            report.steps[outcome.notice.id] += 1
+    report.messages += len(messages)
+    if dry_run:
+        report.notices += [{k: m[k] for k in ("channel", "recipient", "step", "subject", "invoice_numbers")}
+                           for m in messages]
+
