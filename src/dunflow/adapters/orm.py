@@ -168,3 +168,102 @@ class Run(Base):
     status: Mapped[str] = mapped_column(String(16))
     cases_advanced: Mapped[int] = mapped_column(Integer, default=0)
     messages: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Payment(Base):
+    """A payment or credit note as received; `unallocated` is what is left after matching (a credit if > 0)."""
+
+    __tablename__ = "payments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="payment")  # payment | credit_note
+    booked_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Amount())
+    currency: Mapped[str] = mapped_column(String(3))
+    reference: Mapped[str] = mapped_column(Text, default="")
+    payer_name: Mapped[str] = mapped_column(String(200), default="")
+    payer_iban: Mapped[str] = mapped_column(String(64), default="")
+    source: Mapped[str] = mapped_column(String(500), default="")
+    debtor_id: Mapped[int | None] = mapped_column(ForeignKey("debtors.id"), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16))  # matched | unmatched | credit
+    matched_by: Mapped[str] = mapped_column(String(100), default="")
+    unallocated: Mapped[Decimal] = mapped_column(Amount())
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Allocation(Base):
+    """Part of a payment applied to one invoice."""
+
+    __tablename__ = "allocations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Amount())
+    on: Mapped[date] = mapped_column(Date)
+
+
+class Dispute(Base):
+    __tablename__ = "disputes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    opened_on: Mapped[date] = mapped_column(Date)
+    opened_by: Mapped[str] = mapped_column(String(100))
+    resolved_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    resolution: Mapped[str] = mapped_column(String(16), default="")  # resume | cancel
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Promise(Base):
+    __tablename__ = "promises"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    pay_by: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal | None] = mapped_column(Amount(), nullable=True)
+    made_on: Mapped[date] = mapped_column(Date)
+    made_by: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | kept | broken
+
+
+class Hold(Base):
+    __tablename__ = "holds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"), index=True)
+    until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_on: Mapped[date] = mapped_column(Date)
+    placed_by: Mapped[str] = mapped_column(String(100))
+    released_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class Arrangement(Base):
+    """A payment plan: its invoices leave the normal steps and its installments are watched."""
+
+    __tablename__ = "arrangements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal] = mapped_column(Amount())
+    every: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | completed | defaulted
+    missed: Mapped[int] = mapped_column(Integer, default=0)
+    created_on: Mapped[date] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class ArrangementInvoice(Base):
+    __tablename__ = "arrangement_invoices"
+    arrangement_id: Mapped[int] = mapped_column(ForeignKey("arrangements.id"), primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
+
+
+class Installment(Base):
+    __tablename__ = "installments"
+    __table_args__ = (UniqueConstraint("arrangement_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    arrangement_id: Mapped[int] = mapped_column(ForeignKey("arrangements.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Amount())
+    paid: Mapped[Decimal] = mapped_column(Amount())
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | paid | missed

@@ -1,0 +1,165 @@
+"""Debtor events between runs: fire a machine event on a case, with audit trail, in the caller's transaction.
+
+Every command that changes a case (a payment, a dispute, a promise, a hold, an
+arrangement) goes through `fire`: it locks the case row, steps the compiled
+machine (so an event the policy does not allow is refused with a clear error),
+records who/why/when in `actions`, and reschedules the case.
+"""
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from .adapters.orm import Action, Case, Debtor, Invoice, OutboxMessage
+from .advance import next_look
+from .compile import CaseState, CompiledPolicy
+from .domain.policy import FINAL_STATES
+from .errors import DunflowError, NotFound
+from .registry import CompiledVersions, business_days
+
+CASES, INVOICES, DEBTORS = Case.__table__, Invoice.__table__, Debtor.__table__
+ACTIONS, OUTBOX = Action.__table__, OutboxMessage.__table__
+
+
+def current_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """A case with its invoice, read under a row lock."""
+
+    case_id: int
+    invoice_id: int
+    debtor_id: int
+    policy_version_id: int
+    state: str
+    resume_state: str | None
+    last_step_on: date | None
+    next_action_at: date | None
+    revision: int
+    number: str
+    currency: str
+    amount: Decimal
+    open_amount: Decimal
+    due_date: date
+
+
+def _case_query() -> Any:
+    return (select(CASES.c.id, CASES.c.invoice_id, CASES.c.debtor_id, CASES.c.policy_version_id, CASES.c.state,
+                   CASES.c.resume_state, CASES.c.last_step_on, CASES.c.next_action_at, CASES.c.revision,
+                   INVOICES.c.number, INVOICES.c.currency, INVOICES.c.amount, INVOICES.c.open_amount,
+                   INVOICES.c.due_date)
+            .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id).with_for_update(of=CASES))
+
+
+def case_for_invoice(connection: Connection, number: str) -> CaseRow:
+    row = connection.execute(_case_query().where(INVOICES.c.number == number)).first()
+    if row is None:
+        raise NotFound(f"unknown invoice '{number}'", "check the number (`dunflow status`) or import the invoice")
+    return CaseRow(*row)
+
+
+def case_by_invoice_id(connection: Connection, invoice_id: int) -> CaseRow:
+    return CaseRow(*connection.execute(_case_query().where(INVOICES.c.id == invoice_id)).one())
+
+
+def cases_of_debtor(connection: Connection, code: str) -> tuple[int, list[CaseRow]]:
+    debtor_id = connection.execute(select(DEBTORS.c.id).where(DEBTORS.c.code == code)).scalar()
+    if debtor_id is None:
+        raise NotFound(f"unknown debtor '{code}'", "check the debtor code (`dunflow show debtor CODE`)")
+    rows = connection.execute(_case_query().where(CASES.c.debtor_id == debtor_id).order_by(CASES.c.id))
+    return debtor_id, [CaseRow(*row) for row in rows]
+
+
+def dunning_resumes_on(compiled: CompiledPolicy, case: CaseRow, state: str, last_step_on: date | None,
+                       on: date) -> date | None:
+    """The next look for a case back in a dunning state: its next step's date (the runner catches up)."""
+    return next_look(compiled, business_days(compiled.policy.settings.calendar), state, case.due_date, last_step_on, on)
+
+
+def fire(connection: Connection, case: CaseRow, event: str, *, on: date, rule: str, actor: str | None = None,
+         next_action_at: date | None = None, reschedule: bool = True, last_step_on: date | None = None,
+         kind: str = "event") -> str:
+    """Step the case through `event` and record it; returns the new state.
+
+    With `reschedule`, a case back in a dunning state is looked at again on its next step's date, and a
+    case in a pause or end state on `next_action_at`.
+    """
+    compiled = CompiledVersions(connection).get(case.policy_version_id)
+    model = CaseState(case.state, case.resume_state)
+    compiled.fire(event, model)
+    last = last_step_on if last_step_on is not None else case.last_step_on
+    if reschedule and model.state in compiled.dunning_states:
+        next_action_at = dunning_resumes_on(compiled, case, model.state, last, on)
+    if model.state in FINAL_STATES:
+        next_action_at = None
+    connection.execute(insert(ACTIONS).values(
+        case_id=case.case_id, kind=kind, step="", channel="", at=on, recorded_at=datetime.now(timezone.utc),
+        policy_version_id=case.policy_version_id, from_state=case.state, to_state=model.state, rule=rule,
+        status="done", actor=actor or current_actor(), message_key=None,
+        idempotency_key=f"case:{case.case_id}:r{case.revision}:{kind}:{event}"))
+    moved = connection.execute(update(CASES).where(CASES.c.id == case.case_id, CASES.c.revision == case.revision)
+                               .values(state=model.state, resume_state=model.resume_state, last_step_on=last,
+                                       next_action_at=next_action_at, revision=case.revision + 1))
+    if moved.rowcount != 1:
+        raise DunflowError(f"invoice {case.number} changed while this command ran", "run the command again")
+    if model.state in FINAL_STATES or event in ("dispute", "hold", "promise", "arrange"):
+        cancel_pending_messages(connection, case.number, f"{event}: {rule}")
+    return model.state
+
+
+def cancel_pending_messages(connection: Connection, number: str, why: str) -> int:
+    """Withdraw undelivered messages about this invoice: the debtor paid, disputed or agreed on something."""
+    pending = connection.execute(select(OUTBOX.c.id, OUTBOX.c.invoice_numbers).where(OUTBOX.c.status == "pending"))
+    ids = [row.id for row in pending if number in (row.invoice_numbers or [])]
+    if ids:
+        connection.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids), OUTBOX.c.status == "pending")
+                           .values(status="cancelled", last_error=f"withdrawn before delivery: {why}"))
+    return len(ids)
+
+
+def apply_amount(connection: Connection, invoice_id: int, amount: Decimal, *, on: date, why: str,
+                 actor: str | None = None) -> Decimal:
+    """Reduce an invoice's open amount by up to `amount`; pay or settle its case. Returns what was applied.
+
+    Fully paid → `pay`; still open but below the policy's minimum → `settle`; the case's pending
+    messages about the invoice are withdrawn in both cases.
+    """
+    case = case_by_invoice_id(connection, invoice_id)
+    applied = min(amount, case.open_amount)
+    if applied <= 0:
+        return Decimal("0")
+    remaining = case.open_amount - applied
+    connection.execute(update(INVOICES).where(INVOICES.c.id == invoice_id).values(open_amount=remaining))
+    compiled = CompiledVersions(connection).get(case.policy_version_id)
+    if case.state in FINAL_STATES:
+        return applied
+    minimum = compiled.policy.settings.minimum_for(case.currency)
+    detail = f"{why}: {applied} {case.currency} applied, {remaining} {case.currency} open"
+    if remaining == 0:
+        fire(connection, case, "pay", on=on, rule=detail, actor=actor, kind="payment")
+    elif remaining < minimum:
+        fire(connection, case, "settle", on=on, actor=actor, kind="payment",
+             rule=f"{detail}; below the policy minimum {minimum} {case.currency}: dunning stops")
+    else:
+        _record_partial(connection, case, on, detail, actor)
+    return applied
+
+
+def _record_partial(connection: Connection, case: CaseRow, on: date, detail: str, actor: str | None) -> None:
+    """A partial payment changes no state; it goes into the audit trail, and the next notice shows the rest."""
+    count = connection.execute(select(ACTIONS.c.id).where(ACTIONS.c.case_id == case.case_id)).all()
+    connection.execute(insert(ACTIONS).values(
+        case_id=case.case_id, kind="payment", step="", channel="", at=on, recorded_at=datetime.now(timezone.utc),
+        policy_version_id=case.policy_version_id, from_state=case.state, to_state=case.state, rule=detail,
+        status="done", actor=actor or current_actor(), message_key=None,
+        idempotency_key=f"case:{case.case_id}:r{case.revision}:payment:{len(count)}"))
