@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Callable
+from typing import Any, Callable
 
 from .compile import CaseState, CompiledPolicy, advance_event
 from .domain.calendar import BusinessDay
@@ -60,14 +60,17 @@ class Outcome:
     notice: Step | None = None
     escalated: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+    effects: list[tuple[str, int, dict[str, object]]] = field(default_factory=list)
 
 
-# A timer looks at a paused case on its date and may fire an event; it returns the records made.
-Timer = Callable[[CompiledPolicy, CaseState, Outcome, date], None]
+# A timer looks at a paused case on its date, given what the runner loaded about the pause
+# (a hold, a promise, an arrangement), and may fire an event on it.
+Timer = Callable[[CompiledPolicy, CaseState, Outcome, date, Any], None]
 TIMERS: dict[str, Timer] = {}
 
 
-def decide(compiled: CompiledPolicy, is_business_day: BusinessDay, facts: CaseFacts, as_of: date) -> Outcome | None:
+def decide(compiled: CompiledPolicy, is_business_day: BusinessDay, facts: CaseFacts, as_of: date,
+           pause: Any = None) -> Outcome | None:
     """The outcome for a due case, or None when nothing may happen today (a weekend or holiday)."""
     if not is_business_day(as_of):
         return None
@@ -75,8 +78,10 @@ def decide(compiled: CompiledPolicy, is_business_day: BusinessDay, facts: CaseFa
     outcome = Outcome(facts, case.state, case.resume_state, facts.last_step_on, None)
     timer = TIMERS.get(case.state)
     if timer is not None:
-        timer(compiled, case, outcome, as_of)
-    if case.state in compiled.dunning_states:
+        timer(compiled, case, outcome, as_of, pause)
+        if _named_target(compiled, case, facts):
+            enter_step(compiled, is_business_day, case, outcome, as_of)
+    if case.state in compiled.dunning_states and outcome.notice is None:
         _dun(compiled, is_business_day, case, outcome, as_of)
     outcome.state, outcome.resume_state = case.state, case.resume_state
     return outcome
@@ -88,6 +93,24 @@ def transition(compiled: CompiledPolicy, case: CaseState, outcome: Outcome, even
     before = case.state
     compiled.fire(event, case)
     outcome.records.append(Record(kind, step, rule, status, before, case.state))
+
+
+def _named_target(compiled: CompiledPolicy, case: CaseState, facts: CaseFacts) -> bool:
+    """Did a pause end in a step the policy names (rather than back where the case was)?"""
+    return (facts.state not in compiled.dunning_states and case.state in compiled.dunning_states
+            and case.state != facts.resume_state and case.state != "new")
+
+
+def enter_step(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState, outcome: Outcome,
+               as_of: date) -> None:
+    """A pause ended by sending the step the policy names (a broken promise, a defaulted arrangement)."""
+    step = compiled.policy.step(case.state)
+    outcome.records.append(Record("step", step.id, f"{step.id}: the policy names it after "
+                                  f"{outcome.records[-1].rule if outcome.records else 'the pause'}", "queued",
+                                  case.state, case.state))
+    outcome.notice, outcome.last_step_on = step, as_of
+    outcome.next_action_at = next_planned(compiled.policy, compiled.reached_index(case.state), outcome.facts.due_date,
+                                          as_of, as_of, is_business_day)
 
 
 def _dun(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState, outcome: Outcome,

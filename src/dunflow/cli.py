@@ -259,5 +259,9 @@ def show_debtor_cmd(ctx: click.Context, code: str, fmt: str) -> None:
     _show(ctx, fmt, lambda c: read.show_debtor(c, code), render)
 
 
+from .cli_events import register as _register_events  # noqa: E402  (commands attach to `main`)
+
+_register_events(main, ISO_DATE)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -136,6 +136,7 @@ def _pause_transitions(policy: Policy, dunning: list[str]) -> list[dict[str, Any
     ]
     found += _resume("resolve", DISPUTED, None, dunning)
     found += _resume("release", HELD, None, dunning)
+    found += _resume("keep_promise", PROMISED, None, dunning)
     found += _resume("break_promise", PROMISED, events.promise.on_broken, dunning)
     found += _resume("default", ARRANGEMENT, events.arrangement.on_default, dunning)
     return found

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from .adapters.orm import Action, Case, Debtor, Invoice, OutboxMessage
+from .adapters.orm import Action, Case, Debtor, Invoice, OutboxMessage, Promise
 from .advance import next_look
 from .compile import CaseState, CompiledPolicy
 from .domain.policy import FINAL_STATES
@@ -23,7 +23,7 @@ from .errors import DunflowError, NotFound
 from .registry import CompiledVersions, business_days
 
 CASES, INVOICES, DEBTORS = Case.__table__, Invoice.__table__, Debtor.__table__
-ACTIONS, OUTBOX = Action.__table__, OutboxMessage.__table__
+ACTIONS, OUTBOX, PROMISES = Action.__table__, OutboxMessage.__table__, Promise.__table__
 
 
 def current_actor() -> str:
@@ -88,7 +88,7 @@ def dunning_resumes_on(compiled: CompiledPolicy, case: CaseRow, state: str, last
 
 def fire(connection: Connection, case: CaseRow, event: str, *, on: date, rule: str, actor: str | None = None,
          next_action_at: date | None = None, reschedule: bool = True, last_step_on: date | None = None,
-         kind: str = "event") -> str:
+         kind: str = "") -> str:
     """Step the case through `event` and record it; returns the new state.
 
     With `reschedule`, a case back in a dunning state is looked at again on its next step's date, and a
@@ -97,6 +97,7 @@ def fire(connection: Connection, case: CaseRow, event: str, *, on: date, rule: s
     compiled = CompiledVersions(connection).get(case.policy_version_id)
     model = CaseState(case.state, case.resume_state)
     compiled.fire(event, model)
+    kind = kind or event
     last = last_step_on if last_step_on is not None else case.last_step_on
     if reschedule and model.state in compiled.dunning_states:
         next_action_at = dunning_resumes_on(compiled, case, model.state, last, on)
@@ -140,6 +141,9 @@ def apply_amount(connection: Connection, invoice_id: int, amount: Decimal, *, on
         return Decimal("0")
     remaining = case.open_amount - applied
     connection.execute(update(INVOICES).where(INVOICES.c.id == invoice_id).values(open_amount=remaining))
+    from .arrangements import record_payment  # late: arrangements builds on this module
+
+    record_payment(connection, invoice_id, applied)
     compiled = CompiledVersions(connection).get(case.policy_version_id)
     if case.state in FINAL_STATES:
         return applied
@@ -147,6 +151,8 @@ def apply_amount(connection: Connection, invoice_id: int, amount: Decimal, *, on
     detail = f"{why}: {applied} {case.currency} applied, {remaining} {case.currency} open"
     if remaining == 0:
         fire(connection, case, "pay", on=on, rule=detail, actor=actor, kind="payment")
+        connection.execute(update(PROMISES).where(PROMISES.c.invoice_id == invoice_id, PROMISES.c.status == "open")
+                           .values(status="kept"))
     elif remaining < minimum:
         fire(connection, case, "settle", on=on, actor=actor, kind="payment",
              rule=f"{detail}; below the policy minimum {minimum} {case.currency}: dunning stops")

@@ -51,4 +51,7 @@ def emit_invoice(data: dict[str, Any]) -> None:
                [(a["at"], a["kind"], a["step"], a["channel"], a["status"], a["policy_version"], a["rule"])
                 for a in data["actions"]])
     nxt = data["next"]
-    click.echo(f"Next: {nxt['step'] or '-'} on {nxt['at']} — {nxt['why']}" if nxt else "Next: nothing (dunning ended)")
+    if nxt is None:
+        click.echo("Next: nothing (dunning ended)")
+    else:
+        click.echo(f"Next: {nxt['step'] or '-'}" + (f" on {nxt['at']}" if nxt["at"] else "") + f" — {nxt['why']}")

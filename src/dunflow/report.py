@@ -59,9 +59,18 @@ def _actions(connection: Connection, case_id: int) -> list[dict[str, Any]]:
             for r in rows]
 
 
+PAUSED_WHY = {
+    "disputed": "paused until the dispute is resolved (`dunflow dispute resolve`)",
+    "held": "debtor on hold until released (`dunflow release`)",
+}
+
+
 def _next(connection: Connection, row: Any) -> dict[str, Any] | None:
-    if row.state in FINAL_STATES or row.next_action_at is None:
+    if row.state in FINAL_STATES:
         return None
+    if row.next_action_at is None:
+        why = PAUSED_WHY.get(row.state, "no further step")
+        return {"step": None, "at": None, "why": why} if row.state in PAUSED_WHY else None
     compiled = CompiledVersions(connection).get(row.policy_version_id)
     if row.state not in compiled.dunning_states:
         return {"step": None, "at": str(row.next_action_at), "why": f"{row.state}: looked at again on this date"}

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import groupby
-from typing import Iterable, Iterator, Protocol
+from typing import Any, Iterable, Iterator, Protocol
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from .adapters.templates import TemplateStore
 from .domain.notice import Creditor
 from .errors import DunflowError
 from .notices import Messages, NoticeWriter
+from .pauses import load_pause_facts, write_effects
 from .registry import CompiledVersions
 
 CASES, INVOICES, ACTIONS, RUNS = Case.__table__, Invoice.__table__, Action.__table__, Run.__table__
@@ -125,11 +126,13 @@ def _run_batch(engine: Engine, templates: TemplateStore, creditor: Creditor, cas
     transaction = connection.begin()
     try:
         versions = CompiledVersions(connection)
-        outcomes = _decide_all(versions, _claim(connection, case_ids, as_of), as_of, report)
+        claimed = _claim(connection, case_ids, as_of)
+        outcomes = _decide_all(versions, claimed, load_pause_facts(connection, claimed, as_of), as_of, report)
         writer = NoticeWriter(connection, versions, templates, creditor, as_of, clock.now())
         messages = writer.write(outcomes)
         _write_actions(connection, outcomes, messages, as_of, clock.now())
         _update_cases(connection, outcomes)
+        write_effects(connection, outcomes)
         _tally(report, outcomes, messages.rows, dry_run)
         if dry_run:
             transaction.rollback()
@@ -143,12 +146,12 @@ def _run_batch(engine: Engine, templates: TemplateStore, creditor: Creditor, cas
         connection.close()
 
 
-def _decide_all(versions: CompiledVersions, claimed: list[CaseFacts], as_of: date,
+def _decide_all(versions: CompiledVersions, claimed: list[CaseFacts], pauses: dict[int, Any], as_of: date,
                 report: RunReport) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for facts in claimed:
         outcome = decide(versions.get(facts.policy_version_id), versions.calendar(facts.policy_version_id), facts,
-                         as_of)
+                         as_of, pauses.get(facts.case_id))
         if outcome is None:
             report.deferred += 1
         else:
