@@ -262,6 +262,7 @@ def show_debtor_cmd(ctx: click.Context, code: str, fmt: str) -> None:
 from .cli_events import register as _register_events  # noqa: E402  (commands attach to `main`)
 
 _register_events(main, ISO_DATE)
+from .cli_payments import register as _register_payments; _register_payments(main)  # noqa: E402,E702
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -26,6 +26,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
+_CENT = Decimal("0.01")
+
+
 class Amount(TypeDecorator[Decimal]):
     """Exact Decimal on every backend."""
 
@@ -45,7 +48,12 @@ class Amount(TypeDecorator[Decimal]):
         return str(value) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        return None if value is None else Decimal(str(value))
+        """Same text on every backend: NUMERIC(18,4)'s padding zeros beyond the cent are dropped."""
+        if value is None:
+            return None
+        amount = Decimal(str(value))
+        cents = amount.quantize(_CENT)
+        return cents if cents == amount else amount.normalize()
 
 
 class Base(DeclarativeBase):

@@ -1,0 +1,169 @@
+"""The payment commands: `import payments`, `payment add`, `payments unmatched`, `payments assign`.
+
+They live apart from cli.py so the payments work can grow without touching the core commands;
+`register(main)` hangs them onto the main group. Each writing command is one transaction: it
+succeeds entirely or changes nothing. Printing happens here and in output.py only.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.exc import IntegrityError
+
+from .adapters import tables as t
+from .errors import DunflowError
+from .events import current_actor
+from .payments import (
+    PaymentOutcome,
+    PaymentReport,
+    add_payment,
+    assign_payment,
+    import_payments,
+    money_text,
+    unmatched_payments,
+)
+
+CONCURRENT_HINT = "another command recorded the same payment at the same time; run this command again"
+
+
+def _workspace(ctx: click.Context) -> Any:
+    from .cli import workspace  # imported late: cli.py imports this module to register the commands
+
+    return workspace(ctx)
+
+
+class _IsoDate(click.ParamType):
+    """cli.ISO_DATE, looked up when used: this module is imported while cli.py is still loading."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        from .cli import ISO_DATE
+
+        return ISO_DATE.convert(value, param, ctx)
+
+
+def parse_amount(text: str) -> Decimal:
+    """The AMOUNT argument: a dot-decimal greater than 0, as everywhere in dunflow."""
+    try:
+        return t.to_decimal(text, positive=True, allow_zero=False)
+    except t.BadValue as bad:
+        raise DunflowError(f"amount {bad.message}", bad.hint or "write the amount like 1234.50") from None
+
+
+def _transaction(ctx: click.Context, work: Any) -> Any:
+    """Run `work(connection)` in one transaction; a unique-key race becomes a user error, not a traceback."""
+    ws = _workspace(ctx)
+    try:
+        with ws.engine.begin() as connection:
+            return work(connection)
+    except IntegrityError:
+        raise DunflowError("the payment was recorded concurrently; nothing was changed", CONCURRENT_HINT) from None
+
+
+@click.command(name="payments")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "camt053"]), default=None,
+              help="Default: sniffed (.xml is camt.053).")
+@click.pass_context
+def import_payments_cmd(ctx: click.Context, file: Path, fmt: str | None) -> None:
+    """Record bank entries (canonical CSV/XLSX or camt.053) and match them to invoices."""
+    actor = current_actor()
+    report: PaymentReport = _transaction(ctx, lambda c: import_payments(c, file, fmt, actor))
+    click.echo(f"payments: {report.recorded} recorded ({report.count('matched')} matched, {report.count('credit')} "
+               f"with a credit left, {report.count('unmatched')} unmatched), {report.already_imported} already imported")
+    for outcome in report.outcomes:
+        if outcome.status != "matched":
+            click.echo("  " + _leftover(outcome))
+    for external_id in report.changed:
+        click.echo(f"warning: payment '{external_id}' was imported before with another date or amount; "
+                   "the first one is kept", err=True)
+    if report.count("unmatched") or report.count("credit"):
+        click.echo("See `dunflow payments unmatched`; assign with `dunflow payments assign ID INVOICE`.")
+
+
+def _leftover(outcome: PaymentOutcome) -> str:
+    left = f"{money_text(outcome.unallocated, outcome.currency)} {outcome.currency}"
+    if outcome.status == "credit":
+        return f"#{outcome.payment_id} {outcome.external_id}: {left} left as a credit for the debtor"
+    return f"#{outcome.payment_id} {outcome.external_id}: {left} unmatched ({outcome.matched_by})"
+
+
+def _print_outcome(outcome: PaymentOutcome) -> None:
+    what = "credit note" if outcome.kind == "credit_note" else "payment"
+    click.echo(f"{what} #{outcome.payment_id} '{outcome.external_id}': "
+               f"{money_text(outcome.amount, outcome.currency)} {outcome.currency}")
+    for applied in outcome.applied:
+        click.echo(f"  {applied.invoice}: {money_text(applied.amount, outcome.currency)} applied, "
+                   f"{money_text(applied.open_amount, outcome.currency)} open, state {applied.state}")
+    if outcome.status != "matched":
+        click.echo("  " + _leftover(outcome))
+
+
+@click.group(name="payment")
+def payment_group() -> None:
+    """Record one payment by hand."""
+
+
+@payment_group.command(name="add")
+@click.argument("invoice")
+@click.argument("amount")
+@click.option("--date", "on", required=True, type=_IsoDate(), help="Date the money arrived (YYYY-MM-DD).")
+@click.option("--reference", default=None, help="The bank's reference; makes the command safe to repeat.")
+@click.option("--credit-note", is_flag=True, help="Record a credit note instead of a payment.")
+@click.pass_context
+def payment_add_cmd(ctx: click.Context, invoice: str, amount: str, on: date, reference: str | None,
+                    credit_note: bool) -> None:
+    """Record AMOUNT received for INVOICE; any surplus goes to the debtor's other open invoices."""
+    value = parse_amount(amount)
+    actor = current_actor()
+    outcome = _transaction(ctx, lambda c: add_payment(c, invoice, value, on, reference, credit_note=credit_note,
+                                                      actor=actor))
+    _print_outcome(outcome)
+
+
+@click.group(name="payments")
+def payments_group() -> None:
+    """Unmatched bank entries and debtors' credits."""
+
+
+@payments_group.command(name="unmatched")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def payments_unmatched_cmd(ctx: click.Context, fmt: str) -> None:
+    """Payments with money not yet applied to an invoice."""
+    from . import output
+
+    ws = _workspace(ctx)
+    with ws.engine.connect() as connection:
+        rows = unmatched_payments(connection)
+    if fmt == "json":
+        output.emit_json(rows)
+        return
+    columns = ("id", "date", "amount", "unallocated", "currency", "status", "debtor", "reference", "payer")
+    output.emit_table("Unmatched payments and credits", columns,
+                      [tuple(row[c] for c in columns) for row in rows])
+
+
+@payments_group.command(name="assign")
+@click.argument("payment_id", metavar="ID", type=int)
+@click.argument("invoice")
+@click.pass_context
+def payments_assign_cmd(ctx: click.Context, payment_id: int, invoice: str) -> None:
+    """Apply what is left of payment ID to INVOICE."""
+    actor = current_actor()
+    _print_outcome(_transaction(ctx, lambda c: assign_payment(c, payment_id, invoice, actor)))
+
+
+def register(main: click.Group) -> None:
+    """Add the payment commands to `main` (its `import` group must already exist)."""
+    importer = main.commands["import"]
+    if not isinstance(importer, click.Group):
+        raise TypeError("dunflow's `import` command must be a group")
+    importer.add_command(import_payments_cmd)
+    main.add_command(payment_group)
+    main.add_command(payments_group)

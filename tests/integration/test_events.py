@@ -1,0 +1,175 @@
+"""Disputes, promises, holds and arrangements end to end, on SQLite and PostgreSQL, through the CLI."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+
+from dunflow.cli import main
+
+INVOICES = """\
+number,debtor_code,currency,amount,open_amount,issue_date,due_date,debtor_name,debtor_type,debtor_country,debtor_language,debtor_email
+E-1,DB1,EUR,1000.00,,2026-09-01,2026-10-15,Alpha GmbH,business,DE,de,ap@alpha.example
+E-2,DB1,EUR,500.00,,2026-09-10,2026-10-20,Alpha GmbH,business,DE,de,ap@alpha.example
+E-3,DB2,EUR,300.00,,2026-10-01,2026-10-31,Beta AG,business,DE,en,ar@beta.example
+"""
+
+
+class Dunflow:
+    """The CLI bound to one project and database; fails the test on an unexpected exit code."""
+
+    def __init__(self, project: Path, database: str) -> None:
+        self.base = ["--project", str(project), "--database", database]
+        self.database = database
+
+    def __call__(self, *args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(main, [*self.base, *args], catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    def invoice(self, number: str) -> dict[str, Any]:
+        return json.loads(self("show", "invoice", number, "--format", "json"))
+
+    def outbox(self) -> list[tuple[str, str, str, list[str]]]:
+        engine = create_engine(self.database)
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT step, status, template, invoice_numbers FROM outbox ORDER BY id"))
+            found = [(r[0], r[1], r[2], r[3] if isinstance(r[3], list) else json.loads(r[3])) for r in rows]
+        engine.dispose()
+        return found
+
+
+@pytest.fixture
+def dunflow(project_dir: Path, database_url: str, tmp_path: Path) -> Dunflow:
+    cli = Dunflow(project_dir, database_url)
+    csv = tmp_path / "events.csv"
+    csv.write_text(INVOICES, encoding="utf-8")
+    cli("import", "invoices", str(csv))
+    return cli
+
+
+def steps_sent(cli: Dunflow, number: str) -> list[str]:
+    return [a["step"] for a in cli.invoice(number)["actions"] if a["kind"] in ("step", "escalation")]
+
+
+def test_disputed_invoice_gets_no_notice_until_resolved(dunflow: Dunflow) -> None:
+    dunflow("dispute", "open", "E-3", "--reason", "goods not delivered", "--date", "2026-11-01")
+    dunflow("run", "--as-of", "2026-11-16")
+    assert dunflow.invoice("E-3")["state"] == "disputed"
+    assert steps_sent(dunflow, "E-3") == []
+    dunflow("dispute", "resolve", "E-3", "--resume", "--note", "delivered late", "--date", "2026-11-20")
+    shown = dunflow.invoice("E-3")
+    assert shown["state"] == "new"
+    assert "dispute resolved" in shown["actions"][-1]["rule"]
+    dunflow("run", "--as-of", "2026-12-15")
+    assert steps_sent(dunflow, "E-3")[-1] in ("reminder", "first-notice")
+
+
+def test_dispute_resolved_by_cancelling_ends_dunning(dunflow: Dunflow) -> None:
+    dunflow("dispute", "open", "E-3", "--reason", "wrong invoice", "--date", "2026-11-01")
+    dunflow("dispute", "resolve", "E-3", "--cancel", "--date", "2026-11-05")
+    assert dunflow.invoice("E-3")["state"] == "cancelled"
+    dunflow("run", "--as-of", "2026-12-30")
+    assert steps_sent(dunflow, "E-3") == []
+
+
+def test_dispute_on_a_paid_invoice_is_refused(dunflow: Dunflow) -> None:
+    dunflow("dispute", "resolve", "E-3", "--resume", code=1)
+    out = dunflow("dispute", "open", "NOPE", "--reason", "x", code=1)
+    assert "unknown invoice 'NOPE'" in out
+
+
+def test_broken_promise_sends_the_step_the_policy_names(dunflow: Dunflow) -> None:
+    dunflow("promise", "E-3", "--date", "2026-11-20", "--on", "2026-11-02")
+    dunflow("run", "--as-of", "2026-11-16")
+    assert dunflow.invoice("E-3")["state"] == "promised"
+    dunflow("run", "--as-of", "2026-11-23")  # promised date + 3 days' grace
+    shown = dunflow.invoice("E-3")
+    assert shown["state"] == "final-notice"  # b2b-standard: on_broken: final-notice
+    assert any("broken" in a["rule"] for a in shown["actions"])
+    assert ("final-notice", "pending") in [(step, status) for step, status, _, _ in dunflow.outbox()]
+
+
+def test_kept_promise_ends_in_paid(dunflow: Dunflow) -> None:
+    dunflow("promise", "E-3", "--date", "2026-11-20", "--on", "2026-11-02")
+    engine = create_engine(dunflow.database)
+    with engine.begin() as connection:
+        from dunflow.events import apply_amount
+
+        invoice_id = connection.execute(text("SELECT id FROM invoices WHERE number = 'E-3'")).scalar()
+        from datetime import date
+        from decimal import Decimal
+
+        apply_amount(connection, invoice_id, Decimal("300.00"), on=date(2026, 11, 18), why="bank transfer")
+        status = connection.execute(text("SELECT status FROM promises")).scalar()
+    engine.dispose()
+    assert status == "kept"
+    assert dunflow.invoice("E-3")["state"] == "paid"
+    dunflow("run", "--as-of", "2026-12-30")
+    assert steps_sent(dunflow, "E-3") == []
+
+
+def test_hold_pauses_every_invoice_of_the_debtor_until_its_date(dunflow: Dunflow) -> None:
+    dunflow("hold", "DB1", "--until", "2026-11-30", "--reason", "special circumstances", "--date", "2026-10-10")
+    dunflow("run", "--as-of", "2026-11-16")
+    assert [dunflow.invoice(n)["state"] for n in ("E-1", "E-2")] == ["held", "held"]
+    assert [o for o in dunflow.outbox() if "E-1" in o[3] or "E-2" in o[3]] == []
+    dunflow("run", "--as-of", "2026-11-30")
+    assert dunflow.invoice("E-1")["state"] not in ("held", "new")
+    assert any("hold ended" in a["rule"] for a in dunflow.invoice("E-1")["actions"])
+    grouped = [numbers for _, _, _, numbers in dunflow.outbox()]
+    assert ["E-1", "E-2"] in grouped  # b2b-standard groups per debtor
+
+
+def test_release_resumes_a_hold_without_end_date(dunflow: Dunflow) -> None:
+    dunflow("hold", "DB1", "--reason", "insolvency check", "--date", "2026-10-10")
+    assert dunflow.invoice("E-1")["next"]["why"].startswith("debtor on hold")
+    dunflow("release", "DB1", "--date", "2026-11-02")
+    assert dunflow.invoice("E-1")["state"] == "new"
+    dunflow("release", "DB1", "--date", "2026-11-03", code=1)
+
+
+def test_arrangement_reminds_a_missed_installment_then_defaults(dunflow: Dunflow) -> None:
+    dunflow("arrangement", "create", "E-1", "E-2", "--installments", "3", "--first-due", "2026-11-02",
+            "--every", "1m", "--date", "2026-11-01")
+    plan = json.loads(dunflow("arrangement", "show", "1", "--format", "json"))
+    assert [i["amount"] for i in plan["installments"]] == ["500.00", "500.00", "500.00"]
+    assert dunflow.invoice("E-1")["state"] == "arrangement"
+    dunflow("run", "--as-of", "2026-11-05")  # installment 1 due 11-02 + 3 days: missed
+    reminders = [o for o in dunflow.outbox() if o[0] == "installment"]
+    assert len(reminders) == 1 and reminders[0][2] == "common/installment-reminder"
+    dunflow("run", "--as-of", "2026-12-07")  # installment 2 missed too: max_missed 2 → default
+    plan = json.loads(dunflow("arrangement", "show", "1", "--format", "json"))
+    assert plan["status"] == "defaulted"
+    assert [dunflow.invoice(n)["state"] for n in ("E-1", "E-2")] == ["final-notice", "final-notice"]
+    assert any(step == "final-notice" for step, _, _, _ in dunflow.outbox())
+
+
+def test_arrangement_paid_in_full_completes(dunflow: Dunflow) -> None:
+    dunflow("arrangement", "create", "E-3", "--installments", "2", "--first-due", "2026-11-10", "--date", "2026-11-01")
+    engine = create_engine(dunflow.database)
+    with engine.begin() as connection:
+        from datetime import date
+        from decimal import Decimal
+
+        from dunflow.events import apply_amount
+
+        invoice_id = connection.execute(text("SELECT id FROM invoices WHERE number = 'E-3'")).scalar()
+        apply_amount(connection, invoice_id, Decimal("150.00"), on=date(2026, 11, 9), why="installment 1")
+        apply_amount(connection, invoice_id, Decimal("150.00"), on=date(2026, 12, 9), why="installment 2")
+    engine.dispose()
+    plan = json.loads(dunflow("arrangement", "show", "1", "--format", "json"))
+    assert plan["status"] == "completed"
+    assert [i["status"] for i in plan["installments"]] == ["paid", "paid"]
+    assert dunflow.invoice("E-3")["state"] == "paid"
+
+
+def test_graph_shows_pause_states_and_their_events(dunflow: Dunflow) -> None:
+    drawn = dunflow("graph", "b2b-standard")
+    for piece in ("disputed", "promised", "held", "arrangement", "break_promise", "miss_installment", "default",
+                  "release", "resolve"):
+        assert piece in drawn
