@@ -74,8 +74,9 @@ def import_payments_cmd(ctx: click.Context, file: Path, fmt: str | None) -> None
     """Record bank entries (canonical CSV/XLSX or camt.053) and match them to invoices."""
     actor = current_actor()
     report: PaymentReport = _transaction(ctx, lambda c: import_payments(c, file, fmt, actor))
-    click.echo(f"payments: {report.recorded} recorded ({report.count('matched')} matched, {report.count('credit')} "
-               f"with a credit left, {report.count('unmatched')} unmatched), {report.already_imported} already imported")
+    click.echo(f"payments: {report.recorded} recorded ({report.count('matched')} matched, "
+               f"{report.count('credit')} with a credit left, {report.count('unmatched')} unmatched), "
+               f"{report.already_imported} already imported")
     for outcome in report.outcomes:
         if outcome.status != "matched":
             click.echo("  " + _leftover(outcome))
@@ -113,7 +114,8 @@ def payment_group() -> None:
 @click.argument("invoice")
 @click.argument("amount")
 @click.option("--date", "on", required=True, type=_IsoDate(), help="Date the money arrived (YYYY-MM-DD).")
-@click.option("--reference", default=None, help="The bank's reference; makes the command safe to repeat.")
+@click.option("--reference", default=None,
+              help="Unique reference (e.g. the bank's); a second payment with it is refused.")
 @click.option("--credit-note", is_flag=True, help="Record a credit note instead of a payment.")
 @click.pass_context
 def payment_add_cmd(ctx: click.Context, invoice: str, amount: str, on: date, reference: str | None,

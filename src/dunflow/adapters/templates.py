@@ -13,6 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from functools import lru_cache
+
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, pass_context
@@ -33,9 +36,15 @@ class Rendered:
     template: str
 
 
+@lru_cache(maxsize=64)
+def _locale(language: str) -> Locale:
+    """Parsed once: Babel re-parses a locale string on every call, which dominated rendering time."""
+    return Locale.parse(language)
+
+
 @pass_context
 def _money(context: Context, value: Money | Decimal, currency: str | None = None) -> str:
-    locale = context.get("language", "en")
+    locale = _locale(context.get("language", "en"))
     if isinstance(value, Money):
         return format_currency(value.amount, value.currency, locale=locale)
     return format_currency(value, currency or context.get("currency", "EUR"), locale=locale)
@@ -43,7 +52,7 @@ def _money(context: Context, value: Money | Decimal, currency: str | None = None
 
 @pass_context
 def _date(context: Context, value: date, style: str = "long") -> str:
-    return format_date(value, format=style, locale=context.get("language", "en"))
+    return format_date(value, format=style, locale=_locale(context.get("language", "en")))
 
 
 class TemplateStore:
