@@ -147,7 +147,7 @@ def _invoice(row: t.Row, problems: list[Problem]) -> _InvoiceRow | None:
 
 
 def import_invoices(connection: Connection, path: Path, policies: PolicySet, version_ids: dict[str, int],
-                    fmt: str | None = None) -> ImportReport:
+                    fmt: str | None = None, on: date | None = None) -> ImportReport:
     table = t.read_table(path, fmt)
     problems = t.require_columns(table, INVOICE_REQUIRED)
     if problems:
@@ -166,8 +166,23 @@ def import_invoices(connection: Connection, path: Path, policies: PolicySet, ver
     _insert_invoices(connection, fresh, debtors, policies, version_ids, problems)
     if problems:
         raise InputProblems(problems)
+    _hold_new_invoices_of_held_debtors(connection, fresh, debtors, on or date.today())
     report.created = len(fresh)
     return report
+
+
+def _hold_new_invoices_of_held_debtors(connection: Connection, fresh: list[_InvoiceRow], debtors: dict[str, Any],
+                                       on: date) -> None:
+    """A debtor on hold stays on hold for invoices that arrive later."""
+    from .holds import active_hold, hold_case
+
+    for code in sorted({i.debtor_code for i in fresh}):
+        hold = active_hold(connection, debtors[code].id, on)
+        if hold is None:
+            continue
+        numbers = [i.number for i in fresh if i.debtor_code == code]
+        for invoice_id in connection.execute(select(INVOICES.c.id).where(INVOICES.c.number.in_(numbers))).scalars():
+            hold_case(connection, invoice_id, hold, on, "import")
 
 
 def _parse_invoices(table: t.Table, problems: list[Problem]) -> tuple[list[_InvoiceRow], dict[str, dict[str, Any]]]:

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Numeric, cast, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, Numeric, Table, func, insert, literal, or_, select, update
+from sqlalchemy import cast as sql_cast
 
 from . import events
 from .adapters import tables as t
@@ -32,8 +33,8 @@ from .adapters.orm import Allocation, Case, Debtor, Invoice, Payment
 from .domain.policy import CANCELLED, DISPUTED
 from .errors import DunflowError, InputProblems, NotFound, Problem
 
-PAYMENTS, ALLOCATIONS = Payment.__table__, Allocation.__table__
-INVOICES, CASES, DEBTORS = Invoice.__table__, Case.__table__, Debtor.__table__
+PAYMENTS, ALLOCATIONS = cast(Table, Payment.__table__), cast(Table, Allocation.__table__)  # Table, for mypy
+INVOICES, CASES, DEBTORS = cast(Table, Invoice.__table__), cast(Table, Case.__table__), cast(Table, Debtor.__table__)
 OPEN_STATUSES = ("unmatched", "credit")
 NO_SPILL_STATES = (DISPUTED, CANCELLED)  # a contested or cancelled invoice never absorbs surplus money
 RF_REFERENCE = re.compile(r"RF[0-9]{2}([A-Z0-9]{1,21})")
@@ -261,8 +262,10 @@ class InvoiceFinder:
         if record.amount <= 0:
             return Match((), None, "amount 0: nothing to allocate")
         if named:
-            invoice = self.by_number[named.upper()][0]
-            return Match((invoice,), invoice.debtor_id, "invoice column")
+            found = _unique(self.by_number, named.upper())
+            if not found:
+                raise NotFound(f"unknown invoice '{named}' named for payment '{record.external_id}'")
+            return Match((found[0],), found[0].debtor_id, "invoice column")
         return self.by_reference(record) or self.by_amount(record)
 
     def by_reference(self, record: PaymentRecord) -> Match | None:
@@ -282,12 +285,11 @@ class InvoiceFinder:
 
     def by_amount(self, record: PaymentRecord) -> Match:
         """Exactly one open invoice in the currency with exactly this open amount, else unmatched."""
-        query = (select(INVOICES.c.id, INVOICES.c.number, INVOICES.c.debtor_id, INVOICES.c.currency,
-                        INVOICES.c.due_date, INVOICES.c.open_amount)
-                 .where(INVOICES.c.currency == record.currency,
-                        cast(INVOICES.c.open_amount, Numeric(18, 4)) == cast(literal(str(record.amount)),
-                                                                              Numeric(18, 4)))
-                 .limit(3))
+        # SQLite stores amounts as text: compare as numbers in SQL, then exactly as Decimal here.
+        same_amount = sql_cast(INVOICES.c.open_amount, Numeric(18, 4)) == sql_cast(literal(str(record.amount)),
+                                                                                   Numeric(18, 4))
+        query = _invoice_columns().add_columns(INVOICES.c.open_amount).where(
+            INVOICES.c.currency == record.currency, same_amount).limit(3)
         rows = [row for row in self.connection.execute(query) if row.open_amount == record.amount]
         if len(rows) == 1:
             return Match((_ref(rows[0]),), rows[0].debtor_id, "amount")
@@ -377,7 +379,7 @@ def _named_invoices(connection: Connection, path: Path, fmt: str | None) -> tupl
 
 
 def _check_named(row: t.Row, invoices: list[InvoiceRef]) -> Problem | None:
-    number, currency = row.get("invoice"), row.get("currency").upper()
+    number, currency = row.get("invoice"), _currency_or_none(row.get("currency"))
     if len(invoices) != 1:
         hint = ("check the number (`dunflow show invoice NUMBER`), import the invoice first, "
                 "or leave the cell empty to match by reference")
@@ -388,6 +390,14 @@ def _check_named(row: t.Row, invoices: list[InvoiceRef]) -> Problem | None:
         return Problem(row.file, row.line, row.col("invoice"), message,
                        "a payment is applied only to an invoice in its own currency", "payments/currency")
     return None
+
+
+def _currency_or_none(text: str) -> str | None:
+    """The row's currency if valid; a bad one is already reported by the reader."""
+    try:
+        return t.to_currency(text)
+    except t.BadValue:
+        return None
 
 
 # --- one payment by hand ----------------------------------------------------------------------
@@ -414,13 +424,14 @@ def invoice_by_number(connection: Connection, number: str) -> InvoiceRef:
 
 
 def checked_amount(amount: Decimal, currency: str) -> Decimal:
-    """> 0 and within the currency's minor unit: a cent fraction is a typo, never rounded away."""
+    """> 0 and within the currency's minor unit (a cent fraction is a typo, never rounded away), as 200.00."""
     if amount <= 0:
         raise DunflowError(f"amount {amount} is not greater than 0", "give the amount received, e.g. 250.00")
     try:
-        return t.require_precision(amount, currency)
+        exact = t.require_precision(amount, currency)
     except t.BadValue as bad:
         raise DunflowError(f"amount {bad.message}", bad.hint) from None
+    return exact.quantize(Decimal(1).scaleb(-t.currency_digits(currency)))  # '200' -> 200.00
 
 
 def _manual_id(connection: Connection, number: str, on: date, amount: Decimal) -> str:

@@ -173,3 +173,11 @@ def test_graph_shows_pause_states_and_their_events(dunflow: Dunflow) -> None:
     for piece in ("disputed", "promised", "held", "arrangement", "break_promise", "miss_installment", "default",
                   "release", "resolve"):
         assert piece in drawn
+
+
+def test_invoice_imported_for_a_held_debtor_is_held_too(dunflow: Dunflow, tmp_path: Path) -> None:
+    dunflow("hold", "DB2", "--reason", "special circumstances")
+    later = tmp_path / "later.csv"
+    later.write_text(INVOICES.splitlines()[0] + "\nE-9,DB2,EUR,80.00,,2026-10-01,2026-10-31,,,,,\n", encoding="utf-8")
+    dunflow("import", "invoices", str(later))
+    assert dunflow.invoice("E-9")["state"] == "held"
