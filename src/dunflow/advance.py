@@ -9,7 +9,7 @@ then the ordinary dunning decision runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -109,8 +109,9 @@ def enter_step(compiled: CompiledPolicy, is_business_day: BusinessDay, case: Cas
                                   f"{outcome.records[-1].rule if outcome.records else 'the pause'}", "queued",
                                   case.state, case.state))
     outcome.notice, outcome.last_step_on = step, as_of
-    outcome.next_action_at = next_planned(compiled.policy, compiled.reached_index(case.state), outcome.facts.due_date,
-                                          as_of, as_of, is_business_day)
+    nxt = next_planned(compiled.policy, compiled.reached_index(case.state), outcome.facts.due_date, as_of, as_of,
+                       is_business_day)
+    outcome.next_action_at = max(nxt, as_of + timedelta(days=1)) if nxt else None
 
 
 def _dun(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState, outcome: Outcome,
@@ -134,8 +135,10 @@ def _dun(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState
         transition(compiled, case, outcome, advance_event(due.step.id), why, "escalation" if escalating else "step", due.step.id, "queued")
         outcome.notice, outcome.escalated, outcome.last_step_on = due.step, escalating, as_of
     if case.state not in FINAL_STATES:
-        outcome.next_action_at = next_planned(policy, compiled.reached_index(case.state), facts.due_date,
-                                              outcome.last_step_on, as_of, is_business_day)
+        nxt = next_planned(policy, compiled.reached_index(case.state), facts.due_date, outcome.last_step_on, as_of,
+                           is_business_day)
+        # never twice on one day: a second run the same day must find nothing due
+        outcome.next_action_at = max(nxt, as_of + timedelta(days=1)) if nxt and outcome.notice else nxt
 
 
 def next_look(compiled: CompiledPolicy, is_business_day: BusinessDay, state: str, due_date: date,

@@ -96,7 +96,7 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str) -> None:
     output.emit_problems(problems, fmt)
     errors = [p for p in problems if p.level == "error"]
     if errors:
-        click.echo(f"{len(errors)} error(s) in {len(files) or 'the'} policy file(s)", err=True)
+        click.echo(f"{len(errors)} error(s) in {len({p.file for p in errors})} file(s)", err=True)
         sys.exit(1)
     click.echo(f"ok: {len(files)} policies valid" + (f", {len(problems)} warning(s)" if problems else ""))
 

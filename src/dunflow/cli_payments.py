@@ -137,7 +137,11 @@ def payments_group() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
 def payments_unmatched_cmd(ctx: click.Context, fmt: str) -> None:
-    """Payments with money not yet applied to an invoice."""
+    """Payments with money not yet applied to an invoice: unmatched entries and debtors' credits.
+
+    JSON: a list of {id, external_id, status (unmatched|credit), kind, date, amount, currency,
+    unallocated, reference, payer, debtor (code or null), why}, amounts as decimal strings.
+    """
     from . import output
 
     ws = _workspace(ctx)
@@ -145,6 +149,9 @@ def payments_unmatched_cmd(ctx: click.Context, fmt: str) -> None:
         rows = unmatched_payments(connection)
     if fmt == "json":
         output.emit_json(rows)
+        return
+    if not rows:
+        click.echo("No unmatched payments or credits.")
         return
     columns = ("id", "date", "amount", "unallocated", "currency", "status", "debtor", "reference", "payer")
     output.emit_table("Unmatched payments and credits", columns,

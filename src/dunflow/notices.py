@@ -86,7 +86,7 @@ class NoticeWriter:
                 continue
             facts = outcome.facts
             policy = self.versions.get(facts.policy_version_id).policy
-            if policy.settings.group_per_debtor and outcome.notice.kind not in ("escalation", "installment"):
+            if policy.settings.group_per_debtor and not outcome.escalated and outcome.notice.kind != "installment":
                 grouped.setdefault((facts.debtor_id, facts.currency, facts.policy_version_id), []).append(outcome)
             else:
                 single.append(Notice(f"case:{facts.case_id}:r{facts.revision}:{outcome.notice.id}",

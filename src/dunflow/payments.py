@@ -216,8 +216,7 @@ def _apply(connection: Connection, payment: _PaymentRow, invoice: InvoiceRef, am
 def _other_open_invoices(connection: Connection, debtor_id: int, currency: str, skip: set[int]) -> list[InvoiceRef]:
     """The debtor's open invoices in `currency`, oldest due date first, for surplus money."""
     rows = connection.execute(
-        select(INVOICES.c.id, INVOICES.c.number, INVOICES.c.debtor_id, INVOICES.c.currency, INVOICES.c.due_date,
-               INVOICES.c.open_amount)
+        _invoice_columns().add_columns(INVOICES.c.open_amount)
         .join(CASES, CASES.c.invoice_id == INVOICES.c.id)
         .where(INVOICES.c.debtor_id == debtor_id, INVOICES.c.currency == currency,
                CASES.c.state.not_in(NO_SPILL_STATES))
@@ -284,12 +283,13 @@ class InvoiceFinder:
         return Match(tuple(same), same[0].debtor_id, how)
 
     def by_amount(self, record: PaymentRecord) -> Match:
-        """Exactly one open invoice in the currency with exactly this open amount, else unmatched."""
+        """Exactly one open invoice in the currency with exactly this open amount (not a cancelled one)."""
         # SQLite stores amounts as text: compare as numbers in SQL, then exactly as Decimal here.
         same_amount = sql_cast(INVOICES.c.open_amount, Numeric(18, 4)) == sql_cast(literal(str(record.amount)),
                                                                                    Numeric(18, 4))
-        query = _invoice_columns().add_columns(INVOICES.c.open_amount).where(
-            INVOICES.c.currency == record.currency, same_amount).limit(3)
+        query = (_invoice_columns().add_columns(INVOICES.c.open_amount)
+                 .join(CASES, CASES.c.invoice_id == INVOICES.c.id)
+                 .where(INVOICES.c.currency == record.currency, CASES.c.state != CANCELLED, same_amount).limit(3))
         rows = [row for row in self.connection.execute(query) if row.open_amount == record.amount]
         if len(rows) == 1:
             return Match((_ref(rows[0]),), rows[0].debtor_id, "amount")

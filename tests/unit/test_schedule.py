@@ -180,10 +180,6 @@ def test_after_a_notice_the_next_look_is_the_next_step_date() -> None:
     assert (outcome.state, outcome.last_step_on, outcome.next_action_at) == ("reminder", day(7), day(14))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: with min_days_between_steps 0 (the default), a step that catch-up stopped at (required, "
-    "catch_up: next, or the last regular step before the escalation) leaves next_action_at = today, "
-    "so a second run on the same day sends the next step too (advance.py _dun / schedule.next_planned)"))
 @pytest.mark.parametrize("p", [
     policy(step("reminder", 7), step("first-notice", 14, required=True), step("final-notice", 21)),
     policy(*THREE, catch_up="next"),
@@ -198,9 +194,33 @@ def test_a_case_that_got_a_notice_today_is_not_due_again_today(p: Policy) -> Non
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "bug: when the only regular step is a courtesy reminder that expired, the escalation needs "
-    "'the last regular step sent' and never comes; the case stays due every run (schedule.due_step)"))
+    "known limit: when the only regular step is a courtesy reminder that expired, the escalation needs "
+    "'the last regular step sent' and never comes; validate refuses such policies (rules/delay_order.py)"))
 def test_a_policy_whose_only_step_is_a_courtesy_reminder_still_escalates_an_overdue_invoice() -> None:
     compiled = compile_policy(policy(step("courtesy", -3), esc=escalation(28)))
     outcome = decide(compiled, weekdays_only, case(), day(42))
     assert outcome is not None and outcome.escalated
+
+
+def test_a_required_courtesy_reminder_is_either_refused_by_validate_or_not_dropped() -> None:
+    from dunflow.build import build_policy
+    from dunflow.load import load_yaml_text
+    from dunflow.rules import PolicyFile, policy_checks
+
+    text = """\
+apiVersion: dunflow/v1
+kind: Policy
+metadata: {name: required-courtesy}
+applies_to: {priority: 0, match: {}}
+settings: {timezone: Europe/Berlin, calendar: DE, language: de}
+steps:
+  - {id: courtesy, after: {days: -3}, channels: [email], template: b2b/courtesy, required: true}
+  - {id: reminder, after: {days: 7}, channels: [email], template: b2b/reminder}
+escalation: {id: handover, after: {days: 42}, to: collection_agency, channels: [letter], template: b2b/handover}
+"""
+    document, _ = load_yaml_text(text, "inline.yaml")
+    assert document is not None
+    pf = PolicyFile(build_policy(document.data), document)
+    refused = [p for check in policy_checks() for p in check(pf)]
+    due = due_step(pf.policy, -1, DUE, None, day(7), weekdays_only)
+    assert refused or (due is not None and "courtesy" in [due.step.id, *(s.id for s, _ in due.skipped)])
