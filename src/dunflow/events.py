@@ -18,7 +18,7 @@ from sqlalchemy import Connection, insert, select, update
 from .adapters.orm import Action, Case, Debtor, Invoice, OutboxMessage, Promise
 from .advance import next_look
 from .compile import CaseState, CompiledPolicy
-from .domain.policy import FINAL_STATES
+from .domain.policy import FINAL_STATES, PAUSE_STATES
 from .errors import DunflowError, NotFound
 from .registry import CompiledVersions, business_days
 
@@ -113,19 +113,31 @@ def fire(connection: Connection, case: CaseRow, event: str, *, on: date, rule: s
                                        next_action_at=next_action_at, revision=case.revision + 1))
     if moved.rowcount != 1:
         raise DunflowError(f"invoice {case.number} changed while this command ran", "run the command again")
-    if model.state in FINAL_STATES or event in ("dispute", "hold", "promise", "arrange"):
-        cancel_pending_messages(connection, case.number, f"{event}: {rule}")
+    if model.state in FINAL_STATES | PAUSE_STATES:
+        cancel_pending_messages(connection, case, f"{event}: {rule}")
     return model.state
 
 
-def cancel_pending_messages(connection: Connection, number: str, why: str) -> int:
-    """Withdraw undelivered messages about this invoice: the debtor paid, disputed or agreed on something."""
-    pending = connection.execute(select(OUTBOX.c.id, OUTBOX.c.invoice_numbers).where(OUTBOX.c.status == "pending"))
-    ids = [row.id for row in pending if number in (row.invoice_numbers or [])]
+def cancel_pending_messages(connection: Connection, case: CaseRow, why: str) -> int:
+    """Withdraw undelivered messages about this invoice: the debtor paid, disputed or agreed on something.
+
+    A grouped notice is withdrawn only when none of its invoices is still being dunned; otherwise
+    it would take the other invoices' notice with it.
+    """
+    pending = connection.execute(select(OUTBOX.c.id, OUTBOX.c.invoice_numbers).where(
+        OUTBOX.c.status == "pending", OUTBOX.c.debtor_id == case.debtor_id))
+    ids = [row.id for row in pending
+           if case.number in (row.invoice_numbers or []) and not _still_dunned(connection, row.invoice_numbers)]
     if ids:
         connection.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids), OUTBOX.c.status == "pending")
                            .values(status="cancelled", last_error=f"withdrawn before delivery: {why}"))
     return len(ids)
+
+
+def _still_dunned(connection: Connection, numbers: list[str]) -> bool:
+    states = connection.execute(select(CASES.c.state).join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
+                                .where(INVOICES.c.number.in_(numbers))).scalars()
+    return any(state not in FINAL_STATES | PAUSE_STATES for state in states)
 
 
 def apply_amount(connection: Connection, invoice_id: int, amount: Decimal, *, on: date, why: str,

@@ -181,3 +181,22 @@ def test_invoice_imported_for_a_held_debtor_is_held_too(dunflow: Dunflow, tmp_pa
     later.write_text(INVOICES.splitlines()[0] + "\nE-9,DB2,EUR,80.00,,2026-10-01,2026-10-31,,,,,\n", encoding="utf-8")
     dunflow("import", "invoices", str(later))
     assert dunflow.invoice("E-9")["state"] == "held"
+
+
+def test_paying_one_invoice_keeps_the_grouped_notice_of_the_others(dunflow: Dunflow) -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    from dunflow.events import apply_amount
+
+    dunflow("run", "--as-of", "2026-11-16")
+    grouped = [o for o in dunflow.outbox() if o[3] == ["E-1", "E-2"]]
+    assert grouped and {o[1] for o in grouped} == {"pending"}  # one message per channel
+    engine = create_engine(dunflow.database)
+    for number, amount in (("E-1", "1000.00"), ("E-2", "500.00")):
+        with engine.begin() as connection:
+            invoice_id = connection.execute(text(f"SELECT id FROM invoices WHERE number = '{number}'")).scalar()
+            apply_amount(connection, invoice_id, Decimal(amount), on=date(2026, 11, 17), why="transfer")
+        statuses = {o[1] for o in dunflow.outbox() if o[3] == ["E-1", "E-2"]}
+        assert statuses == {"pending" if number == "E-1" else "cancelled"}
+    engine.dispose()
