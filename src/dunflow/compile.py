@@ -13,6 +13,7 @@ draws exactly the machine the runner uses.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable
 
 from transitions import EventData, Machine, MachineError
@@ -68,7 +69,7 @@ def _forget(event: EventData) -> None:
     event.model.resume_state = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CompiledPolicy:
     policy: Policy
     version: int
@@ -83,7 +84,11 @@ class CompiledPolicy:
 
     def reached_index(self, state: str) -> int:
         """Index of the last step reached in this dunning state (-1 for new)."""
-        return -1 if state == NEW else self.policy.step_index(state)
+        return self._index[state]
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {NEW: -1, **{step.id: i for i, step in enumerate(self.policy.all_steps)}}
 
     def can(self, event: str, case: CaseState) -> bool:
         machine_event = self.machine.events.get(event)

@@ -61,6 +61,7 @@ def business_days(calendar: str) -> BusinessDay:
     country, _, subdivision = calendar.partition("-")
     public = holidays.country_holidays(country, subdiv=subdivision or None)
 
+    @lru_cache(maxsize=4096)
     def is_business_day(day: date) -> bool:
         return day.weekday() < 5 and day not in public
 

@@ -13,15 +13,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from functools import lru_cache
-
-from babel import Locale
-from babel.dates import format_date
-from babel.numbers import format_currency
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+from . import formats
 from ..domain.money import Money
 from ..errors import DunflowError, Problem
 
@@ -36,23 +32,17 @@ class Rendered:
     template: str
 
 
-@lru_cache(maxsize=64)
-def _locale(language: str) -> Locale:
-    """Parsed once: Babel re-parses a locale string on every call, which dominated rendering time."""
-    return Locale.parse(language)
-
-
 @pass_context
 def _money(context: Context, value: Money | Decimal, currency: str | None = None) -> str:
-    locale = _locale(context.get("language", "en"))
+    language = context.get("language", "en")
     if isinstance(value, Money):
-        return format_currency(value.amount, value.currency, locale=locale)
-    return format_currency(value, currency or context.get("currency", "EUR"), locale=locale)
+        return formats.money(value.amount, value.currency, language)
+    return formats.money(value, currency or context.get("currency", "EUR"), language)
 
 
 @pass_context
 def _date(context: Context, value: date, style: str = "long") -> str:
-    return format_date(value, format=style, locale=_locale(context.get("language", "en")))
+    return formats.day(value, style, context.get("language", "en"))
 
 
 class TemplateStore:
