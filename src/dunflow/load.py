@@ -118,11 +118,7 @@ def load_yaml_text(text: str, name: str) -> tuple[Document | None, list[Problem]
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        message = f"YAML syntax error: {exc.problem or exc.context}"
-        hint = "check indentation (spaces only, no tabs) and that every ':' is followed by a space"
-        return None, [Problem(name, line, col, message, hint, "yaml-syntax")]
+        return None, [_syntax_problem(text, name, exc)]
     except yaml.YAMLError as exc:
         return None, [Problem(name, 0, 0, f"YAML error: {exc}", "", "yaml-syntax")]
     document = Document(name, text, None)
@@ -130,3 +126,29 @@ def load_yaml_text(text: str, name: str) -> tuple[Document | None, list[Problem]
         return None, [Problem(name, 1, 1, "file is empty", "start from a shipped example in policies/", "empty")]
     document.data = _Builder(document, problems).build(node, ())
     return document, problems
+
+
+def _syntax_problem(text: str, name: str, exc: yaml.MarkedYAMLError) -> Problem:
+    """Locate a syntax error; a missing ':' is reported on the line that lacks it, not the next one."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    hint = "check indentation (spaces only, no tabs) and that every ':' is followed by a space"
+    if exc.problem in ("mapping values are not allowed here", "could not find expected ':'") and line > 1:
+        culprit = _line_missing_colon(text.splitlines(), line - 1)
+        if culprit is not None:
+            number, content = culprit
+            key = content.strip().split()[0] if content.strip() else ""
+            return Problem(name, number, len(content) - len(content.lstrip()) + 1,
+                           f"YAML syntax error: missing ':' after '{key}'", f"write `{key}: ...`", "yaml-syntax")
+    return Problem(name, line, col, f"YAML syntax error: {exc.problem or exc.context}", hint, "yaml-syntax")
+
+
+def _line_missing_colon(lines: list[str], before: int) -> tuple[int, str] | None:
+    """The nearest non-blank, non-comment line at or above `before` (1-based) when it has no ':'."""
+    for index in range(min(before, len(lines)) - 1, -1, -1):
+        content = lines[index]
+        stripped = content.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        return (index + 1, content) if ":" not in stripped and not stripped.startswith("-") else None
+    return None

@@ -32,8 +32,21 @@ def _validator(name: str) -> Draft202012Validator:
 
 def schema_problems(document: Document, schema_name: str = "policy.schema.json") -> list[Problem]:
     """Every schema violation of one document, located and explained."""
-    errors = _validator(schema_name).iter_errors(document.data)
-    return [_to_problem(document, _clearest(error)) for error in _leaves(errors)]
+    errors = [_clearest(e) for e in _leaves(_validator(schema_name).iter_errors(document.data))]
+    return [_to_problem(document, e) for e in errors if not _explained_by_typo(e, errors)]
+
+
+def _explained_by_typo(error: ValidationError, errors: list[ValidationError]) -> bool:
+    """'channels is required' next to an unknown key 'chanels': the did-you-mean says it all."""
+    if error.validator != "required" or "'" not in error.message:
+        return False
+    missing = error.message.split("'")[1]
+    for other in errors:
+        if other.validator == "additionalProperties" and other.absolute_path == error.absolute_path:
+            unknown = [k for k in other.instance if k not in other.schema.get("properties", {})]
+            if difflib.get_close_matches(missing, [str(k) for k in unknown], n=1):
+                return True
+    return False
 
 
 def _leaves(errors: Iterable[ValidationError]) -> Iterable[ValidationError]:
@@ -66,7 +79,9 @@ def _explain(error: ValidationError) -> tuple[str, str, str | None]:
     """Message, hint, and the offending key when the error is about an unknown key."""
     validator, schema = error.validator, error.schema
     if validator == "required":
-        return error.message.replace("is a required property", "is required"), _allowed(schema), None
+        key = error.message.split("'")[1] if "'" in error.message else ""
+        return error.message.replace("is a required property", "is required"), \
+            f"add `{key}:` here (see `dunflow schema`, or a shipped policy in policies/)", None
     if validator == "additionalProperties":
         return _unknown_keys(error)
     if validator in ("enum", "const"):
@@ -75,11 +90,29 @@ def _explain(error: ValidationError) -> tuple[str, str, str | None]:
         hint = f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(map(str, allowed))}"
         return f"'{error.instance}' is not allowed here", hint, None
     if validator == "type":
-        return f"expected {schema['type']}, got {type(error.instance).__name__} {error.instance!r}", \
-            schema.get("description", ""), None
+        wanted = _TYPE_WORDS.get(str(schema["type"]), str(schema["type"]))
+        return f"expected {wanted}, got {_describe_value(error.instance)}", _TYPE_HINTS.get(str(schema["type"]), ""), \
+            None
     if validator == "pattern":
         return f"'{error.instance}' has the wrong form", schema.get("description", f"it must match {schema['pattern']}"), None
     return error.message, schema.get("description", ""), None
+
+
+_TYPE_WORDS = {"integer": "a whole number", "number": "a number", "string": "text", "boolean": "true or false",
+               "array": "a list", "object": "a mapping of keys"}
+_TYPE_HINTS = {"integer": "write a whole number without quotes, e.g. 7", "number": "write a number, e.g. 5.00",
+               "boolean": "write true or false", "array": "write a list, e.g. [email, letter]",
+               "object": "write indented `key: value` lines", "string": "write text (quote it if it looks like a number)"}
+
+
+def _describe_value(value: Any) -> str:
+    if isinstance(value, str):
+        return f"the text '{value}'"
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, (list, dict)):
+        return "a list" if isinstance(value, list) else "a mapping"
+    return repr(value)
 
 
 def _unknown_keys(error: ValidationError) -> tuple[str, str, str | None]:
@@ -89,11 +122,6 @@ def _unknown_keys(error: ValidationError) -> tuple[str, str, str | None]:
     hints = [f"'{k}' → did you mean '{s[0]}'?" for k, s in zip(unknown, suggestions) if s]
     hint = "; ".join(hints) if hints else f"allowed keys: {', '.join(known)}"
     return f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(repr(k) for k in unknown)}", hint, unknown[0]
-
-
-def _allowed(schema: dict[str, Any]) -> str:
-    keys = list(schema.get("properties", {}))
-    return f"keys here: {', '.join(keys)}" if keys else ""
 
 
 def schema_file() -> Path:

@@ -91,17 +91,11 @@ def test_a_missing_modeline_is_only_a_warning(project_dir: Path) -> None:
     assert "ok: 1 policies valid, 1 warning(s)" in result.stdout
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "poor message: a missing ':' on line 16 (`timezone Europe/Berlin`) is reported at 17:11 as 'mapping values "
-    "are not allowed here' (PyYAML's problem_mark); load.py load_yaml_text should point at the line lacking ':'"))
 def test_a_missing_colon_is_reported_on_the_line_that_lacks_it(project_dir: Path) -> None:
     use_policies(project_dir, "yaml-syntax")
     assert "policies/yaml-syntax.yaml:16:" in validate(project_dir).stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "poor message: cli.py validate counts the files that *built* (`len(files) or 'the'`), so errors in two files "
-    "print '2 error(s) in 1 policy file(s)' and schema errors print 'in the policy file(s)'"))
 def test_the_summary_counts_the_files_that_have_errors(project_dir: Path) -> None:
     use_policies(project_dir, "errors-in-two-files")
-    assert "2 error(s) in 2 policy file(s)" in validate(project_dir).stderr
+    assert "2 error(s) in 2 file(s)" in validate(project_dir).stderr

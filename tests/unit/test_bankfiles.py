@@ -58,32 +58,39 @@ def problems_of(path: Path, fmt: str | None = None) -> list[Problem]:
 
 def test_sample_camt_file_gives_exactly_the_booked_credits() -> None:
     source = "camt053-sample.xml:entry"
+    schneider = ("Bäckerei Schneider e.K.", "DE30860555921090371528", f"{source} 4")
     assert read_payments(EXAMPLES / "camt053-sample.xml") == [
-        PaymentRecord("2024031100001842", date(2024, 3, 11), Decimal("1190.00"), "EUR",
-                      "Rechnung INV-1001 vom 05.02.2024", "Beispiel Handels AG", "DE44500105175407324931",
-                      f"{source} 1"),
-        PaymentRecord("2024031200002107", date(2024, 3, 12), Decimal("500.00"), "EUR",
-                      "Teilzahlung INV-1003 Rest folgt Ende Maerz", "Schreinerei Holzwurm e.K.",
-                      "DE41700202700015880146", f"{source} 2"),
-        PaymentRecord("2024031300000561", date(2024, 3, 13), Decimal("2380.00"), "EUR", "RF22INV1004",
-                      "Alpenland Technik GmbH", "AT321200000703710444", f"{source} 3"),
-        PaymentRecord("2024031400003390/1", date(2024, 3, 14), Decimal("1000.00"), "EUR", "INV-1005",
-                      "Nordlicht Logistik GmbH", "DE77100100100123456789", f"{source} 4"),
-        PaymentRecord("2024031400003390/2", date(2024, 3, 14), Decimal("500.00"), "EUR", "INV-1006",
-                      "Nordlicht Logistik GmbH", "DE77100100100123456789", f"{source} 4"),
+        PaymentRecord("2026120200001842", date(2026, 12, 2), Decimal("1190.00"), "EUR", "Rechnung INV-1001",
+                      "Müller Maschinenbau GmbH", "DE95600501010004127733", f"{source} 1"),
+        PaymentRecord("2026120200002107", date(2026, 12, 2), Decimal("5000.00"), "EUR",
+                      "Teilzahlung INV-1003 Rest folgt bis 31.12.2026", "Hoffmann Logistik GmbH & Co. KG",
+                      "DE42200505501280446127", f"{source} 2"),
+        PaymentRecord("2026120300000561", date(2026, 12, 3), Decimal("5517.60"), "EUR", "RF69INV1031",
+                      "Peeters & Zonen BV", "BE47001447218980", f"{source} 3"),
+        PaymentRecord("2026120300003390/1", date(2026, 12, 3), Decimal("4534.50"), "EUR", "Rechnung INV-1035",
+                      *schneider),
+        PaymentRecord("2026120300003390/2", date(2026, 12, 3), Decimal("2749.50"), "EUR", "Rechnung INV-1041",
+                      *schneider),
+        PaymentRecord("2026120400000918", date(2026, 12, 4), Decimal("296.30"), "EUR", "Zahlung auf Ihre Mahnung",
+                      "Thomas Wagner", "DE43701500000031447862", f"{source} 5"),
+        PaymentRecord("2026120400001276", date(2026, 12, 4), Decimal("150.00"), "EUR",
+                      "Ratenzahlung 1/2 Rechnung vom 13.11.2026", "Anna Becker", "DE25370501981932558804",
+                      f"{source} 6"),
     ]
 
 
-def test_sample_structured_reference_is_a_valid_rf_reference() -> None:
-    assert rf_reference_valid("RF22INV1004")
+@pytest.mark.parametrize("ref", ["RF69INV1031", "RF57INV1053"])
+def test_sample_structured_references_are_valid_rf_references(ref: str) -> None:
+    assert rf_reference_valid(ref)
 
 
 def test_sample_payments_csv_is_read() -> None:
     records = read_payments(EXAMPLES / "payments.csv")
-    assert [(r.external_id, r.amount, r.reference, r.source) for r in records] == [
-        ("BANK-2024-0311-01", Decimal("1190.00"), "INV-1001", "payments.csv:2"),
-        ("BANK-2024-0312-01", Decimal("500.00"), "Teilzahlung INV-1003", "payments.csv:3"),
-        ("BANK-2024-0313-01", Decimal("2380.00"), "RF22INV1004", "payments.csv:4"),
+    assert [(r.external_id, r.booked_on, r.amount, r.currency, r.reference, r.source) for r in records] == [
+        ("BANK-2026-1207-01", date(2026, 12, 7), Decimal("95.53"), "EUR", "INV-1007", "payments.csv:2"),
+        ("BANK-2026-1208-01", date(2026, 12, 8), Decimal("1500.00"), "GBP", "Part payment INV-1010",
+         "payments.csv:3"),
+        ("BANK-2026-1209-01", date(2026, 12, 9), Decimal("1929.95"), "EUR", "RF57INV1053", "payments.csv:4"),
     ]
 
 

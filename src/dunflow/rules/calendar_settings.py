@@ -28,5 +28,6 @@ def check(pf: PolicyFile) -> Iterable[Problem]:
         yield pf.document.problem(("settings", "calendar"), f"no holiday calendar for country '{country}'",
                                   "use an ISO 3166 alpha-2 code such as DE, NL, AT, GB", ID)
     elif subdivision and subdivision not in supported[country]:
-        yield pf.document.problem(("settings", "calendar"), f"'{country}' has no subdivision '{subdivision}'",
-                                  f"subdivisions: {', '.join(supported[country][:20])}", ID)
+        close = difflib.get_close_matches(subdivision, supported[country], n=1, cutoff=0.3)
+        hint = f"did you mean '{country}-{close[0]}'?" if close else f"subdivisions: {', '.join(supported[country])}"
+        yield pf.document.problem(("settings", "calendar"), f"'{country}' has no subdivision '{subdivision}'", hint, ID)

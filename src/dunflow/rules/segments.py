@@ -32,10 +32,19 @@ def _probes(segments: list[Segment]) -> Iterable[tuple[DebtorFacts, Decimal | No
         yield DebtorFacts(kind, country, tagset, rating), amount
 
 
-def describe(facts: DebtorFacts, amount: Decimal | None) -> str:
-    country = "a country no policy names" if facts.country == OTHER_COUNTRY else facts.country
-    parts = [f"a {facts.type} debtor in {country}"]
-    parts.append(f"tagged {', '.join(sorted(facts.tags))}" if facts.tags else "without tags")
+def describe(facts: DebtorFacts, amount: Decimal | None, segments: list[Segment] | None = None) -> str:
+    """The probe in words, leaving out what no policy distinguishes ("any consumer debtor")."""
+    segments = segments or []
+    names_countries = any(s.countries for s in segments)
+    names_tags = any(s.tags_any or s.tags_none for s in segments)
+    if not names_countries:
+        parts = [f"any {facts.type} debtor"]
+    elif facts.country == OTHER_COUNTRY:
+        parts = [f"a {facts.type} debtor in a country no policy names"]
+    else:
+        parts = [f"a {facts.type} debtor in {facts.country}"]
+    if names_tags:
+        parts.append(f"tagged {', '.join(sorted(facts.tags))}" if facts.tags else "without tags")
     if facts.credit_rating:
         parts.append(f"rated {facts.credit_rating}")
     if amount is not None:
@@ -49,12 +58,15 @@ def check(files: list[PolicyFile]) -> Iterable[Problem]:
     yield from _duplicate_names(files)
     gaps: list[str] = []
     reported: set[tuple[str, str]] = set()
-    for facts, amount in _probes([f.policy.segment for f in files]):
+    segments = [f.policy.segment for f in files]
+    for facts, amount in _probes(segments):
         winners = _winners(files, facts, amount)
         if not winners:
-            gaps.append(describe(facts, amount))
+            gap = describe(facts, amount, segments)
+            if gap not in gaps:
+                gaps.append(gap)
         elif len(winners) > 1:
-            yield from _overlap(winners, facts, amount, reported)
+            yield from _overlap(winners, facts, amount, reported, segments)
     if gaps:
         first = min(files, key=lambda f: f.document.file)
         more = f" (and {len(gaps) - 3} more cases)" if len(gaps) > 3 else ""
@@ -72,7 +84,7 @@ def _winners(files: list[PolicyFile], facts: DebtorFacts, amount: Decimal | None
 
 
 def _overlap(winners: list[PolicyFile], facts: DebtorFacts, amount: Decimal | None,
-             reported: set[tuple[str, str]]) -> Iterable[Problem]:
+             reported: set[tuple[str, str]], segments: list[Segment]) -> Iterable[Problem]:
     first, second = sorted(winners, key=lambda f: f.policy.name)[:2]
     pair = (first.policy.name, second.policy.name)
     if pair in reported:
@@ -80,7 +92,7 @@ def _overlap(winners: list[PolicyFile], facts: DebtorFacts, amount: Decimal | No
     reported.add(pair)
     yield second.document.problem(
         ("applies_to", "priority"),
-        f"policies '{first.policy.name}' and '{second.policy.name}' both match {describe(facts, amount)} "
+        f"policies '{first.policy.name}' and '{second.policy.name}' both match {describe(facts, amount, segments)} "
         f"at priority {second.policy.segment.priority}, so which one applies is undefined",
         "give one of them a higher priority, or narrow its match", "segment-overlap")
 
