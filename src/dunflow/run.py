@@ -4,8 +4,10 @@ Cost grows with the cases that are due, not with the portfolio: due cases are
 found through the `next_action_at` index, and everything else is read by id.
 
 Exactly-once, per batch and in one transaction:
-- the batch's cases are re-read under a write lock (SQLite: BEGIN IMMEDIATE;
-  PostgreSQL: FOR UPDATE SKIP LOCKED) and must still be due;
+- the batch's cases are re-read under a write lock and must still be due
+  (SQLite: BEGIN IMMEDIATE serialises writers; PostgreSQL: each worker takes
+  the debtors it can get with a transaction-scoped advisory lock, skipping
+  those another worker holds, then locks their cases FOR UPDATE);
 - each case is updated only if its `revision` is unchanged;
 - every action and message carries a unique idempotency key derived from the
   case and its revision.
@@ -20,7 +22,7 @@ from datetime import date, datetime
 from itertools import groupby
 from typing import Any, Iterable, Iterator, Protocol
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from .adapters.orm import Action, Case, Invoice, Run
@@ -65,8 +67,7 @@ def run_due(engine: Engine, templates: TemplateStore, creditor: Creditor, as_of:
     for chunk in _chunks_by_debtor(due, batch_size):
         for attempt in range(3):
             try:
-                _run_batch(engine, templates, creditor, [case_id for _, case_id in chunk], as_of, clock, report,
-                           dry_run)
+                _run_batch(engine, templates, creditor, chunk, as_of, clock, report, dry_run)
                 break
             except (_Conflict, IntegrityError):
                 if attempt == 2:
@@ -106,7 +107,24 @@ def _chunks_by_debtor(keys: list[tuple[int, int]], size: int) -> Iterator[list[t
         yield chunk
 
 
-def _claim(connection: Connection, case_ids: list[int], as_of: date) -> list[CaseFacts]:
+DEBTOR_LOCK = 4242  # advisory-lock namespace: one worker at a time per debtor (grouped notices)
+
+
+def _lock_debtors(connection: Connection, debtor_ids: list[int]) -> list[int]:
+    """PostgreSQL: the debtors this worker got; another worker has the rest (SQLite: BEGIN IMMEDIATE did it)."""
+    if connection.dialect.name != "postgresql":
+        return debtor_ids
+    rows = connection.execute(text("SELECT d FROM unnest(CAST(:ids AS integer[])) AS d "
+                                   "WHERE pg_try_advisory_xact_lock(:ns, d)"), {"ids": debtor_ids, "ns": DEBTOR_LOCK})
+    return [row[0] for row in rows]
+
+
+def _claim(connection: Connection, chunk: list[tuple[int, int]], as_of: date) -> list[CaseFacts]:
+    """The chunk's cases that are still due, all of a debtor's or none (so a grouped notice is never split)."""
+    debtors = set(_lock_debtors(connection, sorted({debtor for debtor, _ in chunk})))
+    case_ids = [case for debtor, case in chunk if debtor in debtors]
+    if not case_ids:
+        return []
     query = (
         select(CASES.c.id, CASES.c.invoice_id, CASES.c.debtor_id, CASES.c.policy_version_id, CASES.c.state,
                CASES.c.resume_state, CASES.c.last_step_on, CASES.c.revision, INVOICES.c.number,
@@ -115,18 +133,18 @@ def _claim(connection: Connection, case_ids: list[int], as_of: date) -> list[Cas
         .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
         .where(CASES.c.id.in_(case_ids), CASES.c.next_action_at <= as_of)
         .order_by(CASES.c.debtor_id, CASES.c.id)
-        .with_for_update(skip_locked=True, of=CASES)
+        .with_for_update(of=CASES)
     )
     return [CaseFacts(*row) for row in connection.execute(query)]
 
 
-def _run_batch(engine: Engine, templates: TemplateStore, creditor: Creditor, case_ids: list[int], as_of: date,
+def _run_batch(engine: Engine, templates: TemplateStore, creditor: Creditor, chunk: list[tuple[int, int]], as_of: date,
                clock: Clock, report: RunReport, dry_run: bool) -> None:
     connection = engine.connect()
     transaction = connection.begin()
     try:
         versions = CompiledVersions(connection)
-        claimed = _claim(connection, case_ids, as_of)
+        claimed = _claim(connection, chunk, as_of)
         outcomes = _decide_all(versions, claimed, load_pause_facts(connection, claimed, as_of), as_of, report)
         writer = NoticeWriter(connection, versions, templates, creditor, as_of, clock.now())
         messages = writer.write(outcomes)

@@ -319,3 +319,23 @@ def test_a_run_killed_mid_way_and_run_again_sends_every_step_exactly_once(projec
     assert sent_steps(crashed) == sent_steps(clean)
     assert Counter(map(repr, crashed.outbox())) == Counter(map(repr, clean.outbox()))
     assert crashed.counts()["outbox"] == total
+
+
+def test_two_workers_running_at_once_send_every_step_exactly_once(project_dir: Path, database_url: str,
+                                                                   tmp_path: Path) -> None:
+    set_batch_size(project_dir, 50)
+    portfolio = big_portfolio(tmp_path, debtors=600)
+    shared = Dunflow(project_dir, database_url)
+    clean = Dunflow(project_dir, f"sqlite:///{tmp_path / 'clean.db'}")
+    for cli in (shared, clean):
+        cli("import", "invoices", str(portfolio))
+    clean("run", "--as-of", "2026-12-01")
+
+    command = [str(Path(sys.executable).parent / "dunflow"), *shared.base, "run", "--as-of", "2026-12-01"]
+    logs = [tmp_path / f"worker{n}.log" for n in (1, 2)]
+    workers = [subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT) for log in logs]
+    assert [w.wait(timeout=300) for w in workers] == [0, 0], [log.read_text() for log in logs]
+
+    assert sent_steps(shared) == sent_steps(clean)
+    assert Counter(map(repr, shared.outbox())) == Counter(map(repr, clean.outbox()))
+    assert shared.query("SELECT key FROM outbox GROUP BY key HAVING count(*) > 1") == []
