@@ -5,13 +5,16 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from sqlalchemy import Engine
+from typing import Any
+
+from sqlalchemy import Connection, Engine
 
 from .adapters.channels import Channel, FileSink
 from .adapters.clock import SystemClock
 from .adapters.db import make_engine, migrate
 from .adapters.templates import TemplateStore
 from .project import Project, load_project
+from .refresh import Refreshed, refresh
 from .registry import register_policies
 from .validate import PolicySet, load_policies
 
@@ -43,6 +46,10 @@ class Workspace:
         """Store the current policy texts as versions; name → version id."""
         with self.engine.begin() as connection:
             return register_policies(connection, self.policies)
+
+    def refresher(self, connection: Connection, message: dict[str, Any]) -> Refreshed | None | bool:
+        """Check a pending message against today's open amounts before it goes out."""
+        return refresh(connection, self.templates, self.project.creditor, message)
 
     def channel(self, name: str) -> Channel:
         return FileSink(self.project.outbox_dir, self.project.creditor.email)

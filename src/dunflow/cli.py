@@ -193,9 +193,12 @@ def _print_run(summary: dict[str, Any]) -> None:
 
 
 def _send(ws: Workspace) -> None:
-    result = send_pending(ws.engine, ws.channel, ws.clock.now)
+    result = send_pending(ws.engine, ws.channel, ws.clock.now, ws.refresher)
+    extra = [f"{result.rerendered} re-rendered with today's open amounts" if result.rerendered else "",
+             f"{result.withdrawn} withdrawn (nothing left to dun)" if result.withdrawn else "",
+             f"{result.failed} failed (will retry)" if result.failed else ""]
     click.echo(f"delivered {result.sent} message(s) to {ws.project.outbox_dir}" +
-               (f"; {result.failed} failed (will retry)" if result.failed else ""))
+               "".join(f"; {e}" for e in extra if e))
 
 
 @main.command()

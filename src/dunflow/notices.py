@@ -150,7 +150,8 @@ class NoticeWriter:
                 key=key, debtor_id=notice.debtor_id, channel=delivery.channel,
                 recipient=recipient(delivery, debtor, step), language=language, template=step.template,
                 step=step.id, subject=rendered.subject, body=rendered.body,
-                invoice_numbers=[line.number for line in notice.invoices], status="pending",
+                invoice_numbers=[line.number for line in notice.invoices],
+                open_amounts={line.number: str(line.open_amount.amount) for line in notice.invoices}, status="pending",
                 created_on=self.as_of, created_at=self.now, attempts=0, routing=delivery.reason))
             for case_id in notice.case_ids:
                 messages.by_case.setdefault(case_id, []).append((delivery.channel, key))

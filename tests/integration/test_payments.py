@@ -310,3 +310,14 @@ def test_payment_add_refuses_a_reference_used_before(dunflow: Dunflow) -> None:
     dunflow("payment", "add", "P-200", "10", "--date", "2026-10-05")
     ids = sorted(r[0] for r in dunflow.query("SELECT external_id FROM payments"))
     assert ids == ["TRX-1", "manual:P-200:2026-10-05:10.00:1", "manual:P-200:2026-10-05:10.00:2"]
+
+
+def test_a_notice_queued_before_a_partial_payment_goes_out_with_the_new_open_amount(dunflow: Dunflow) -> None:
+    dunflow("run", "--as-of", "2026-10-12")
+    queued = messages_about(dunflow, "P-200")
+    assert queued and all("500.00" in m["body"] for m in queued)
+    dunflow("payment", "add", "P-200", "200.00", "--date", "2026-10-13")
+    out = dunflow("send")
+    assert "re-rendered" in out
+    sent = [m for m in dunflow.outbox() if m["id"] in {q["id"] for q in queued}]
+    assert all(m["status"] == "sent" and "300.00" in m["body"] and "500.00" not in m["body"] for m in sent)

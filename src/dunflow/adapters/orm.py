@@ -156,6 +156,7 @@ class OutboxMessage(Base):
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     invoice_numbers: Mapped[list[str]] = mapped_column(JSON)
+    open_amounts: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)  # as rendered; checked before sending
     routing: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_on: Mapped[date] = mapped_column(Date)
