@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from .adapters.orm import Arrangement, ArrangementInvoice, Installment, Invoice
+from .adapters.orm import Arrangement, ArrangementInvoice, Installment, Invoice, table_of
 from .advance import Outcome, transition
 from .compile import CaseState, CompiledPolicy
 from .domain.calendar import add_months
@@ -25,8 +25,8 @@ from .errors import DunflowError, NotFound
 from .events import CaseRow, case_for_invoice, current_actor, fire
 from .registry import CompiledVersions
 
-ARRANGEMENTS, LINKS = Arrangement.__table__, ArrangementInvoice.__table__
-INSTALLMENTS, INVOICES = Installment.__table__, Invoice.__table__
+ARRANGEMENTS, LINKS = table_of(Arrangement), table_of(ArrangementInvoice)
+INSTALLMENTS, INVOICES = table_of(Installment), table_of(Invoice)
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def create_arrangement(connection: Connection, numbers: list[str], installments:
     total = sum((c.open_amount for c in cases), Decimal("0"))
     arrangement_id = connection.execute(insert(ARRANGEMENTS).values(
         debtor_id=cases[0].debtor_id, currency=cases[0].currency, total=total, every=every, status="active",
-        missed=0, created_on=on, created_by=actor or current_actor())).inserted_primary_key[0]
+        missed=0, created_on=on, created_by=actor or current_actor()).returning(ARRANGEMENTS.c.id)).scalar_one()
     plan = schedule(total, installments, first_due, every)
     connection.execute(insert(INSTALLMENTS), [
         dict(arrangement_id=arrangement_id, number=n, due_date=due, amount=amount, paid=Decimal("0"), status="open")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any, Callable, Literal, cast
 
 from transitions import EventData, Machine, MachineError
 
@@ -51,9 +51,14 @@ def advance_event(step_id: str) -> str:
     return f"advance_{step_id}"
 
 
+def _case(event: EventData) -> CaseState:
+    """The model being stepped: always a CaseState here."""
+    return cast(CaseState, event.model)
+
+
 def _resumes_to(state: str) -> Callable[[EventData], bool]:
     def check(event: EventData) -> bool:
-        return bool(event.model.resume_state == state)
+        return _case(event).resume_state == state
 
     check.__name__ = f"was_{state.replace('-', '_')}"
     return check
@@ -61,12 +66,13 @@ def _resumes_to(state: str) -> Callable[[EventData], bool]:
 
 def _remember(event: EventData) -> None:
     """Keep the dunning state a pause interrupts (a pause of a pause keeps the first one)."""
-    if event.transition.source not in (DISPUTED, PROMISED, HELD, ARRANGEMENT):
-        event.model.resume_state = event.transition.source
+    source = _case(event).state
+    if source not in (DISPUTED, PROMISED, HELD, ARRANGEMENT):
+        _case(event).resume_state = source
 
 
 def _forget(event: EventData) -> None:
-    event.model.resume_state = None
+    _case(event).resume_state = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,8 +98,7 @@ class CompiledPolicy:
 
     def can(self, event: str, case: CaseState) -> bool:
         machine_event = self.machine.events.get(event)
-        return bool(machine_event) and any(
-            case.state == source for source in machine_event.transitions)
+        return machine_event is not None and case.state in machine_event.transitions
 
     def fire(self, event: str, case: CaseState) -> str:
         """Step `case` through `event`; raise a user error when the policy does not allow it."""
@@ -170,7 +175,7 @@ def draw(compiled: CompiledPolicy, fmt: str = "mermaid") -> str:
     """The compiled machine as Mermaid or Graphviz dot text (transitions' own diagram support)."""
     from transitions.extensions.diagrams import GraphMachine
 
-    engine = "mermaid" if fmt == "mermaid" else "graphviz"
+    engine: Literal["mermaid", "graphviz"] = "mermaid" if fmt == "mermaid" else "graphviz"
     title = f"{compiled.policy.name} v{compiled.version}" if compiled.version else compiled.policy.name
     graph = GraphMachine(model=_Drawing(), states=list(compiled.states), transitions=list(compiled.transitions),
                          initial=NEW, auto_transitions=False, send_event=True, graph_engine=engine,

@@ -16,10 +16,10 @@ from typing import Any, Callable
 from sqlalchemy import Connection, Engine, select, update
 
 from .adapters.channels import Channel
-from .adapters.orm import OutboxMessage
+from .adapters.orm import OutboxMessage, table_of
 from .refresh import Refreshed
 
-OUTBOX = OutboxMessage.__table__
+OUTBOX = table_of(OutboxMessage)
 Refresher = Callable[[Connection, dict[str, Any]], "Refreshed | None | bool"]
 
 

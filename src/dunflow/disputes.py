@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import Connection, insert, select, update
 
-from .adapters.orm import Dispute
+from .adapters.orm import Dispute, table_of
 from .compile import CompiledPolicy
 from .domain.policy import DISPUTED
 from .domain.schedule import planned_date
@@ -18,7 +18,7 @@ from .events import CaseRow, case_for_invoice, current_actor, fire
 from .holds import active_hold, hold_case
 from .registry import CompiledVersions, business_days
 
-DISPUTES = Dispute.__table__
+DISPUTES = table_of(Dispute)
 
 
 def open_dispute(connection: Connection, number: str, reason: str, on: date, actor: str | None = None) -> str:

@@ -15,15 +15,15 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from .adapters.orm import Action, Case, Debtor, Invoice, OutboxMessage, Promise
+from .adapters.orm import Action, Case, Debtor, Invoice, OutboxMessage, Promise, table_of
 from .advance import next_look
 from .compile import CaseState, CompiledPolicy
 from .domain.policy import FINAL_STATES, PAUSE_STATES
 from .errors import DunflowError, NotFound
 from .registry import CompiledVersions, business_days
 
-CASES, INVOICES, DEBTORS = Case.__table__, Invoice.__table__, Debtor.__table__
-ACTIONS, OUTBOX, PROMISES = Action.__table__, OutboxMessage.__table__, Promise.__table__
+CASES, INVOICES, DEBTORS = table_of(Case), table_of(Invoice), table_of(Debtor)
+ACTIONS, OUTBOX, PROMISES = table_of(Action), table_of(OutboxMessage), table_of(Promise)
 
 
 def current_actor() -> str:

@@ -6,14 +6,14 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
 
-from .adapters.orm import Hold
+from .adapters.orm import Hold, table_of
 from .compile import CaseState
 from .domain.policy import HELD
 from .errors import DunflowError
 from .events import case_by_invoice_id, cases_of_debtor, current_actor, fire
 from .registry import CompiledVersions
 
-HOLDS = Hold.__table__
+HOLDS = table_of(Hold)
 
 
 def active_hold(connection: Connection, debtor_id: int, on: date) -> Any:

@@ -16,14 +16,14 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from .adapters import tables as t
-from .adapters.orm import Case, Debtor, Invoice
+from .adapters.orm import Case, Debtor, Invoice, table_of
 from .domain.policy import NEW, DebtorFacts
 from .domain.schedule import planned_date
 from .errors import InputProblems, Problem
 from .registry import business_days, choose_policy
 from .validate import PolicySet
 
-DEBTORS, INVOICES, CASES = Debtor.__table__, Invoice.__table__, Case.__table__
+DEBTORS, INVOICES, CASES = table_of(Debtor), table_of(Invoice), table_of(Case)
 DEBTOR_COLUMNS = ("code", "name", "type", "country", "language", "email", "phone", "address", "postal_code", "city",
                   "tags")
 INVOICE_REQUIRED = ("number", "debtor_code", "currency", "amount", "issue_date", "due_date")
@@ -59,7 +59,7 @@ def _debtor_values(row: t.Row, problems: list[Problem], prefix: str = "") -> dic
     country = _country(row, f"{prefix}country", problems)
     if len(problems) > before:
         return None
-    values = {c: row.get(f"{prefix}{c}") for c in DEBTOR_COLUMNS}
+    values: dict[str, Any] = {c: row.get(f"{prefix}{c}") for c in DEBTOR_COLUMNS}
     values.update(code=code, name=name, type=kind, country=country, language=row.get(f"{prefix}language").lower())
     values["tags"] = ";".join(sorted({tag.strip() for tag in values["tags"].split(";") if tag.strip()}))
     values["credit_rating"] = row.get(f"{prefix}credit_rating")

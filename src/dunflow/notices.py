@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import Connection, insert, select
 
-from .adapters.orm import Case, Debtor as DebtorRow, Invoice, OutboxMessage
+from .adapters.orm import Case, Debtor as DebtorRow, Invoice, OutboxMessage, table_of
 from .adapters.templates import TemplateStore
 from .advance import Outcome
 from .domain.money import Money
@@ -22,7 +22,7 @@ from .domain.notice import Creditor, Debtor, Delivery, InvoiceLine, NoticeFacts,
 from .domain.policy import FINAL_STATES, PAUSE_STATES, Step
 from .registry import CompiledVersions
 
-CASES, INVOICES, DEBTORS, OUTBOX = Case.__table__, Invoice.__table__, DebtorRow.__table__, OutboxMessage.__table__
+CASES, INVOICES, DEBTORS, OUTBOX = table_of(Case), table_of(Invoice), table_of(DebtorRow), table_of(OutboxMessage)
 
 
 @dataclass

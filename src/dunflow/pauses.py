@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, update
 
-from .adapters.orm import Arrangement, Installment, Promise
+from .adapters.orm import Arrangement, Installment, Promise, table_of
 from .advance import TIMERS, CaseFacts, Outcome, transition
 from .arrangements import arrangement_facts, arrangement_timer
 from .compile import CaseState, CompiledPolicy
@@ -21,8 +21,8 @@ from .domain.policy import ARRANGEMENT, HELD, PROMISED
 from .holds import active_hold
 from .promises import promise_facts, promise_timer
 
-_TABLES = {"promises": Promise.__table__, "installments": Installment.__table__,
-           "arrangements": Arrangement.__table__}
+_TABLES = {"promises": table_of(Promise), "installments": table_of(Installment),
+           "arrangements": table_of(Arrangement)}
 
 
 def hold_timer(compiled: CompiledPolicy, case: CaseState, outcome: Outcome, as_of: date, hold: Any) -> None:

@@ -29,12 +29,12 @@ from sqlalchemy import cast as sql_cast
 from . import events
 from .adapters import tables as t
 from .adapters.bankfiles import PaymentRecord, read_payments, sniff_payments_format
-from .adapters.orm import Allocation, Case, Debtor, Invoice, Payment
+from .adapters.orm import Allocation, Case, Debtor, Invoice, Payment, table_of
 from .domain.policy import CANCELLED, DISPUTED
 from .errors import DunflowError, InputProblems, NotFound, Problem
 
-PAYMENTS, ALLOCATIONS = cast(Table, Payment.__table__), cast(Table, Allocation.__table__)  # Table, for mypy
-INVOICES, CASES, DEBTORS = cast(Table, Invoice.__table__), cast(Table, Case.__table__), cast(Table, Debtor.__table__)
+PAYMENTS, ALLOCATIONS = cast(Table, table_of(Payment)), cast(Table, table_of(Allocation))  # Table, for mypy
+INVOICES, CASES, DEBTORS = cast(Table, table_of(Invoice)), cast(Table, table_of(Case)), cast(Table, table_of(Debtor))
 OPEN_STATUSES = ("unmatched", "credit")
 NO_SPILL_STATES = (DISPUTED, CANCELLED)  # a contested or cancelled invoice never absorbs surplus money
 RF_REFERENCE = re.compile(r"RF[0-9]{2}([A-Z0-9]{1,21})")

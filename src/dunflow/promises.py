@@ -12,14 +12,14 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, insert, select, update
 
-from .adapters.orm import Allocation, Promise
+from .adapters.orm import Allocation, Promise, table_of
 from .advance import Outcome, transition
 from .compile import CaseState, CompiledPolicy
 from .errors import DunflowError
 from .events import case_for_invoice, current_actor, fire
 from .registry import CompiledVersions
 
-PROMISES, ALLOCATIONS = Promise.__table__, Allocation.__table__
+PROMISES, ALLOCATIONS = table_of(Promise), table_of(Allocation)
 
 
 @dataclass(frozen=True)

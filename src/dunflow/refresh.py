@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from .adapters.orm import Case, Debtor, Invoice, PolicyVersion
+from .adapters.orm import Case, Debtor, Invoice, PolicyVersion, table_of
 from .adapters.templates import TemplateStore
 from .domain.money import Money
 from .domain.notice import Creditor, NoticeFacts, invoice_line
@@ -20,7 +20,7 @@ from .domain.policy import FINAL_STATES, PAUSE_STATES
 from .notices import debtor_from_row
 from .registry import CompiledVersions
 
-CASES, INVOICES, DEBTORS, VERSIONS = Case.__table__, Invoice.__table__, Debtor.__table__, PolicyVersion.__table__
+CASES, INVOICES, DEBTORS, VERSIONS = table_of(Case), table_of(Invoice), table_of(Debtor), table_of(PolicyVersion)
 
 
 @dataclass(frozen=True)

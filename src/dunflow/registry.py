@@ -16,7 +16,7 @@ from typing import Callable
 import holidays
 from sqlalchemy import Connection, func, insert, select
 
-from .adapters.orm import PolicyVersion
+from .adapters.orm import PolicyVersion, table_of
 from .build import build_policy
 from .compile import CompiledPolicy, compile_policy
 from .domain.calendar import BusinessDay
@@ -32,7 +32,7 @@ def content_hash(text: str) -> str:
 
 def register_policies(connection: Connection, policy_set: PolicySet) -> dict[str, int]:
     """Make sure each policy file's current text is a stored version; name → version id."""
-    table = PolicyVersion.__table__
+    table = table_of(PolicyVersion)
     ids: dict[str, int] = {}
     for pf in policy_set.files:
         name, digest = pf.policy.name, content_hash(pf.document.text)
@@ -42,7 +42,7 @@ def register_policies(connection: Connection, policy_set: PolicySet) -> dict[str
             latest = connection.execute(select(func.max(table.c.version)).where(table.c.name == name)).scalar()
             found = connection.execute(insert(table).values(
                 name=name, version=(latest or 0) + 1, content_hash=digest, source=pf.document.text,
-                source_file=pf.document.file, created_at=datetime.now(timezone.utc))).inserted_primary_key[0]
+                source_file=pf.document.file, created_at=datetime.now(timezone.utc)).returning(table.c.id)).scalar_one()
         ids[name] = int(found)
     return ids
 
@@ -79,7 +79,7 @@ class CompiledVersions:
 
     def get(self, version_id: int) -> CompiledPolicy:
         if version_id not in self._by_id:
-            table = PolicyVersion.__table__
+            table = table_of(PolicyVersion)
             row = self.connection.execute(select(table).where(table.c.id == version_id)).one()
             self._by_id[version_id] = _compile_source(row.source, row.source_file, row.version, row.content_hash)
         return self._by_id[version_id]

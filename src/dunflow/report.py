@@ -6,14 +6,14 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from .adapters.orm import Action, Case, Debtor, Invoice, OutboxMessage, PolicyVersion
+from .adapters.orm import Action, Case, Debtor, Invoice, OutboxMessage, PolicyVersion, table_of
 from .domain.policy import FINAL_STATES
 from .domain.schedule import explain
 from .errors import NotFound
 from .registry import CompiledVersions
 
-CASES, INVOICES, DEBTORS = Case.__table__, Invoice.__table__, Debtor.__table__
-ACTIONS, VERSIONS, OUTBOX = Action.__table__, PolicyVersion.__table__, OutboxMessage.__table__
+CASES, INVOICES, DEBTORS = table_of(Case), table_of(Invoice), table_of(Debtor)
+ACTIONS, VERSIONS, OUTBOX = table_of(Action), table_of(PolicyVersion), table_of(OutboxMessage)
 
 
 def status(connection: Connection, as_of: date) -> dict[str, Any]:
@@ -26,7 +26,7 @@ def status(connection: Connection, as_of: date) -> dict[str, Any]:
         select(CASES.c.next_action_at, func.count()).where(CASES.c.next_action_at <= as_of + timedelta(days=7))
         .group_by(CASES.c.next_action_at).order_by(CASES.c.next_action_at))
     upcoming = [{"date": str(on), "cases": count} for on, count in due]
-    outbox = dict(connection.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)).all())
+    outbox: dict[str, int] = dict(connection.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)).all())
     return {"as_of": str(as_of), "cases": by_state, "due": upcoming, "outbox": outbox}
 
 

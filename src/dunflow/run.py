@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator, Protocol
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from .adapters.orm import Action, Case, Invoice, Run
+from .adapters.orm import Action, Case, Invoice, Run, table_of
 from .advance import CaseFacts, Outcome, decide
 from .adapters.templates import TemplateStore
 from .domain.notice import Creditor
@@ -34,7 +34,7 @@ from .notices import Messages, NoticeWriter
 from .pauses import load_pause_facts, write_effects
 from .registry import CompiledVersions
 
-CASES, INVOICES, ACTIONS, RUNS = Case.__table__, Invoice.__table__, Action.__table__, Run.__table__
+CASES, INVOICES, ACTIONS, RUNS = table_of(Case), table_of(Invoice), table_of(Action), table_of(Run)
 
 
 class Clock(Protocol):
@@ -126,8 +126,8 @@ def _claim(connection: Connection, chunk: list[tuple[int, int]], as_of: date) ->
     if not case_ids:
         return []
     query = (
-        select(CASES.c.id, CASES.c.invoice_id, CASES.c.debtor_id, CASES.c.policy_version_id, CASES.c.state,
-               CASES.c.resume_state, CASES.c.last_step_on, CASES.c.revision, INVOICES.c.number,
+        select(CASES.c.id.label("case_id"), CASES.c.invoice_id, CASES.c.debtor_id, CASES.c.policy_version_id,
+               CASES.c.state, CASES.c.resume_state, CASES.c.last_step_on, CASES.c.revision, INVOICES.c.number,
                INVOICES.c.currency, INVOICES.c.amount, INVOICES.c.open_amount, INVOICES.c.issue_date,
                INVOICES.c.due_date)
         .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
@@ -135,7 +135,7 @@ def _claim(connection: Connection, chunk: list[tuple[int, int]], as_of: date) ->
         .order_by(CASES.c.debtor_id, CASES.c.id)
         .with_for_update(of=CASES)
     )
-    return [CaseFacts(*row) for row in connection.execute(query)]
+    return [CaseFacts(**row._mapping) for row in connection.execute(query)]
 
 
 def _run_batch(engine: Engine, templates: TemplateStore, creditor: Creditor, chunk: list[tuple[int, int]], as_of: date,
@@ -188,7 +188,8 @@ def _write_actions(connection: Connection, outcomes: list[Outcome], messages: Me
     for outcome in outcomes:
         facts = outcome.facts
         for n, record in enumerate(outcome.records):
-            deliveries = messages.by_case.get(facts.case_id, []) if record.status == "queued" else []
+            deliveries: list[tuple[str, str | None]] = list(
+                messages.by_case.get(facts.case_id, []) if record.status == "queued" else [])
             for channel, key in deliveries or [("", None)]:
                 rows.append(dict(
                     case_id=facts.case_id, kind=record.kind, step=record.step, channel=channel, at=as_of,

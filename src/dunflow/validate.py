@@ -99,7 +99,7 @@ def _display(path: Path, root: Path | None) -> str:
 
 
 def _template_uses(policy: Policy) -> list[tuple[tuple[object, ...], Step, str]]:
-    uses = [(("steps", i, "template"), s, s.template) for i, s in enumerate(policy.steps)]
+    uses: list[tuple[tuple[object, ...], Step, str]] = [(("steps", i, "template"), s, s.template) for i, s in enumerate(policy.steps)]
     if policy.escalation.template:
         uses.append((("escalation", "template"), policy.escalation, policy.escalation.template))
     rules = policy.events.arrangement

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -276,3 +277,8 @@ class Installment(Base):
     amount: Mapped[Decimal] = mapped_column(Amount())
     paid: Mapped[Decimal] = mapped_column(Amount())
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | paid | missed
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table behind a model, typed as such (for bulk `insert`/`update` on the hot paths)."""
+    return cast(Table, model.__table__)

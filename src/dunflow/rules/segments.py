@@ -25,8 +25,8 @@ def _probes(segments: list[Segment]) -> Iterable[tuple[DebtorFacts, Decimal | No
     tags = sorted({t for s in segments for t in s.tags_any | s.tags_none})
     ratings = sorted({r for s in segments for r in s.credit_ratings}) + [""]
     bounds = {b for s in segments for b in (s.amount_min, s.amount_max) if b is not None}
-    amounts: list[Decimal | None] = sorted(bounds | {Decimal("0")}) if bounds else [None]
-    tag_sets = [frozenset()] + [frozenset({t}) for t in tags]
+    amounts: list[Decimal | None] = [*sorted(bounds | {Decimal("0")})] if bounds else [None]
+    tag_sets: list[frozenset[str]] = [frozenset()] + [frozenset({t}) for t in tags]
     for kind, country, tagset, rating, amount in product(("business", "consumer"), countries, tag_sets, ratings,
                                                          amounts):
         yield DebtorFacts(kind, country, tagset, rating), amount
