@@ -131,7 +131,7 @@ def _dun(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState
                 "skipped", step.id, f"catch-up: {step.id} was due {planned_on}, but {due.step.id} is due too; "
                 f"only the latest due step is sent ({policy.settings.catch_up})", "skipped", case.state, case.state))
         escalating = due.index == len(policy.steps)
-        why = explain(due.step, facts.due_date, outcome.last_step_on, due.planned_on)
+        why = explain(policy, due.step, facts.due_date, outcome.last_step_on, due.planned_on)
         transition(compiled, case, outcome, advance_event(due.step.id), why, "escalation" if escalating else "step", due.step.id, "queued")
         outcome.notice, outcome.escalated, outcome.last_step_on = due.step, escalating, as_of
     if case.state not in FINAL_STATES:

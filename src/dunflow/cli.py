@@ -221,7 +221,7 @@ def status(ctx: click.Context, as_of: date | None, fmt: str) -> None:
         output.emit_json(data)
         return
     output.emit_table("Cases", ("policy", "state", "cases"), [(r["policy"], r["state"], r["cases"]) for r in data["cases"]])
-    output.emit_table(f"Due up to 7 days after {data['as_of']}", ("date", "cases"),
+    output.emit_table("Due within a week", ("date", "cases"),
                       [(r["date"], r["cases"]) for r in data["due"]])
     click.echo("Outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(data["outbox"].items())) or "empty"))
 

@@ -81,7 +81,7 @@ def _next(connection: Connection, row: Any) -> dict[str, Any] | None:
     if step is None:
         return None
     return {"step": step.id, "at": str(row.next_action_at),
-            "why": explain(step, row.due_date, row.last_step_on, row.next_action_at)}
+            "why": explain(policy, step, row.due_date, row.last_step_on, row.next_action_at)}
 
 
 def show_debtor(connection: Connection, code: str) -> dict[str, Any]:

@@ -102,10 +102,20 @@ def test_the_minimum_gap_does_not_delay_the_first_step() -> None:
 
 
 def test_explain_says_why_a_step_falls_on_its_date() -> None:
-    assert explain(step("reminder", 7), DUE, None, date(2026, 11, 9)) == \
-        "reminder: 7 days after the due date 2026-11-02 → 2026-11-09"
-    assert explain(step("courtesy", -3), DUE, None, date(2026, 10, 30)) == \
-        "courtesy: 3 days before the due date 2026-11-02 → 2026-10-30"
+    plain = policy(step("reminder", 7))
+    assert explain(plain, step("reminder", 7), DUE, None, date(2026, 11, 9)) == \
+        "reminder: 7 days after the due date 2026-11-02 = 2026-11-09"
+    assert explain(plain, step("courtesy", -3), DUE, None, date(2026, 10, 30)) == \
+        "courtesy: 3 days before the due date 2026-11-02 = 2026-10-30"
+
+
+def test_explain_names_the_minimum_gap_and_the_business_day_shift() -> None:
+    gapped = policy(step("reminder", 7), step("notice", 14), min_gap=5)
+    assert explain(gapped, step("notice", 14), DUE, date(2026, 11, 13), date(2026, 11, 18)) == \
+        "notice: 14 days after the due date 2026-11-02 = 2026-11-16; not before 2026-11-18 (5 days after the " \
+        "previous notice)"
+    assert explain(gapped, step("reminder", 7), date(2026, 11, 7), None, date(2026, 11, 16)) == \
+        "reminder: 7 days after the due date 2026-11-07 = 2026-11-14; moved to the next business day 2026-11-16"
 
 
 # --- which step is due ---------------------------------------------------------------------------

@@ -101,15 +101,24 @@ def _expired(step: Step, due_date: date, as_of: date) -> bool:
     return step.is_courtesy and as_of > due_date
 
 
-def explain(step: Step, due_date: date, previous_on: date | None, planned_on: date) -> str:
+def explain(policy: Policy, step: Step, due_date: date, previous_on: date | None, planned_on: date) -> str:
     """Why a step falls on its date, in words for the audit trail and `show invoice`."""
     days = step.after.days
     if step.after.anchor == "previous_step":
-        base = f"{days} days after the previous step ({previous_on or due_date})"
+        base, raw = f"{days} days after the previous step ({previous_on or due_date})", (previous_on or due_date)
     elif step.after.anchor == "end_of_month":
-        base = f"end of the month of due date {due_date} + {days} days"
+        base, raw = f"end of the month of due date {due_date} + {days} days", end_of_month(due_date + timedelta(days))
+        days = 0
     elif days < 0:
-        base = f"{-days} days before the due date {due_date}"
+        base, raw = f"{-days} days before the due date {due_date}", due_date
     else:
-        base = f"{days} days after the due date {due_date}"
-    return f"{step.id}: {base} → {planned_on}"
+        base, raw = f"{days} days after the due date {due_date}", due_date
+    reasons = [f"{step.id}: {base} = {raw + timedelta(days=days)}"]
+    earliest = raw + timedelta(days=days)
+    gap = policy.settings.min_days_between_steps
+    if previous_on is not None and previous_on + timedelta(days=gap) > earliest:
+        earliest = previous_on + timedelta(days=gap)
+        reasons.append(f"not before {earliest} ({gap} days after the previous notice)")
+    if planned_on > earliest:
+        reasons.append(f"moved to the next business day {planned_on}")
+    return "; ".join(reasons)
