@@ -64,14 +64,9 @@ def run_due(engine: Engine, templates: TemplateStore, creditor: Creditor, as_of:
         _refuse_going_back(connection, as_of, force)
     due = _due_keys(engine, as_of)
     report.due = len(due)
-    for chunk in _chunks_by_debtor(due, batch_size):
-        for attempt in range(3):
-            try:
-                _run_batch(engine, templates, creditor, chunk, as_of, clock, report, dry_run)
-                break
-            except (_Conflict, IntegrityError):
-                if attempt == 2:
-                    raise DunflowError("cases kept changing under this run (another worker?)", "run again")
+    batch = _Batch(engine, templates, creditor, as_of, clock, report, dry_run)
+    left = batch.process(_chunks_by_debtor(due, batch_size), wait=False)
+    batch.process(_chunks_by_debtor(left, batch_size), wait=True)  # debtors another worker held: wait for them
     if not dry_run:
         with engine.begin() as connection:
             connection.execute(insert(RUNS).values(as_of=as_of, started_at=clock.now(), finished_at=clock.now(),
@@ -107,24 +102,34 @@ def _chunks_by_debtor(keys: list[tuple[int, int]], size: int) -> Iterator[list[t
         yield chunk
 
 
-DEBTOR_LOCK = 4242  # advisory-lock namespace: one worker at a time per debtor (grouped notices)
+def _lock_debtors(connection: Connection, debtor_ids: list[int], wait: bool) -> list[int]:
+    """PostgreSQL: the debtors this worker holds for the batch (advisory locks keyed by schema and debtor).
 
-
-def _lock_debtors(connection: Connection, debtor_ids: list[int]) -> list[int]:
-    """PostgreSQL: the debtors this worker got; another worker has the rest (SQLite: BEGIN IMMEDIATE did it)."""
+    Without `wait` a debtor another worker holds is skipped (it is working on it); with `wait` we queue
+    behind it and then find its cases no longer due. SQLite needs none of this: BEGIN IMMEDIATE already
+    serialised the writers.
+    """
     if connection.dialect.name != "postgresql":
         return debtor_ids
+    if wait:
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema()), d) "
+                                "FROM unnest(CAST(:ids AS integer[])) AS d ORDER BY d"), {"ids": debtor_ids})
+        return debtor_ids
     rows = connection.execute(text("SELECT d FROM unnest(CAST(:ids AS integer[])) AS d "
-                                   "WHERE pg_try_advisory_xact_lock(:ns, d)"), {"ids": debtor_ids, "ns": DEBTOR_LOCK})
+                                   "WHERE pg_try_advisory_xact_lock(hashtext(current_schema()), d)"),
+                              {"ids": debtor_ids})
     return [row[0] for row in rows]
 
 
-def _claim(connection: Connection, chunk: list[tuple[int, int]], as_of: date) -> list[CaseFacts]:
-    """The chunk's cases that are still due, all of a debtor's or none (so a grouped notice is never split)."""
-    debtors = set(_lock_debtors(connection, sorted({debtor for debtor, _ in chunk})))
+def _claim(connection: Connection, chunk: list[tuple[int, int]], as_of: date,
+           wait: bool) -> tuple[list[CaseFacts], list[tuple[int, int]]]:
+    """The chunk's cases that are still due, all of a debtor's or none (a grouped notice is never split),
+    and the keys of the debtors skipped because another worker held them."""
+    debtors = set(_lock_debtors(connection, sorted({debtor for debtor, _ in chunk}), wait))
     case_ids = [case for debtor, case in chunk if debtor in debtors]
+    skipped = [key for key in chunk if key[0] not in debtors]
     if not case_ids:
-        return []
+        return [], skipped
     query = (
         select(CASES.c.id.label("case_id"), CASES.c.invoice_id, CASES.c.debtor_id, CASES.c.policy_version_id,
                CASES.c.state, CASES.c.resume_state, CASES.c.last_step_on, CASES.c.revision, INVOICES.c.number,
@@ -135,33 +140,60 @@ def _claim(connection: Connection, chunk: list[tuple[int, int]], as_of: date) ->
         .order_by(CASES.c.debtor_id, CASES.c.id)
         .with_for_update(of=CASES)
     )
-    return [CaseFacts(**row._mapping) for row in connection.execute(query)]
+    return [CaseFacts(**row._mapping) for row in connection.execute(query)], skipped
 
 
-def _run_batch(engine: Engine, templates: TemplateStore, creditor: Creditor, chunk: list[tuple[int, int]], as_of: date,
-               clock: Clock, report: RunReport, dry_run: bool) -> None:
-    connection = engine.connect()
-    transaction = connection.begin()
-    try:
+@dataclass
+class _Batch:
+    """One run's batches: each in its own transaction, retried when another writer got there first."""
+
+    engine: Engine
+    templates: TemplateStore
+    creditor: Creditor
+    as_of: date
+    clock: Clock
+    report: RunReport
+    dry_run: bool
+
+    def process(self, chunks: Iterable[list[tuple[int, int]]], wait: bool) -> list[tuple[int, int]]:
+        """Run every chunk; the (debtor, case) keys skipped because another worker held the debtor."""
+        skipped: list[tuple[int, int]] = []
+        for chunk in chunks:
+            for attempt in range(3):
+                try:
+                    skipped += self._one(chunk, wait)
+                    break
+                except (_Conflict, IntegrityError):
+                    if attempt == 2:
+                        raise DunflowError("cases kept changing under this run (another worker?)", "run again")
+        return skipped
+
+    def _one(self, chunk: list[tuple[int, int]], wait: bool) -> list[tuple[int, int]]:
+        with self.engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                skipped = self._write(connection, chunk, wait)
+            except BaseException:
+                transaction.rollback()
+                raise
+            if self.dry_run:
+                transaction.rollback()
+            else:
+                transaction.commit()
+            return skipped
+
+    def _write(self, connection: Connection, chunk: list[tuple[int, int]], wait: bool) -> list[tuple[int, int]]:
         versions = CompiledVersions(connection)
-        claimed = _claim(connection, chunk, as_of)
-        outcomes = _decide_all(versions, claimed, load_pause_facts(connection, claimed, as_of), as_of, report)
-        writer = NoticeWriter(connection, versions, templates, creditor, as_of, clock.now())
-        messages = writer.write(outcomes)
-        _write_actions(connection, outcomes, messages, as_of, clock.now())
+        claimed, skipped = _claim(connection, chunk, self.as_of, wait)
+        outcomes = _decide_all(versions, claimed, load_pause_facts(connection, claimed, self.as_of), self.as_of,
+                               self.report)
+        now = self.clock.now()
+        messages = NoticeWriter(connection, versions, self.templates, self.creditor, self.as_of, now).write(outcomes)
+        _write_actions(connection, outcomes, messages, self.as_of, now)
         _update_cases(connection, outcomes)
         write_effects(connection, outcomes)
-        _tally(report, outcomes, messages.rows, dry_run)
-        if dry_run:
-            transaction.rollback()
-        else:
-            transaction.commit()
-    except BaseException:
-        if transaction.is_active:
-            transaction.rollback()
-        raise
-    finally:
-        connection.close()
+        _tally(self.report, outcomes, messages.rows, self.dry_run)
+        return skipped
 
 
 def _decide_all(versions: CompiledVersions, claimed: list[CaseFacts], pauses: dict[int, Any], as_of: date,

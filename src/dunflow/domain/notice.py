@@ -115,6 +115,8 @@ class NoticeFacts:
             "as_of": self.as_of,
             "pay_by": self.as_of + timedelta(days=self.step.pay_within_days),
             "step": {"id": self.step.id, "kind": self.step.kind, "title": self.step.title},
+            "escalation": {"to": getattr(self.step, "to", ""), "agency": getattr(self.step, "agency", ""),
+                           "assignee": getattr(self.step, "assignee", "")},
             "policy": {"name": self.policy.name, "version": self.policy_version},
             "language": self.language,
             **self.extra,
