@@ -15,18 +15,18 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from .adapters.orm import Arrangement, ArrangementInvoice, Installment, Invoice, table_of
+from .adapters.orm import Arrangement, ArrangementInvoice, Case, Installment, Invoice, table_of
 from .advance import Outcome, transition
 from .compile import CaseState, CompiledPolicy
 from .domain.calendar import add_months
 from .domain.money import Money
-from .domain.policy import Delay, Step
+from .domain.policy import ARRANGEMENT, Delay, Step
 from .errors import DunflowError, NotFound
 from .events import CaseRow, case_for_invoice, current_actor, fire
 from .registry import CompiledVersions
 
 ARRANGEMENTS, LINKS = table_of(Arrangement), table_of(ArrangementInvoice)
-INSTALLMENTS, INVOICES = table_of(Installment), table_of(Invoice)
+INSTALLMENTS, INVOICES, CASES = table_of(Installment), table_of(Invoice), table_of(Case)
 
 
 @dataclass(frozen=True)
@@ -116,8 +116,10 @@ def arrangement_facts(connection: Connection, invoice_ids: list[int]) -> dict[in
     found: dict[int, ArrangementFacts] = {}
     for invoice_id, arrangement_id in links:
         head = connection.execute(select(ARRANGEMENTS).where(ARRANGEMENTS.c.id == arrangement_id)).one()
-        first_invoice = connection.execute(select(LINKS.c.invoice_id).where(LINKS.c.arrangement_id == arrangement_id)
-                                           .order_by(LINKS.c.invoice_id)).scalars().first()
+        first_invoice = connection.execute(  # the first invoice still in the arrangement sends the reminders
+            select(LINKS.c.invoice_id).join(CASES, CASES.c.invoice_id == LINKS.c.invoice_id)
+            .where(LINKS.c.arrangement_id == arrangement_id, CASES.c.state == ARRANGEMENT)
+            .order_by(LINKS.c.invoice_id)).scalars().first()
         rows = connection.execute(select(INSTALLMENTS).where(INSTALLMENTS.c.arrangement_id == arrangement_id)
                                   .order_by(INSTALLMENTS.c.number))
         found[invoice_id] = ArrangementFacts(

@@ -8,6 +8,7 @@ records who/why/when in `actions`, and reschedules the case.
 from __future__ import annotations
 
 import getpass
+import os
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -27,6 +28,9 @@ ACTIONS, OUTBOX, PROMISES = table_of(Action), table_of(OutboxMessage), table_of(
 
 
 def current_actor() -> str:
+    """Who is acting, for the audit trail: DUNFLOW_ACTOR (set it in CI or a shared account), else the OS user."""
+    if os.environ.get("DUNFLOW_ACTOR"):
+        return os.environ["DUNFLOW_ACTOR"]
     try:
         return getpass.getuser()
     except (KeyError, OSError):

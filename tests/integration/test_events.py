@@ -200,3 +200,29 @@ def test_paying_one_invoice_keeps_the_grouped_notice_of_the_others(dunflow: Dunf
         statuses = {o[1] for o in dunflow.outbox() if o[3] == ["E-1", "E-2"]}
         assert statuses == {"pending" if number == "E-1" else "cancelled"}
     engine.dispose()
+
+
+def test_the_audit_trail_names_who_acted(dunflow: Dunflow, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUNFLOW_ACTOR", "maria.schmidt")
+    dunflow("dispute", "open", "E-3", "--reason", "wrong quantity", "--date", "2026-11-01")
+    last = dunflow.invoice("E-3")["actions"][-1]
+    assert (last["kind"], last["rule"], last["at"]) == ("dispute", "dispute opened: wrong quantity", "2026-11-01")
+    assert last.get("actor") == "maria.schmidt"
+
+
+def test_reminders_continue_when_the_first_invoice_of_an_arrangement_is_paid(dunflow: Dunflow) -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    from dunflow.events import apply_amount
+
+    dunflow("arrangement", "create", "E-1", "E-2", "--installments", "3", "--first-due", "2026-11-02",
+            "--date", "2026-11-01")
+    engine = create_engine(dunflow.database)
+    with engine.begin() as connection:
+        invoice_id = connection.execute(text("SELECT id FROM invoices WHERE number = 'E-1'")).scalar()
+        apply_amount(connection, invoice_id, Decimal("1000.00"), on=date(2026, 11, 2), why="installment 1 and 2")
+    engine.dispose()
+    assert dunflow.invoice("E-1")["state"] == "paid"
+    dunflow("run", "--as-of", "2027-01-06")  # installment 3 (2027-01-02) unpaid: reminder from E-2
+    assert [o for o in dunflow.outbox() if o[0] == "installment" and o[3] == ["E-2"]]
