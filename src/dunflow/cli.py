@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 import click
 
-from . import output, report as read
+from . import cli_events, cli_payments, output, report as read
+from .cli_common import ISO_DATE, workspace
 from .bootstrap import Workspace
 from .compile import compile_policy, draw
 from .dispatch import send_pending
@@ -42,24 +43,7 @@ class DunflowGroup(click.Group):
             sys.exit(130)
 
 
-class IsoDate(click.ParamType):
-    name = "YYYY-MM-DD"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            self.fail(f"'{value}' is not a date; write it as YYYY-MM-DD, e.g. 2026-12-01", param, ctx)
-
-
-ISO_DATE = IsoDate()
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-
-
-def workspace(ctx: click.Context) -> Workspace:
-    return Workspace.open(ctx.obj["project"], ctx.obj["database"])
 
 
 @click.group(cls=DunflowGroup)
@@ -262,10 +246,9 @@ def show_debtor_cmd(ctx: click.Context, code: str, fmt: str) -> None:
     _show(ctx, fmt, lambda c: read.show_debtor(c, code), render)
 
 
-from .cli_events import register as _register_events  # noqa: E402  (commands attach to `main`)
-
-_register_events(main, ISO_DATE)
-from .cli_payments import register as _register_payments; _register_payments(main)  # noqa: E402,E702
+for _command in (*cli_events.COMMANDS, *cli_payments.COMMANDS):
+    main.add_command(_command)
+import_.add_command(cli_payments.import_payments_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -15,6 +15,7 @@ import click
 from sqlalchemy.exc import IntegrityError
 
 from .adapters import tables as t
+from .cli_common import ISO_DATE, parse_amount, workspace
 from .errors import DunflowError
 from .events import current_actor
 from .payments import (
@@ -30,34 +31,9 @@ from .payments import (
 CONCURRENT_HINT = "another command recorded the same payment at the same time; run this command again"
 
 
-def _workspace(ctx: click.Context) -> Any:
-    from .cli import workspace  # imported late: cli.py imports this module to register the commands
-
-    return workspace(ctx)
-
-
-class _IsoDate(click.ParamType):
-    """cli.ISO_DATE, looked up when used: this module is imported while cli.py is still loading."""
-
-    name = "YYYY-MM-DD"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
-        from .cli import ISO_DATE
-
-        return ISO_DATE.convert(value, param, ctx)
-
-
-def parse_amount(text: str) -> Decimal:
-    """The AMOUNT argument: a dot-decimal greater than 0, as everywhere in dunflow."""
-    try:
-        return t.to_decimal(text, positive=True, allow_zero=False)
-    except t.BadValue as bad:
-        raise DunflowError(f"amount {bad.message}", bad.hint or "write the amount like 1234.50") from None
-
-
 def _transaction(ctx: click.Context, work: Any) -> Any:
     """Run `work(connection)` in one transaction; a unique-key race becomes a user error, not a traceback."""
-    ws = _workspace(ctx)
+    ws = workspace(ctx)
     try:
         with ws.engine.begin() as connection:
             return work(connection)
@@ -113,7 +89,7 @@ def payment_group() -> None:
 @payment_group.command(name="add")
 @click.argument("invoice")
 @click.argument("amount")
-@click.option("--date", "on", required=True, type=_IsoDate(), help="Date the money arrived (YYYY-MM-DD).")
+@click.option("--date", "on", required=True, type=ISO_DATE, help="Date the money arrived (YYYY-MM-DD).")
 @click.option("--reference", default=None,
               help="Unique reference (e.g. the bank's); a second payment with it is refused.")
 @click.option("--credit-note", is_flag=True, help="Record a credit note instead of a payment.")
@@ -144,7 +120,7 @@ def payments_unmatched_cmd(ctx: click.Context, fmt: str) -> None:
     """
     from . import output
 
-    ws = _workspace(ctx)
+    ws = workspace(ctx)
     with ws.engine.connect() as connection:
         rows = unmatched_payments(connection)
     if fmt == "json":
@@ -168,11 +144,4 @@ def payments_assign_cmd(ctx: click.Context, payment_id: int, invoice: str) -> No
     _print_outcome(_transaction(ctx, lambda c: assign_payment(c, payment_id, invoice, actor)))
 
 
-def register(main: click.Group) -> None:
-    """Add the payment commands to `main` (its `import` group must already exist)."""
-    importer = main.commands["import"]
-    if not isinstance(importer, click.Group):
-        raise TypeError("dunflow's `import` command must be a group")
-    importer.add_command(import_payments_cmd)
-    main.add_command(payment_group)
-    main.add_command(payments_group)
+COMMANDS = (payment_group, payments_group)
