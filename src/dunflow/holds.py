@@ -26,6 +26,17 @@ def active_hold(connection: Connection, debtor_id: int, on: date) -> Any:
     return next((r for r in rows if r.until is None), max(rows, key=lambda r: r.until))
 
 
+def debtors_on_hold(connection: Connection, debtor_ids: list[int], on: date) -> set[int]:
+    """Which of these debtors have a hold in force on `on` (one query per 500 debtors)."""
+    held: set[int] = set()
+    for start in range(0, len(debtor_ids), 500):
+        chunk = debtor_ids[start:start + 500]
+        held.update(connection.execute(select(HOLDS.c.debtor_id).where(
+            HOLDS.c.debtor_id.in_(chunk), HOLDS.c.released_on.is_(None),
+            or_(HOLDS.c.until.is_(None), HOLDS.c.until > on))).scalars())
+    return held
+
+
 def place_hold(connection: Connection, code: str, until: date | None, reason: str, on: date,
                actor: str | None = None) -> int:
     """Hold the debtor; returns how many invoices were paused."""

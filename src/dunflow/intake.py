@@ -174,9 +174,10 @@ def import_invoices(connection: Connection, path: Path, policies: PolicySet, ver
 def _hold_new_invoices_of_held_debtors(connection: Connection, fresh: list[_InvoiceRow], debtors: dict[str, Any],
                                        on: date) -> None:
     """A debtor on hold stays on hold for invoices that arrive later."""
-    from .holds import active_hold, hold_case
+    from .holds import active_hold, debtors_on_hold, hold_case
 
-    for code in sorted({i.debtor_code for i in fresh}):
+    held = debtors_on_hold(connection, [debtors[code].id for code in {i.debtor_code for i in fresh}], on)
+    for code in sorted(c for c in {i.debtor_code for i in fresh} if debtors[c].id in held):
         hold = active_hold(connection, debtors[code].id, on)
         if hold is None:
             continue
@@ -242,14 +243,13 @@ def _insert_invoices(connection: Connection, fresh: list[_InvoiceRow], debtors: 
                      version_ids: dict[str, int], problems: list[Problem]) -> None:
     if not fresh:
         return
-    result = connection.execute(
-        insert(INVOICES).returning(INVOICES.c.id, sort_by_parameter_order=True),
-        [dict(number=i.number, debtor_id=debtors[i.debtor_code].id, currency=i.currency, amount=i.amount,
-              open_amount=i.open_amount, issue_date=i.issue_date, due_date=i.due_date) for i in fresh])
-    invoice_ids = [row[0] for row in result]
+    connection.execute(insert(INVOICES), [
+        dict(number=i.number, debtor_id=debtors[i.debtor_code].id, currency=i.currency, amount=i.amount,
+             open_amount=i.open_amount, issue_date=i.issue_date, due_date=i.due_date) for i in fresh])
+    ids = {number: row.id for number, row in _existing_invoices(connection, [i.number for i in fresh]).items()}
     cases = []
-    for invoice, invoice_id in zip(fresh, invoice_ids):
-        case = _new_case(invoice, debtors[invoice.debtor_code], invoice_id, policies, version_ids, problems)
+    for invoice in fresh:
+        case = _new_case(invoice, debtors[invoice.debtor_code], ids[invoice.number], policies, version_ids, problems)
         if case is not None:
             cases.append(case)
     if cases and not problems:

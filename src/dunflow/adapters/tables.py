@@ -20,6 +20,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -37,6 +38,12 @@ DELIMITERS = (",", ";", "\t")
 EXCEL_DIGITS = 15  # Excel keeps 15 significant digits; more are binary-float noise
 
 T = TypeVar("T")
+
+
+@lru_cache(maxsize=1)
+def _known_currencies() -> frozenset[str]:
+    """ISO 4217 codes Babel knows; built once, not per row."""
+    return frozenset(list_currencies())
 Cells = Iterator[tuple[int, list[str]]]
 
 
@@ -374,7 +381,7 @@ _CURRENCY_GUESSES = {"€": "EUR", "EURO": "EUR", "EUROS": "EUR", "£": "GBP", "
 def to_currency(text: str) -> str:
     """An ISO 4217 code known to Babel, upper-cased ('eur' -> 'EUR')."""
     code = text.strip().upper()
-    if code in list_currencies():
+    if code in _known_currencies():
         return code
     guess = _CURRENCY_GUESSES.get(code)
     hint = f"write {guess}" if guess else "use the ISO 4217 code, e.g. EUR, USD, GBP, CHF"

@@ -54,6 +54,7 @@ class TemplateStore:
             loader=FileSystemLoader(str(root)), undefined=StrictUndefined, autoescape=False,
             keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True,
         )
+        self._exists: dict[tuple[str, str], bool] = {}
         self.env.filters["money"] = _money
         self.env.filters["date"] = _date
 
@@ -61,7 +62,11 @@ class TemplateStore:
         return self.root / language / f"{name}.j2"
 
     def exists(self, name: str, language: str) -> bool:
-        return self.file_of(name, language).is_file()
+        """Asked for every notice: the answer is kept for the life of the store (one command)."""
+        key = (name, language)
+        if key not in self._exists:
+            self._exists[key] = self.file_of(name, language).is_file()
+        return self._exists[key]
 
     def language_for(self, name: str, wanted: str, default: str) -> str:
         """The debtor's language when the template exists in it, else the policy's default."""
