@@ -19,7 +19,7 @@ creditor:
   email: buchhaltung@muster-maschinenbau.example
   phone: "+49 711 123456-0"
   iban: DE89370400440532013000
-  bic: COBADEFFXXX
+  bic: COBADEFF700
   website: www.muster-maschinenbau.example
 """
 

@@ -142,6 +142,6 @@ def sample_context(policy: Policy, step: Step, language: str) -> dict[str, objec
         "arrangement": {"id": 1, "installments": 6},
     }
     facts = NoticeFacts(debtor, Creditor("Muster GmbH", "Hauptstraße 1\n70173 Stuttgart", "ar@example.com",
-                                         "+49 711 000", "DE89370400440532013000", "COBADEFFXXX", "example.com"),
+                                         "+49 711 000", "DE89370400440532013000", "COBADEFF700", "example.com"),
                         lines, step, policy, 1, as_of, language, extra)
     return facts.context()
