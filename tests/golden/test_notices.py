@@ -1,0 +1,36 @@
+"""Every shipped template, rendered with the sample context, matches its golden file.
+
+A wording or layout change shows up here as a diff to review. Rewrite the golden files with
+DUNFLOW_UPDATE_GOLDEN=1 after checking the new text.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from dunflow.adapters.templates import TemplateStore
+from dunflow.resources import resource_path
+from dunflow.validate import _template_uses, load_policies, sample_context
+
+GOLDEN = Path(__file__).parent / "notices"
+TEMPLATES = TemplateStore(resource_path("templates"))
+POLICIES = load_policies(resource_path("policies"), TEMPLATES)
+CASES = sorted({(pf.policy.name, name, language)
+                for pf in POLICIES.files for _, _, name in _template_uses(pf.policy)
+                for language in ("de", "nl", "en")})
+
+
+@pytest.mark.parametrize(("policy", "template", "language"), CASES, ids=["/".join(c) for c in CASES])
+def test_shipped_notice_renders_as_recorded(policy: str, template: str, language: str) -> None:
+    pf = POLICIES.by_name(policy)
+    assert pf is not None
+    step = next(step for _, step, name in _template_uses(pf.policy) if name == template)
+    rendered = TEMPLATES.render(template, language, sample_context(pf.policy, step, language))
+    text = f"Subject: {rendered.subject}\n\n{rendered.body}"
+    golden = GOLDEN / policy / language / f"{template.replace('/', '__')}.txt"
+    if os.environ.get("DUNFLOW_UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
