@@ -35,6 +35,7 @@ class CaseFacts:
     open_amount: Decimal
     issue_date: date
     due_date: date
+    next_action_at: date | None = None
 
 
 @dataclass(frozen=True)

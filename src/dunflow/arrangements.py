@@ -22,7 +22,7 @@ from .domain.calendar import add_months
 from .domain.money import Money
 from .domain.policy import ARRANGEMENT, Delay, Step
 from .errors import DunflowError, NotFound
-from .events import CaseRow, case_for_invoice, current_actor, fire
+from .events import CaseFacts, case_for_invoice, current_actor, fire
 from .registry import CompiledVersions
 
 ARRANGEMENTS, LINKS = table_of(Arrangement), table_of(ArrangementInvoice)
@@ -92,7 +92,7 @@ def create_arrangement(connection: Connection, numbers: list[str], installments:
     return int(arrangement_id)
 
 
-def _check_arrangeable(connection: Connection, cases: list[CaseRow], installments: int, first_due: date,
+def _check_arrangeable(connection: Connection, cases: list[CaseFacts], installments: int, first_due: date,
                        on: date) -> None:
     if len({(c.debtor_id, c.currency) for c in cases}) != 1:
         raise DunflowError("an arrangement covers invoices of one debtor in one currency",

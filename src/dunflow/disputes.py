@@ -14,7 +14,7 @@ from .compile import CompiledPolicy
 from .domain.policy import DISPUTED
 from .domain.schedule import planned_date
 from .errors import DunflowError
-from .events import CaseRow, case_for_invoice, current_actor, fire
+from .events import CaseFacts, case_for_invoice, current_actor, fire
 from .holds import active_hold, hold_case
 from .registry import CompiledVersions, business_days
 
@@ -51,7 +51,7 @@ def resolve_dispute(connection: Connection, number: str, resume: bool, on: date,
     return state
 
 
-def _resume(connection: Connection, case: CaseRow, on: date, note: str, actor: str | None) -> str:
+def _resume(connection: Connection, case: CaseFacts, on: date, note: str, actor: str | None) -> str:
     compiled = CompiledVersions(connection).get(case.policy_version_id)
     rule = compiled.policy.events.dispute.on_resolve
     why = f"dispute resolved, dunning resumes ({rule}){': ' + note if note else ''}"
@@ -63,7 +63,7 @@ def _resume(connection: Connection, case: CaseRow, on: date, note: str, actor: s
                 next_action_at=nxt, reschedule=nxt is None)
 
 
-def _restarted(compiled: CompiledPolicy, case: CaseRow, state: str, on: date) -> date | None:
+def _restarted(compiled: CompiledPolicy, case: CaseFacts, state: str, on: date) -> date | None:
     """Restart the wait: the gap between the current step and the next one, counted from today."""
     policy, bday = compiled.policy, business_days(compiled.policy.settings.calendar)
     reached = compiled.reached_index(state)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import getpass
 import os
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -17,7 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from .adapters.orm import Action, Case, Debtor, Invoice, OutboxMessage, Promise, table_of
-from .advance import next_look
+from .advance import CaseFacts, next_look
+from .cases import facts_of, locked_cases
 from .compile import CaseState, CompiledPolicy
 from .domain.policy import FINAL_STATES, PAUSE_STATES
 from .errors import DunflowError, NotFound
@@ -37,60 +37,32 @@ def current_actor() -> str:
         return "unknown"
 
 
-@dataclass(frozen=True)
-class CaseRow:
-    """A case with its invoice, read under a row lock."""
-
-    case_id: int
-    invoice_id: int
-    debtor_id: int
-    policy_version_id: int
-    state: str
-    resume_state: str | None
-    last_step_on: date | None
-    next_action_at: date | None
-    revision: int
-    number: str
-    currency: str
-    amount: Decimal
-    open_amount: Decimal
-    due_date: date
-
-
-def _case_query() -> Any:
-    return (select(CASES.c.id, CASES.c.invoice_id, CASES.c.debtor_id, CASES.c.policy_version_id, CASES.c.state,
-                   CASES.c.resume_state, CASES.c.last_step_on, CASES.c.next_action_at, CASES.c.revision,
-                   INVOICES.c.number, INVOICES.c.currency, INVOICES.c.amount, INVOICES.c.open_amount,
-                   INVOICES.c.due_date)
-            .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id).with_for_update(of=CASES))
-
-
-def case_for_invoice(connection: Connection, number: str) -> CaseRow:
-    row = connection.execute(_case_query().where(INVOICES.c.number == number)).first()
+def case_for_invoice(connection: Connection, number: str) -> CaseFacts:
+    row = connection.execute(locked_cases().where(INVOICES.c.number == number)).first()
     if row is None:
         raise NotFound(f"unknown invoice '{number}'", "check the number (`dunflow status`) or import the invoice")
-    return CaseRow(*row)
+    return facts_of(row)
 
 
-def case_by_invoice_id(connection: Connection, invoice_id: int) -> CaseRow:
-    return CaseRow(*connection.execute(_case_query().where(INVOICES.c.id == invoice_id)).one())
+def case_by_invoice_id(connection: Connection, invoice_id: int) -> CaseFacts:
+    return facts_of(connection.execute(locked_cases().where(INVOICES.c.id == invoice_id)).one())
 
 
-def cases_of_debtor(connection: Connection, code: str) -> tuple[int, list[CaseRow]]:
+def cases_of_debtor(connection: Connection, code: str) -> tuple[int, list[CaseFacts]]:
     debtor_id = connection.execute(select(DEBTORS.c.id).where(DEBTORS.c.code == code)).scalar()
     if debtor_id is None:
         raise NotFound(f"unknown debtor '{code}'", "check the debtor code (`dunflow show debtor CODE`)")
-    rows = connection.execute(_case_query().where(CASES.c.debtor_id == debtor_id).order_by(CASES.c.id))
-    return debtor_id, [CaseRow(*row) for row in rows]
+    rows = connection.execute(locked_cases().where(CASES.c.debtor_id == debtor_id).order_by(CASES.c.id))
+    return debtor_id, [facts_of(row) for row in rows]
 
 
-def dunning_resumes_on(compiled: CompiledPolicy, case: CaseRow, state: str, last_step_on: date | None,
+def dunning_resumes_on(compiled: CompiledPolicy, case: CaseFacts, state: str, last_step_on: date | None,
                        on: date) -> date | None:
     """The next look for a case back in a dunning state: its next step's date (the runner catches up)."""
     return next_look(compiled, business_days(compiled.policy.settings.calendar), state, case.due_date, last_step_on, on)
 
 
-def fire(connection: Connection, case: CaseRow, event: str, *, on: date, rule: str, actor: str | None = None,
+def fire(connection: Connection, case: CaseFacts, event: str, *, on: date, rule: str, actor: str | None = None,
          next_action_at: date | None = None, reschedule: bool = True, last_step_on: date | None = None,
          kind: str = "") -> str:
     """Step the case through `event` and record it; returns the new state.
@@ -122,7 +94,7 @@ def fire(connection: Connection, case: CaseRow, event: str, *, on: date, rule: s
     return model.state
 
 
-def cancel_pending_messages(connection: Connection, case: CaseRow, why: str) -> int:
+def cancel_pending_messages(connection: Connection, case: CaseFacts, why: str) -> int:
     """Withdraw undelivered messages about this invoice: the debtor paid, disputed or agreed on something.
 
     A grouped notice is withdrawn only when none of its invoices is still being dunned; otherwise
@@ -177,7 +149,7 @@ def apply_amount(connection: Connection, invoice_id: int, amount: Decimal, *, on
     return applied
 
 
-def _record_partial(connection: Connection, case: CaseRow, on: date, detail: str, actor: str | None) -> None:
+def _record_partial(connection: Connection, case: CaseFacts, on: date, detail: str, actor: str | None) -> None:
     """A partial payment changes no state; it goes into the audit trail, and the next notice shows the rest."""
     count = connection.execute(select(ACTIONS.c.id).where(ACTIONS.c.case_id == case.case_id)).all()
     connection.execute(insert(ACTIONS).values(

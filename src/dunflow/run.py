@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .adapters.orm import Action, Case, Invoice, Run, table_of
 from .advance import CaseFacts, Outcome, decide
+from .cases import facts_of, locked_cases
 from .adapters.templates import TemplateStore
 from .domain.notice import Creditor
 from .errors import DunflowError
@@ -130,17 +131,9 @@ def _claim(connection: Connection, chunk: list[tuple[int, int]], as_of: date,
     skipped = [key for key in chunk if key[0] not in debtors]
     if not case_ids:
         return [], skipped
-    query = (
-        select(CASES.c.id.label("case_id"), CASES.c.invoice_id, CASES.c.debtor_id, CASES.c.policy_version_id,
-               CASES.c.state, CASES.c.resume_state, CASES.c.last_step_on, CASES.c.revision, INVOICES.c.number,
-               INVOICES.c.currency, INVOICES.c.amount, INVOICES.c.open_amount, INVOICES.c.issue_date,
-               INVOICES.c.due_date)
-        .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
-        .where(CASES.c.id.in_(case_ids), CASES.c.next_action_at <= as_of)
-        .order_by(CASES.c.debtor_id, CASES.c.id)
-        .with_for_update(of=CASES)
-    )
-    return [CaseFacts(**row._mapping) for row in connection.execute(query)], skipped
+    query = (locked_cases().where(CASES.c.id.in_(case_ids), CASES.c.next_action_at <= as_of)
+             .order_by(CASES.c.debtor_id, CASES.c.id))
+    return [facts_of(row) for row in connection.execute(query)], skipped
 
 
 @dataclass
