@@ -210,6 +210,25 @@ def status(ctx: click.Context, as_of: date | None, fmt: str) -> None:
     click.echo("Outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(data["outbox"].items())) or "empty"))
 
 
+@main.command(name="outbox")
+@click.option("--status", type=click.Choice(["pending", "sent", "cancelled"]), default=None,
+              help="Only messages in this state (default: all).")
+@click.option("--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
+@FORMAT
+@click.pass_context
+def outbox_cmd(ctx: click.Context, status: str | None, limit: int, fmt: str) -> None:
+    """The outbox, newest first: queued, delivered and withdrawn messages."""
+    ws = workspace(ctx)
+    with ws.engine.connect() as connection:
+        rows = read.outbox(connection, status, limit)
+    if fmt == "json":
+        output.emit_json(rows)
+        return
+    output.emit_table("Outbox", ("id", "status", "date", "channel", "to", "step", "invoices", "note"),
+                      [(r["id"], r["status"], r["created_on"], r["channel"], r["recipient"], r["step"],
+                        ", ".join(r["invoices"]), r["note"] or r["routing"]) for r in rows])
+
+
 @main.group()
 def show() -> None:
     """One invoice's or debtor's timeline, with why and what comes next."""

@@ -94,3 +94,14 @@ def show_debtor(connection: Connection, code: str) -> dict[str, Any]:
     data["tags"] = [t for t in debtor.tags.split(";") if t]
     data["invoices"] = [show_invoice(connection, number) for number in numbers]
     return data
+
+
+def outbox(connection: Connection, status: str | None, limit: int) -> list[dict[str, Any]]:
+    """Messages in the outbox, newest first: what was queued, sent, withdrawn, and why this channel."""
+    query = select(OUTBOX).order_by(OUTBOX.c.id.desc()).limit(limit)
+    if status:
+        query = query.where(OUTBOX.c.status == status)
+    return [{"id": r.id, "status": r.status, "created_on": str(r.created_on), "channel": r.channel,
+             "recipient": r.recipient.splitlines()[0] if r.recipient else "", "step": r.step,
+             "invoices": r.invoice_numbers, "subject": r.subject, "routing": r.routing, "note": r.last_error}
+            for r in connection.execute(query)]

@@ -226,3 +226,13 @@ def test_reminders_continue_when_the_first_invoice_of_an_arrangement_is_paid(dun
     assert dunflow.invoice("E-1")["state"] == "paid"
     dunflow("run", "--as-of", "2027-01-06")  # installment 3 (2027-01-02) unpaid: reminder from E-2
     assert [o for o in dunflow.outbox() if o[0] == "installment" and o[3] == ["E-2"]]
+
+
+def test_outbox_lists_queued_and_withdrawn_messages(dunflow: Dunflow) -> None:
+    dunflow("run", "--as-of", "2026-11-16")
+    queued = json.loads(dunflow("outbox", "--status", "pending", "--format", "json"))
+    assert queued and all(m["status"] == "pending" for m in queued)
+    dunflow("dispute", "open", "E-3", "--reason", "wrong invoice", "--date", "2026-11-17")
+    withdrawn = json.loads(dunflow("outbox", "--status", "cancelled", "--format", "json"))
+    assert [m["invoices"] for m in withdrawn] and all(m["invoices"] == ["E-3"] for m in withdrawn)
+    assert all("withdrawn before delivery: dispute" in m["note"] for m in withdrawn)
