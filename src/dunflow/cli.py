@@ -5,6 +5,7 @@ Exit codes: 0 ok; 1 a user error (printed as `file:line:col: message` or
 """
 from __future__ import annotations
 
+import shutil
 import sys
 from datetime import date
 from pathlib import Path
@@ -59,14 +60,19 @@ def main(ctx: click.Context, project: Path | None, database: str | None) -> None
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--no-sample-data", is_flag=True, help="Skip the sample debtors and invoices.")
-def init(directory: Path, no_sample_data: bool) -> None:
+@click.pass_context
+def init(ctx: click.Context, directory: Path, no_sample_data: bool) -> None:
     """Create a working project: policies, templates (de/nl/en), sample data and a database."""
     created = init_project(directory, sample_data=not no_sample_data)
-    ws = Workspace.open(directory)
-    ws.engine  # creates and migrates the database
+    try:
+        Workspace.open(directory, ctx.obj["database"]).engine  # creates and migrates the database
+    except DunflowError:
+        shutil.rmtree(directory)  # a project without its database is no project: leave nothing behind
+        raise
     click.echo(f"Created project in {directory} ({len(created)} files).")
-    click.echo(f"Next: cd {directory} && dunflow validate && dunflow import invoices invoices.csv "
-               "&& dunflow run --as-of 2026-12-01")
+    if not no_sample_data:
+        click.echo(f"Next: cd {directory} && dunflow validate && dunflow import debtors debtors.csv "
+                   "&& dunflow import invoices invoices.csv && dunflow run --as-of 2026-12-01")
 
 
 @main.command()

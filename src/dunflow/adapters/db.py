@@ -15,7 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
 from ..errors import DunflowError
 
@@ -67,6 +67,10 @@ def migrate(engine: Engine) -> None:
     except OperationalError as exc:
         raise DunflowError(f"cannot open the database: {exc.orig}",
                            "check --database / DUNFLOW_DATABASE_URL and that the server is running") from exc
+    except ProgrammingError as exc:
+        raise DunflowError(f"cannot set up the database schema: {str(exc.orig).splitlines()[0]}",
+                           "check that the database (and the schema in its search_path) exists and that the "
+                           "user may create tables in it") from exc
 
 
 @contextmanager
