@@ -9,14 +9,14 @@ then the ordinary dunning decision runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any, Callable
 
 from .compile import CaseState, CompiledPolicy, advance_event
 from .domain.calendar import BusinessDay
 from .domain.policy import FINAL_STATES, Step
-from .domain.schedule import due_step, explain, next_planned
+from .domain.schedule import due_step, explain, next_planned, not_before_tomorrow
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,9 @@ def enter_step(compiled: CompiledPolicy, is_business_day: BusinessDay, case: Cas
                                   f"{outcome.records[-1].rule if outcome.records else 'the pause'}", "queued",
                                   case.state, case.state))
     outcome.notice, outcome.last_step_on = step, as_of
-    nxt = next_planned(compiled.policy, compiled.reached_index(case.state), outcome.facts.due_date, as_of, as_of,
-                       is_business_day)
-    outcome.next_action_at = max(nxt, as_of + timedelta(days=1)) if nxt else None
+    outcome.next_action_at = not_before_tomorrow(next_planned(
+        compiled.policy, compiled.reached_index(case.state), outcome.facts.due_date, as_of, as_of, is_business_day),
+        as_of)
 
 
 def _dun(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState, outcome: Outcome,
@@ -138,8 +138,7 @@ def _dun(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState
     if case.state not in FINAL_STATES:
         nxt = next_planned(policy, compiled.reached_index(case.state), facts.due_date, outcome.last_step_on, as_of,
                            is_business_day)
-        # never twice on one day: a second run the same day must find nothing due
-        outcome.next_action_at = max(nxt, as_of + timedelta(days=1)) if nxt and outcome.notice else nxt
+        outcome.next_action_at = not_before_tomorrow(nxt, as_of) if outcome.notice else nxt
 
 
 def next_look(compiled: CompiledPolicy, is_business_day: BusinessDay, state: str, due_date: date,

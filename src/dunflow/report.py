@@ -8,7 +8,7 @@ from sqlalchemy import Connection, func, select
 
 from .adapters.orm import Action, Case, Debtor, Invoice, OutboxMessage, PolicyVersion, table_of
 from .domain.policy import FINAL_STATES
-from .domain.schedule import explain
+from .domain.schedule import explain, next_step
 from .errors import NotFound
 from .registry import CompiledVersions
 
@@ -69,17 +69,15 @@ def _next(connection: Connection, row: Any) -> dict[str, Any] | None:
     if row.state in FINAL_STATES:
         return None
     if row.next_action_at is None:
-        why = PAUSED_WHY.get(row.state, "no further step")
-        return {"step": None, "at": None, "why": why} if row.state in PAUSED_WHY else None
+        return {"step": None, "at": None, "why": PAUSED_WHY[row.state]} if row.state in PAUSED_WHY else None
     compiled = CompiledVersions(connection).get(row.policy_version_id)
     if row.state not in compiled.dunning_states:
         return {"step": None, "at": str(row.next_action_at), "why": f"{row.state}: looked at again on this date"}
     policy = compiled.policy
-    reached = compiled.reached_index(row.state)
-    candidates = [s for s in policy.all_steps[reached + 1:] if not (s.is_courtesy and row.next_action_at > row.due_date)]
-    step = candidates[0] if candidates else None
-    if step is None:
+    index = next_step(policy, compiled.reached_index(row.state), row.due_date, row.next_action_at)
+    if index is None:
         return None
+    step = policy.all_steps[index]
     return {"step": step.id, "at": str(row.next_action_at),
             "why": explain(policy, step, row.due_date, row.last_step_on, row.next_action_at)}
 

@@ -58,11 +58,21 @@ def next_planned(
     is_business_day: BusinessDay,
 ) -> date | None:
     """When to look at the case again after `as_of`; None once no step is left to send."""
+    index = next_step(policy, reached, due_date, as_of)
+    return None if index is None else planned_date(policy, index, due_date, reached_on, is_business_day)
+
+
+def next_step(policy: Policy, reached: int, due_date: date, as_of: date) -> int | None:
+    """Index of the next step that may still go out on `as_of` (expired courtesy reminders are passed over)."""
     for index in range(reached + 1, len(policy.all_steps)):
-        step = policy.all_steps[index]
-        if not _expired(step, due_date, as_of):
-            return planned_date(policy, index, due_date, reached_on, is_business_day)
+        if not _expired(policy.all_steps[index], due_date, as_of):
+            return index
     return None
+
+
+def not_before_tomorrow(planned: date | None, as_of: date) -> date | None:
+    """After a notice went out today, the next look is tomorrow at the earliest: never two on one day."""
+    return max(planned, as_of + timedelta(days=1)) if planned else None
 
 
 def due_step(
