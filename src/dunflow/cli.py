@@ -20,6 +20,7 @@ from .compile import compile_policy, draw
 from .dispatch import send_pending
 from .errors import DunflowError, InputProblems
 from .intake import import_debtors, import_invoices
+from .registry import register_policies
 from .run import run_due
 from .scaffold import init_project
 from .schema import schema_file
@@ -136,8 +137,6 @@ def import_invoices_cmd(ctx: click.Context, file: Path, fmt: str | None) -> None
     """Load invoices (and unknown debtors given in debtor_* columns); each open invoice gets a dunning case."""
     ws = workspace(ctx)
     with ws.engine.begin() as connection:
-        from .registry import register_policies
-
         versions = register_policies(connection, ws.policies)
         result = import_invoices(connection, file, ws.policies, versions, fmt)
     click.echo(f"invoices: {result.created} imported, {result.unchanged} already known"

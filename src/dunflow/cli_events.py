@@ -20,8 +20,8 @@ DATE_HELP = "Date the event happened (default: today)."
 
 
 def _in_transaction(ctx: click.Context, work: Callable[[Any, date], Any], on: date | None) -> Any:
+    """Events act on cases under the policy versions already stored with them: no policy loading needed."""
     ws = workspace(ctx)
-    ws.register_policies()
     with ws.engine.begin() as connection:
         return work(connection, on or date.today())
 

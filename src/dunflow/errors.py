@@ -70,3 +70,7 @@ class InputProblems(DunflowError):
 
 class NotFound(DunflowError):
     """A named thing (invoice, debtor, policy) does not exist."""
+
+
+def unknown_invoice(number: str) -> NotFound:
+    return NotFound(f"unknown invoice '{number}'", "check the number (`dunflow status`) or import the invoice")

@@ -13,14 +13,14 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from .adapters.orm import Action, Case, Debtor, Invoice, OutboxMessage, Promise, table_of
 from .advance import CaseFacts, next_look
 from .cases import facts_of, locked_cases
 from .compile import CaseState, CompiledPolicy
-from .domain.policy import FINAL_STATES, PAUSE_STATES
-from .errors import DunflowError, NotFound
+from .domain.policy import FINAL_STATES, NOT_DUNNED
+from .errors import DunflowError, NotFound, unknown_invoice
 from .registry import CompiledVersions, business_days
 
 CASES, INVOICES, DEBTORS = table_of(Case), table_of(Invoice), table_of(Debtor)
@@ -40,7 +40,7 @@ def current_actor() -> str:
 def case_for_invoice(connection: Connection, number: str) -> CaseFacts:
     row = connection.execute(locked_cases().where(INVOICES.c.number == number)).first()
     if row is None:
-        raise NotFound(f"unknown invoice '{number}'", "check the number (`dunflow status`) or import the invoice")
+        raise unknown_invoice(number)
     return facts_of(row)
 
 
@@ -79,17 +79,13 @@ def fire(connection: Connection, case: CaseFacts, event: str, *, on: date, rule:
         next_action_at = dunning_resumes_on(compiled, case, model.state, last, on)
     if model.state in FINAL_STATES:
         next_action_at = None
-    connection.execute(insert(ACTIONS).values(
-        case_id=case.case_id, kind=kind, step="", channel="", at=on, recorded_at=datetime.now(timezone.utc),
-        policy_version_id=case.policy_version_id, from_state=case.state, to_state=model.state, rule=rule,
-        status="done", actor=actor or current_actor(), message_key=None,
-        idempotency_key=f"case:{case.case_id}:r{case.revision}:{kind}:{event}"))
+    _audit(connection, case, kind, model.state, rule, on, actor, key=event)
     moved = connection.execute(update(CASES).where(CASES.c.id == case.case_id, CASES.c.revision == case.revision)
                                .values(state=model.state, resume_state=model.resume_state, last_step_on=last,
                                        next_action_at=next_action_at, revision=case.revision + 1))
     if moved.rowcount != 1:
         raise DunflowError(f"invoice {case.number} changed while this command ran", "run the command again")
-    if model.state in FINAL_STATES | PAUSE_STATES:
+    if model.state in NOT_DUNNED:
         cancel_pending_messages(connection, case, f"{event}: {rule}")
     return model.state
 
@@ -113,7 +109,7 @@ def cancel_pending_messages(connection: Connection, case: CaseFacts, why: str) -
 def _still_dunned(connection: Connection, numbers: list[str]) -> bool:
     states = connection.execute(select(CASES.c.state).join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
                                 .where(INVOICES.c.number.in_(numbers))).scalars()
-    return any(state not in FINAL_STATES | PAUSE_STATES for state in states)
+    return any(state not in NOT_DUNNED for state in states)
 
 
 def apply_amount(connection: Connection, invoice_id: int, amount: Decimal, *, on: date, why: str,
@@ -132,10 +128,9 @@ def apply_amount(connection: Connection, invoice_id: int, amount: Decimal, *, on
     from .arrangements import record_payment  # late: arrangements builds on this module
 
     record_payment(connection, invoice_id, applied)
-    compiled = CompiledVersions(connection).get(case.policy_version_id)
     if case.state in FINAL_STATES:
         return applied
-    minimum = compiled.policy.settings.minimum_for(case.currency)
+    minimum = CompiledVersions(connection).get(case.policy_version_id).policy.settings.minimum_for(case.currency)
     detail = f"{why}: {applied} {case.currency} applied, {remaining} {case.currency} open"
     if remaining == 0:
         fire(connection, case, "pay", on=on, rule=detail, actor=actor, kind="payment")
@@ -151,9 +146,15 @@ def apply_amount(connection: Connection, invoice_id: int, amount: Decimal, *, on
 
 def _record_partial(connection: Connection, case: CaseFacts, on: date, detail: str, actor: str | None) -> None:
     """A partial payment changes no state; it goes into the audit trail, and the next notice shows the rest."""
-    count = connection.execute(select(ACTIONS.c.id).where(ACTIONS.c.case_id == case.case_id)).all()
+    count = connection.execute(select(func.count()).where(ACTIONS.c.case_id == case.case_id)).scalar_one()
+    _audit(connection, case, "payment", case.state, detail, on, actor, key=str(count))
+
+
+def _audit(connection: Connection, case: CaseFacts, kind: str, to_state: str, rule: str, on: date,
+           actor: str | None, key: str) -> None:
+    """One audit-trail entry for a command's effect on a case (who, why, when, under which policy version)."""
     connection.execute(insert(ACTIONS).values(
-        case_id=case.case_id, kind="payment", step="", channel="", at=on, recorded_at=datetime.now(timezone.utc),
-        policy_version_id=case.policy_version_id, from_state=case.state, to_state=case.state, rule=detail,
+        case_id=case.case_id, kind=kind, step="", channel="", at=on, recorded_at=datetime.now(timezone.utc),
+        policy_version_id=case.policy_version_id, from_state=case.state, to_state=to_state, rule=rule,
         status="done", actor=actor or current_actor(), message_key=None,
-        idempotency_key=f"case:{case.case_id}:r{case.revision}:payment:{len(count)}"))
+        idempotency_key=f"case:{case.case_id}:r{case.revision}:{kind}:{key}"))

@@ -19,7 +19,7 @@ from .adapters.templates import TemplateStore
 from .advance import Outcome
 from .domain.money import Money
 from .domain.notice import Creditor, Debtor, Delivery, InvoiceLine, NoticeFacts, choose_channels, invoice_line
-from .domain.policy import FINAL_STATES, PAUSE_STATES, Step
+from .domain.policy import NOT_DUNNED, Step
 from .registry import CompiledVersions
 
 CASES, INVOICES, DEBTORS, OUTBOX = table_of(Case), table_of(Invoice), table_of(DebtorRow), table_of(OutboxMessage)
@@ -123,7 +123,7 @@ class NoticeWriter:
                    INVOICES.c.due_date)
             .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
             .where(CASES.c.debtor_id.in_(debtor_ids), INVOICES.c.due_date < self.as_of,
-                   CASES.c.state.not_in(FINAL_STATES | PAUSE_STATES))
+                   CASES.c.state.not_in(NOT_DUNNED))
         )
         found: dict[tuple[int, str, int], list[Any]] = {}
         for row in self.connection.execute(query):

@@ -31,7 +31,7 @@ from .adapters import tables as t
 from .adapters.bankfiles import PaymentRecord, read_payments, sniff_payments_format
 from .adapters.orm import Allocation, Case, Debtor, Invoice, Payment, table_of
 from .domain.policy import CANCELLED, DISPUTED
-from .errors import DunflowError, InputProblems, NotFound, Problem
+from .errors import DunflowError, InputProblems, NotFound, Problem, unknown_invoice
 
 PAYMENTS, ALLOCATIONS = cast(Table, table_of(Payment)), cast(Table, table_of(Allocation))  # Table, for mypy
 INVOICES, CASES, DEBTORS = cast(Table, table_of(Invoice)), cast(Table, table_of(Case)), cast(Table, table_of(Debtor))
@@ -419,7 +419,7 @@ def add_payment(connection: Connection, invoice_number: str, amount: Decimal, on
 def invoice_by_number(connection: Connection, number: str) -> InvoiceRef:
     row = connection.execute(_invoice_columns().where(INVOICES.c.number == number)).first()
     if row is None:
-        raise NotFound(f"unknown invoice '{number}'", "check the number (`dunflow status`) or import the invoice")
+        raise unknown_invoice(number)
     return _ref(row)
 
 

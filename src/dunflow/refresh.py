@@ -16,7 +16,7 @@ from .adapters.orm import Case, Debtor, Invoice, PolicyVersion, table_of
 from .adapters.templates import TemplateStore
 from .domain.money import Money
 from .domain.notice import Creditor, NoticeFacts, invoice_line
-from .domain.policy import FINAL_STATES, PAUSE_STATES
+from .domain.policy import NOT_DUNNED
 from .notices import debtor_from_row
 from .registry import CompiledVersions
 
@@ -55,7 +55,7 @@ def _invoices(connection: Connection, numbers: list[str]) -> list[Any]:
 
 
 def _still_dunned(row: Any) -> bool:
-    return row.state not in FINAL_STATES | PAUSE_STATES and row.open_amount > 0
+    return row.state not in NOT_DUNNED and row.open_amount > 0
 
 
 def _render_again(connection: Connection, templates: TemplateStore, creditor: Creditor, message: dict[str, Any],

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, select
 from .adapters.orm import Action, Case, Debtor, Invoice, OutboxMessage, PolicyVersion, table_of
 from .domain.policy import FINAL_STATES
 from .domain.schedule import explain, next_step
-from .errors import NotFound
+from .errors import NotFound, unknown_invoice
 from .registry import CompiledVersions
 
 CASES, INVOICES, DEBTORS = table_of(Case), table_of(Invoice), table_of(Debtor)
@@ -41,7 +41,7 @@ def show_invoice(connection: Connection, number: str) -> dict[str, Any]:
         .join(VERSIONS, VERSIONS.c.id == CASES.c.policy_version_id)
         .where(INVOICES.c.number == number)).first()
     if row is None:
-        raise NotFound(f"unknown invoice '{number}'", "check the number with `dunflow status` or import it first")
+        raise unknown_invoice(number)
     return {
         "number": row.number, "debtor": row.debtor_code, "debtor_name": row.debtor_name, "currency": row.currency,
         "amount": str(row.amount), "open_amount": str(row.open_amount), "issue_date": str(row.issue_date),

@@ -29,7 +29,8 @@ HELD = "held"
 ARRANGEMENT = "arrangement"
 FINAL_STATES: frozenset[str] = frozenset({PAID, CANCELLED, ESCALATED, BELOW_MINIMUM})
 PAUSE_STATES: frozenset[str] = frozenset({DISPUTED, PROMISED, HELD, ARRANGEMENT})
-RESERVED_STATES: frozenset[str] = FINAL_STATES | PAUSE_STATES | {NEW}
+NOT_DUNNED: frozenset[str] = FINAL_STATES | PAUSE_STATES  # no notice goes out in these
+RESERVED_STATES: frozenset[str] = NOT_DUNNED | {NEW}
 
 
 @dataclass(frozen=True)
