@@ -127,6 +127,14 @@ def machine() -> dict[str, str]:
     return info
 
 
+def publish(results: list[dict[str, Any]], text: str, json_path: Path | None) -> None:
+    """Print the report; with --json, also write machine, raw results and report to that file."""
+    print(text)
+    if json_path:
+        json_path.write_text(json.dumps({"machine": machine(), "results": results, "report": text}, indent=1,
+                                        default=str))
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A GitHub-markdown table (pasted into RESULTS.md as printed)."""
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---:" if i else "---" for i in range(len(headers))) + "|"]

@@ -36,7 +36,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
-from _common import (HERE, PYTHON, drop_schema, fresh_schema, libpq_url, machine, measure, median, pg_admin, pg_url,
+from _common import (HERE, PYTHON, drop_schema, fresh_schema, libpq_url, machine, measure, publish, median, pg_admin, pg_url,
                      sqlite_path, sqlite_url, table)
 
 AS_OF = date(2026, 12, 1)
@@ -363,11 +363,7 @@ def main() -> None:
         return
     print(json.dumps(machine()), file=sys.stderr)
     results = [bench(backend, size, args, project) for backend in backends for size in sizes]
-    text = report(results, args)
-    print(text)
-    if args.json:
-        args.json.write_text(json.dumps({"machine": machine(), "results": results, "report": text}, indent=1,
-                                        default=str))
+    publish(results, report(results, args), args.json)
 
 
 if __name__ == "__main__":

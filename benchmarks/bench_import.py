@@ -31,7 +31,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from _common import (HERE, PYTHON, drop_schema, fresh_schema, libpq_url, machine, measure, median, pg_url,
+from _common import (HERE, PYTHON, drop_schema, fresh_schema, libpq_url, machine, measure, publish, median, pg_url,
                      sqlite_url, table)
 from bench_daily_run import _new_project, _register
 
@@ -269,11 +269,7 @@ def main() -> None:
         return
     print(json.dumps(machine()), file=sys.stderr)
     results = [bench(backend, args, project, csv_path) for backend in backends]
-    text = report(results, args, csv_path)
-    print(text)
-    if args.json:
-        args.json.write_text(json.dumps({"machine": machine(), "results": results, "report": text}, indent=1,
-                                        default=str))
+    publish(results, report(results, args, csv_path), args.json)
 
 
 if __name__ == "__main__":
