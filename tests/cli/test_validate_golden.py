@@ -99,3 +99,12 @@ def test_a_missing_colon_is_reported_on_the_line_that_lacks_it(project_dir: Path
 def test_the_summary_counts_the_files_that_have_errors(project_dir: Path) -> None:
     use_policies(project_dir, "errors-in-two-files")
     assert "2 error(s) in 2 file(s)" in validate(project_dir).stderr
+
+
+def test_a_broken_policy_file_does_not_also_raise_a_coverage_gap(project_dir: Path) -> None:
+    policy = project_dir / "policies" / "b2b-standard.yaml"
+    policy.write_text(policy.read_text().replace("from: due_date}", "from: due_dat}", 1))
+    result = validate(project_dir)
+    assert result.exit_code == 1
+    assert "did you mean 'due_date'?" in result.stderr
+    assert "no policy covers" not in result.stderr
