@@ -19,7 +19,7 @@ from .adapters.orm import Arrangement, ArrangementInvoice, Case, Installment, In
 from .advance import Outcome, transition
 from .compile import CaseState, CompiledPolicy
 from .domain.calendar import add_months
-from .domain.money import Money
+from .domain.money import Money, minor_unit
 from .domain.policy import ARRANGEMENT, Delay, Step
 from .errors import DunflowError, NotFound
 from .events import CaseFacts, case_for_invoice, current_actor, fire
@@ -56,10 +56,11 @@ def parse_every(text: str) -> tuple[int, str]:
     return int(text[:-1]), unit
 
 
-def schedule(total: Decimal, count: int, first_due: date, every: str, exponent: int = 2) -> list[tuple[date, Decimal]]:
-    """Equal installments rounded down to the cent; the last one carries the remainder."""
+def schedule(total: Decimal, currency: str, count: int, first_due: date, every: str) -> list[tuple[date, Decimal]]:
+    """Equal installments rounded down to the currency's minor unit (1000 JPY in 3: 333, 333, 334); the last one
+    carries the remainder."""
     step, unit = parse_every(every)
-    quantum = Decimal(1).scaleb(-exponent)
+    quantum = minor_unit(currency)
     part = (total / count).quantize(quantum, rounding="ROUND_DOWN")
     dates = [first_due]
     for n in range(1, count):
@@ -78,7 +79,7 @@ def create_arrangement(connection: Connection, numbers: list[str], installments:
     arrangement_id = connection.execute(insert(ARRANGEMENTS).values(
         debtor_id=cases[0].debtor_id, currency=cases[0].currency, total=total, every=every, status="active",
         missed=0, created_on=on, created_by=actor or current_actor()).returning(ARRANGEMENTS.c.id)).scalar_one()
-    plan = schedule(total, installments, first_due, every)
+    plan = schedule(total, cases[0].currency, installments, first_due, every)
     connection.execute(insert(INSTALLMENTS), [
         dict(arrangement_id=arrangement_id, number=n, due_date=due, amount=amount, paid=Decimal("0"), status="open")
         for n, (due, amount) in enumerate(plan, start=1)])

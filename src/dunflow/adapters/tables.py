@@ -27,7 +27,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 
-from babel.numbers import get_currency_precision, list_currencies
+from babel.numbers import list_currencies
+
+from ..domain.money import minor_digits
 
 from dunflow.errors import DunflowError, InputProblems, Problem
 
@@ -390,7 +392,7 @@ def to_currency(text: str) -> str:
 
 def currency_digits(currency: str) -> int:
     """Minor-unit digits of `currency` (EUR 2, JPY 0, BHD 3), from Babel's CLDR data."""
-    return int(get_currency_precision(currency))
+    return minor_digits(currency)
 
 
 def check_precision(amount: Decimal, currency: str) -> bool:
