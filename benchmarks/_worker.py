@@ -37,7 +37,7 @@ def _timed(call: Callable[[], Any], profile: str | None) -> tuple[Any, float]:
 
 def daily(project: Path, url: str, as_of: date, profile: str | None) -> dict[str, Any]:
     from dunflow.bootstrap import Workspace
-    from dunflow.run import run_due
+    from dunflow.engine.run import run_due
 
     ws = Workspace.open(project, url)
     ws.register_policies()
@@ -49,8 +49,8 @@ def daily(project: Path, url: str, as_of: date, profile: str | None) -> dict[str
 
 def import_invoices(project: Path, url: str, csv_path: Path, profile: str | None) -> dict[str, Any]:
     from dunflow.bootstrap import Workspace
-    from dunflow.intake import import_invoices as run_import
-    from dunflow.registry import register_policies
+    from dunflow.ledger.invoices import import_invoices as run_import
+    from dunflow.policy.versions import register_policies
 
     ws = Workspace.open(project, url)
     ws.engine, ws.policies  # noqa: B018 - migrations checked, policy files loaded and validated, as the CLI

@@ -51,9 +51,9 @@ class Portfolio:
 
     def __init__(self, size: int, due: int, per_debtor: int, version_id: int, project: Path) -> None:
         from dunflow.domain.schedule import planned_date
-        from dunflow.registry import business_days
-        from dunflow.validate import load_policies
-        from dunflow.adapters.templates import TemplateStore
+        from dunflow.policy.versions import business_days
+        from dunflow.policy.validate import load_policies
+        from dunflow.rendering.templates import TemplateStore
 
         if due > size:
             raise SystemExit(f"--due {due} is larger than the portfolio {size}")

@@ -5,7 +5,7 @@ debtor_type, ... : `--per-debtor` invoices per debtor, default 10; 70 % business
 key accounts, 25 % consumers NL; EUR, some GBP and CHF), then, on a fresh database each time
 (dunflow's migrations applied, the project's policies registered, no debtors or invoices yet):
 
-* dunflow: `intake.import_invoices` in one transaction with `register_policies`, exactly as
+* dunflow: `ledger.invoices.import_invoices` in one transaction with `register_policies`, exactly as
   `dunflow import invoices FILE` does (in-process, one worker process per run; peak RSS measured);
 * floor (+cases): `floor.py import`: Python csv + validation + debtor lookup + executemany into
   debtors, invoices and cases, one transaction (on PostgreSQL also with COPY instead of executemany);

@@ -4,19 +4,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from .adapters.channels import Channel, FileSink
-from .adapters.clock import SystemClock
-from .adapters.db import make_engine, migrate
-from .adapters.templates import TemplateStore
-from .project import Project, load_project
-from .refresh import Refreshed, refresh
-from .registry import register_policies
-from .validate import PolicySet, load_policies
+from dunflow.clock import SystemClock
+from dunflow.delivery.channels import Channel, FileSink
+from dunflow.delivery.refresh import Refreshed, refresh
+from dunflow.policy.validate import PolicySet, load_policies
+from dunflow.policy.versions import register_policies
+from dunflow.project import Project, load_project
+from dunflow.rendering.templates import TemplateStore
+from dunflow.store.db import make_engine, migrate
 
 
 @dataclass

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .domain.notice import Creditor
-from .errors import DunflowError, InputProblems
-from .load import load_yaml
-from .schema import schema_problems
+from dunflow.domain.notice import Creditor
+from dunflow.errors import DunflowError, InputProblems
+from dunflow.policy.load import load_yaml
+from dunflow.policy.schema import schema_problems
 
 CONFIG_FILE = "dunflow.yaml"
 DATABASE_ENV = "DUNFLOW_DATABASE_URL"

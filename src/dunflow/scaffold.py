@@ -4,8 +4,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .errors import DunflowError
-from .resources import resource_path
+from dunflow.errors import DunflowError
+from dunflow.resources import resource_path
 
 CONFIG = """\
 # yaml-language-server: $schema=schemas/project.schema.json

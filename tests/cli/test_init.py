@@ -5,10 +5,9 @@ import os
 from pathlib import Path
 
 import pytest
-
 from click.testing import CliRunner
 
-from dunflow.cli import main
+from dunflow.cli.main import main
 from tests.conftest import POSTGRES_URL
 
 

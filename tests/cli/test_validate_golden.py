@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from dunflow.cli import main
+from dunflow.cli.main import main
 
 INVALID = Path(__file__).resolve().parents[1] / "policies" / "invalid"
 UPDATE = os.environ.get("DUNFLOW_UPDATE_GOLDEN") == "1"

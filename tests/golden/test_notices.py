@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from dunflow.adapters.templates import TemplateStore
+from dunflow.policy.validate import _template_uses, load_policies, sample_context
+from dunflow.rendering.templates import TemplateStore
 from dunflow.resources import resource_path
-from dunflow.validate import _template_uses, load_policies, sample_context
 
 GOLDEN = Path(__file__).parent / "notices"
 TEMPLATES = TemplateStore(resource_path("templates"))

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
-from dunflow.cli import main
+from dunflow.cli.main import main
 
 HEADER = ("number,debtor_code,currency,amount,open_amount,issue_date,due_date,"
           "debtor_name,debtor_type,debtor_country,debtor_language,debtor_email")

@@ -8,8 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from dunflow.adapters.bankfiles import PaymentRecord, read_payments, rf_reference_valid
 from dunflow.errors import DunflowError, InputProblems, Problem
+from dunflow.formats.bankfiles import PaymentRecord, read_payments, rf_reference_valid
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.{version}"

@@ -5,12 +5,18 @@ import textwrap
 
 import pytest
 
-from dunflow.build import build_policy
-from dunflow.compile import CaseState, CompiledPolicy, advance_event, compile_policy, draw
 from dunflow.domain.policy import FINAL_STATES, PAUSE_STATES, Policy
 from dunflow.errors import DunflowError
-from dunflow.load import load_yaml_text
-from dunflow.schema import schema_problems
+from dunflow.policy.build import build_policy
+from dunflow.policy.compile import (
+    CaseState,
+    CompiledPolicy,
+    advance_event,
+    compile_policy,
+    draw,
+)
+from dunflow.policy.load import load_yaml_text
+from dunflow.policy.schema import schema_problems
 
 POLICY = """\
 apiVersion: dunflow/v1

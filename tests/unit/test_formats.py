@@ -6,10 +6,11 @@ from decimal import Decimal
 import pytest
 from babel.localedata import locale_identifiers
 from babel.numbers import format_currency
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from dunflow.adapters import formats
 from dunflow.domain.money import Money, minor_digits
+from dunflow.rendering import formats
 
 CURRENCIES = ["EUR", "CHF", "JPY", "KWD", "USD", "INR"]
 AMOUNTS = [Decimal(a) for a in ("0", "0.01", "-0.5", "7", "999.995", "1234.5", "-1234.5", "1000000", "12345678.9",
@@ -50,7 +51,7 @@ def test_money_knows_the_minor_unit_of_its_currency() -> None:
 def test_installments_are_split_in_the_currency_minor_unit() -> None:
     from datetime import date
 
-    from dunflow.arrangements import schedule
+    from dunflow.events.arrangements import schedule
 
     assert [a for _, a in schedule(Decimal("1000"), "JPY", 3, date(2027, 1, 1), "1m")] == \
         [Decimal("333"), Decimal("333"), Decimal("334")]

@@ -15,12 +15,19 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dunflow.advance import CaseFacts, decide
-from dunflow.compile import CaseState, CompiledPolicy, compile_policy
 from dunflow.domain.calendar import BusinessDay, weekdays_only
-from dunflow.domain.policy import FINAL_STATES, Delay, Escalation, Policy, Settings, Step
+from dunflow.domain.policy import (
+    FINAL_STATES,
+    Delay,
+    Escalation,
+    Policy,
+    Settings,
+    Step,
+)
 from dunflow.domain.schedule import planned_date
-from dunflow.registry import business_days
+from dunflow.engine.advance import CaseFacts, decide
+from dunflow.policy.compile import CaseState, CompiledPolicy, compile_policy
+from dunflow.policy.versions import business_days
 
 FIRST_DUE = date(2026, 10, 1)
 CALENDARS: dict[str, BusinessDay] = {"weekdays": weekdays_only, "DE": business_days("DE"),

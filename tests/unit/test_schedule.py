@@ -6,12 +6,12 @@ from decimal import Decimal
 
 import pytest
 
-from dunflow.advance import CaseFacts, decide
-from dunflow.compile import compile_policy
 from dunflow.domain.calendar import weekdays_only
 from dunflow.domain.policy import Delay, Escalation, Policy, Settings, Step
 from dunflow.domain.schedule import due_step, explain, next_planned, planned_date
-from dunflow.registry import business_days
+from dunflow.engine.advance import CaseFacts, decide
+from dunflow.policy.compile import compile_policy
+from dunflow.policy.versions import business_days
 
 DUE = date(2026, 11, 2)  # a Monday
 GERMANY = business_days("DE")
@@ -213,9 +213,9 @@ def test_a_policy_whose_only_step_is_a_courtesy_reminder_still_escalates_an_over
 
 
 def test_a_required_courtesy_reminder_is_either_refused_by_validate_or_not_dropped() -> None:
-    from dunflow.build import build_policy
-    from dunflow.load import load_yaml_text
-    from dunflow.rules import PolicyFile, policy_checks
+    from dunflow.policy.build import build_policy
+    from dunflow.policy.load import load_yaml_text
+    from dunflow.policy.rules import PolicyFile, policy_checks
 
     text = """\
 apiVersion: dunflow/v1

@@ -8,7 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from dunflow.adapters.tables import (
+from dunflow.errors import InputProblems, Problem
+from dunflow.formats.tables import (
     Row,
     check_precision,
     float_text,
@@ -21,7 +22,6 @@ from dunflow.adapters.tables import (
     require_columns,
     required,
 )
-from dunflow.errors import InputProblems, Problem
 
 
 def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path:

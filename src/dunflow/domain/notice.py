@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from .money import Money, money_sum
-from .policy import Policy, Step
+from dunflow.domain.money import Money, money_sum
+from dunflow.domain.policy import Policy, Step
 
 # What each channel needs from the debtor's contact data.
 _CONTACT_NEEDS: dict[str, tuple[str, ...]] = {

@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .calendar import BusinessDay, end_of_month, next_business_day
-from .policy import Policy, Step
+from dunflow.domain.calendar import BusinessDay, end_of_month, next_business_day
+from dunflow.domain.policy import Policy, Step
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,0 @@
-"""Edges: database, templates, files. Everything with I/O lives here."""

@@ -1,0 +1,131 @@
+"""CLI commands for debtor events: disputes, promises, holds and payment arrangements.
+
+Each command is one transaction: it succeeds entirely or changes nothing.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Callable
+
+import click
+
+from dunflow.cli import output
+from dunflow.cli.common import ISO_DATE, parse_amount, workspace
+from dunflow.events.arrangements import create_arrangement, show_arrangement
+from dunflow.events.disputes import open_dispute, resolve_dispute
+from dunflow.events.holds import place_hold, release_debtor
+from dunflow.events.promises import make_promise
+
+DATE_HELP = "Date the event happened (default: today)."
+
+
+def _in_transaction(ctx: click.Context, work: Callable[[Any, date], Any], on: date | None) -> Any:
+    """Events act on cases under the policy versions already stored with them: no policy loading needed."""
+    ws = workspace(ctx)
+    with ws.engine.begin() as connection:
+        return work(connection, on or date.today())
+
+
+@click.group()
+def dispute() -> None:
+    """Open or resolve a dispute on an invoice (dunning pauses meanwhile)."""
+
+
+@dispute.command(name="open")
+@click.argument("invoice")
+@click.option("--reason", required=True, help='Why, e.g. "goods not delivered".')
+@click.option("--date", "on", type=ISO_DATE, help=DATE_HELP)
+@click.pass_context
+def dispute_open(ctx: click.Context, invoice: str, reason: str, on: date | None) -> None:
+    """Pause INVOICE because the debtor contests it."""
+    state = _in_transaction(ctx, lambda c, d: open_dispute(c, invoice, reason, d), on)
+    click.echo(f"{invoice}: {state} ({reason})")
+
+
+@dispute.command(name="resolve")
+@click.argument("invoice")
+@click.option("--resume", "outcome", flag_value="resume", help="Dunning resumes as the policy says.")
+@click.option("--cancel", "outcome", flag_value="cancel", help="The invoice is cancelled / credited.")
+@click.option("--note", default="", help="What was agreed.")
+@click.option("--date", "on", type=ISO_DATE, help=DATE_HELP)
+@click.pass_context
+def dispute_resolve(ctx: click.Context, invoice: str, outcome: str | None, note: str, on: date | None) -> None:
+    """End the dispute on INVOICE: resume dunning or cancel the invoice."""
+    if outcome is None:
+        raise click.UsageError("say how the dispute ends: --resume or --cancel")
+    state = _in_transaction(ctx, lambda c, d: resolve_dispute(c, invoice, outcome == "resume", d, note), on)
+    click.echo(f"{invoice}: {state}")
+
+
+@click.command()
+@click.argument("invoice")
+@click.option("--date", "pay_by", type=ISO_DATE, required=True, help="The date the debtor promised to pay by.")
+@click.option("--amount", default=None, help="Promised amount (default: the whole open amount).")
+@click.option("--on", "on", type=ISO_DATE, help="Date the promise was made (default: today).")
+@click.pass_context
+def promise(ctx: click.Context, invoice: str, pay_by: date, amount: str | None, on: date | None) -> None:
+    """Record a promise to pay: no notices until the date plus the policy's grace period."""
+    value = parse_amount(amount) if amount is not None else None
+    check_on = _in_transaction(ctx, lambda c, d: make_promise(c, invoice, pay_by, value, d), on)
+    click.echo(f"{invoice}: promised by {pay_by}; checked on {check_on}")
+
+
+@click.command()
+@click.argument("debtor")
+@click.option("--until", type=ISO_DATE, default=None, help="End of the hold (default: until released).")
+@click.option("--reason", required=True)
+@click.option("--date", "on", type=ISO_DATE, help=DATE_HELP)
+@click.pass_context
+def hold(ctx: click.Context, debtor: str, until: date | None, reason: str, on: date | None) -> None:
+    """Pause every invoice of DEBTOR until a date or until released."""
+    count = _in_transaction(ctx, lambda c, d: place_hold(c, debtor, until, reason, d), on)
+    click.echo(f"{debtor}: on hold {'until ' + str(until) if until else 'until released'}; {count} invoice(s) paused")
+
+
+@click.command()
+@click.argument("debtor")
+@click.option("--date", "on", type=ISO_DATE, help=DATE_HELP)
+@click.pass_context
+def release(ctx: click.Context, debtor: str, on: date | None) -> None:
+    """Lift DEBTOR's hold: dunning resumes."""
+    count = _in_transaction(ctx, lambda c, d: release_debtor(c, debtor, d), on)
+    click.echo(f"{debtor}: released; {count} invoice(s) resume")
+
+
+@click.group()
+def arrangement() -> None:
+    """Payment arrangements (installment plans)."""
+
+
+@arrangement.command(name="create")
+@click.argument("invoices", nargs=-1, required=True)
+@click.option("--installments", type=click.IntRange(1, 120), required=True)
+@click.option("--first-due", type=ISO_DATE, required=True)
+@click.option("--every", default="1m", show_default=True, help="1m, 2w, 14d …")
+@click.option("--date", "on", type=ISO_DATE, help=DATE_HELP)
+@click.pass_context
+def arrangement_create(ctx: click.Context, invoices: tuple[str, ...], installments: int, first_due: date,
+                       every: str, on: date | None) -> None:
+    """Put INVOICES (one debtor, one currency) on an installment plan."""
+    new_id = _in_transaction(ctx, lambda c, d: create_arrangement(c, list(invoices), installments, first_due,
+                                                                  every, d), on)
+    click.echo(f"arrangement {new_id}: {installments} installments from {first_due} every {every}")
+
+
+@arrangement.command(name="show")
+@click.argument("arrangement_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def arrangement_show(ctx: click.Context, arrangement_id: int, fmt: str) -> None:
+    """An arrangement, its invoices and installments."""
+    data = _in_transaction(ctx, lambda c, d: show_arrangement(c, arrangement_id), None)
+    if fmt == "json":
+        output.emit_json(data)
+        return
+    click.echo(f"Arrangement {data['id']} ({data['status']}): {', '.join(data['invoices'])}, "
+               f"total {data['total']} {data['currency']}, every {data['every']}, missed {data['missed']}")
+    output.emit_table("Installments", ("#", "due", "amount", "paid", "status"),
+                      [(i["number"], i["due_date"], i["amount"], i["paid"], i["status"]) for i in data["installments"]])
+
+
+COMMANDS = (dispute, promise, hold, release, arrangement)

@@ -1,0 +1,57 @@
+"""Everything dunflow prints: problems, tables, JSON. Commands hand data here; only this module and cli.py print."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Iterable, Sequence
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from dunflow.errors import Problem
+
+
+def default_format() -> str:
+    return "table" if sys.stdout.isatty() else "table"
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def emit_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console(width=160).print(table)
+
+
+def emit_problems(problems: Sequence[Problem], fmt: str = "text") -> None:
+    if fmt == "json":
+        emit_json([p.__dict__ for p in problems])
+        return
+    if fmt == "github":
+        for p in problems:
+            kind = "error" if p.level == "error" else "warning"
+            click.echo(f"::{kind} file={p.file},line={p.line},col={p.col}::{p.message} ({p.hint})")
+        return
+    for p in problems:
+        click.echo(p.render(), err=True)
+
+
+def emit_invoice(data: dict[str, Any]) -> None:
+    click.echo(f"Invoice {data['number']}  debtor {data['debtor']} ({data.get('debtor_name', '')})")
+    click.echo(f"  amount {data['amount']} {data['currency']}, open {data['open_amount']} {data['currency']}, "
+               f"due {data['due_date']}")
+    click.echo(f"  policy {data['policy']} v{data['policy_version']}, state: {data['state']}")
+    emit_table("Timeline", ("at", "kind", "step", "channel", "status", "policy v", "why"),
+               [(a["at"], a["kind"], a["step"], a["channel"], a["status"], a["policy_version"], a["rule"])
+                for a in data["actions"]])
+    nxt = data["next"]
+    if nxt is None:
+        click.echo("Next: nothing (dunning ended)")
+    else:
+        click.echo(f"Next: {nxt['step'] or '-'}" + (f" on {nxt['at']}" if nxt["at"] else "") + f" — {nxt['why']}")

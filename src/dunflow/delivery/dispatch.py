@@ -1,0 +1,84 @@
+"""Deliver pending outbox messages through their channel and mark them sent.
+
+Before delivery each message is checked against today's open amounts (see
+`refresh`): rendered again if a partial payment arrived since, withdrawn if none
+of its invoices is still dunned. A message is marked sent in its own short
+transaction after delivery; if the process dies in between, the next `send`
+delivers it again with the same key, which every channel treats as the same
+message (the file sink rewrites the same file).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlalchemy import Connection, Engine, select, update
+
+from dunflow.delivery.channels import Channel
+from dunflow.delivery.refresh import Refreshed
+from dunflow.store.orm import OutboxMessage, table_of
+
+OUTBOX = table_of(OutboxMessage)
+Refresher = Callable[[Connection, dict[str, Any]], "Refreshed | None | bool"]
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    withdrawn: int = 0
+    rerendered: int = 0
+
+
+def send_pending(engine: Engine, channel_for: Callable[[str], Channel], now: Callable[[], datetime],
+                 refresher: Refresher | None = None, limit: int | None = None) -> SendReport:
+    report = SendReport()
+    with engine.connect() as connection:
+        query = select(OUTBOX.c.id).where(OUTBOX.c.status == "pending").order_by(OUTBOX.c.id).limit(limit)
+        pending = list(connection.execute(query).scalars())
+    for message_id in pending:
+        message = _prepare(engine, message_id, refresher, report)
+        if message is None:
+            continue
+        try:
+            channel_for(message["channel"]).deliver(message)
+        except OSError as exc:
+            _mark(engine, message_id, "pending", now(), error=str(exc), attempts=message["attempts"] + 1)
+            report.failed += 1
+            continue
+        _mark(engine, message_id, "sent", now(), attempts=message["attempts"] + 1)
+        report.sent += 1
+    return report
+
+
+def _prepare(engine: Engine, message_id: int, refresher: Refresher | None,
+             report: SendReport) -> dict[str, Any] | None:
+    """The message as it should go out now, or None when it is no longer pending or was withdrawn."""
+    with engine.begin() as connection:
+        row = connection.execute(select(OUTBOX).where(OUTBOX.c.id == message_id, OUTBOX.c.status == "pending")).first()
+        if row is None:
+            return None
+        message = dict(row._mapping)
+        verdict = True if refresher is None else refresher(connection, message)
+        if verdict is None:
+            connection.execute(update(OUTBOX).where(OUTBOX.c.id == message_id).values(
+                status="cancelled", last_error="withdrawn before delivery: no invoice of it is still dunned"))
+            report.withdrawn += 1
+            return None
+        if isinstance(verdict, Refreshed):
+            changes = dict(subject=verdict.subject, body=verdict.body, invoice_numbers=verdict.invoice_numbers,
+                           open_amounts=verdict.open_amounts, last_error=verdict.note)
+            connection.execute(update(OUTBOX).where(OUTBOX.c.id == message_id).values(**changes))
+            message.update(changes)
+            report.rerendered += 1
+        return message
+
+
+def _mark(engine: Engine, message_id: int, status: str, at: datetime, *, attempts: int, error: str = "") -> None:
+    values: dict[str, object] = dict(status=status, attempts=attempts, last_error=error)
+    if status == "sent":
+        values["sent_at"] = at
+    with engine.begin() as connection:
+        connection.execute(update(OUTBOX).where(OUTBOX.c.id == message_id, OUTBOX.c.status == "pending")
+                           .values(**values))

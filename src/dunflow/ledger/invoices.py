@@ -1,0 +1,271 @@
+"""Imports of debtors and invoices: validate the whole file, then write it in one transaction.
+
+Every row is checked before anything is written; any problem aborts the import
+with all problems listed and the database untouched. Each new invoice gets its
+dunning case under the policy that wins for its debtor, scheduled for the
+policy's first step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from dunflow.domain.policy import NEW, DebtorFacts
+from dunflow.domain.schedule import planned_date
+from dunflow.errors import InputProblems, Problem
+from dunflow.formats import tables as t
+from dunflow.policy.validate import PolicySet
+from dunflow.policy.versions import business_days, choose_policy
+from dunflow.store.orm import Case, Debtor, Invoice, table_of
+
+DEBTORS, INVOICES, CASES = table_of(Debtor), table_of(Invoice), table_of(Case)
+DEBTOR_COLUMNS = ("code", "name", "type", "country", "language", "email", "phone", "address", "postal_code", "city",
+                  "tags")
+INVOICE_REQUIRED = ("number", "debtor_code", "currency", "amount", "issue_date", "due_date")
+CUSTOMER_TYPES = ("business", "consumer")
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    debtors_created: int = 0
+
+
+def _country(row: t.Row, column: str, problems: list[Problem], optional: bool = False) -> str | None:
+    value = row.get(column).upper()
+    if not value and optional:
+        return None
+    if len(value) != 2 or not value.isalpha():
+        problems.append(Problem(row.file, row.line, row.col(column),
+                                f"{column} '{row.get(column)}' is not an ISO 3166 alpha-2 country code",
+                                "write two letters, e.g. DE, NL, AT, GB", "bad-country"))
+        return None
+    return value
+
+
+def _debtor_values(row: t.Row, problems: list[Problem], prefix: str = "") -> dict[str, Any] | None:
+    """Debtor fields from a row (`prefix` is 'debtor_' inside an invoices file)."""
+    before = len(problems)
+    code = t.required(row, "code" if not prefix else "debtor_code", problems)
+    name = t.required(row, f"{prefix}name", problems)
+    kind = t.parse_choice(row, f"{prefix}type", CUSTOMER_TYPES, problems)
+    country = _country(row, f"{prefix}country", problems)
+    if len(problems) > before:
+        return None
+    values: dict[str, Any] = {c: row.get(f"{prefix}{c}") for c in DEBTOR_COLUMNS}
+    values.update(code=code, name=name, type=kind, country=country, language=row.get(f"{prefix}language").lower())
+    values["tags"] = ";".join(sorted({tag.strip() for tag in values["tags"].split(";") if tag.strip()}))
+    values["credit_rating"] = row.get(f"{prefix}credit_rating")
+    return values
+
+
+def import_debtors(connection: Connection, path: Path, fmt: str | None = None) -> ImportReport:
+    table = t.read_table(path, fmt)
+    problems = t.require_columns(table, ("code", "name", "type", "country"))
+    if problems:
+        raise InputProblems(problems)
+    rows: dict[str, dict[str, Any]] = {}
+    for row in table.rows:
+        values = _debtor_values(row, problems)
+        if values is not None and values["code"] in rows:
+            problems.append(Problem(row.file, row.line, row.col("code"), f"debtor code '{values['code']}' appears twice",
+                                    "each debtor once per file", "duplicate-row"))
+        elif values is not None:
+            rows[values["code"]] = values
+    if problems:
+        raise InputProblems(problems)
+    return _upsert_debtors(connection, rows)
+
+
+def _upsert_debtors(connection: Connection, rows: dict[str, dict[str, Any]]) -> ImportReport:
+    report = ImportReport()
+    existing = _existing_debtors(connection, list(rows))
+    new = [values for code, values in rows.items() if code not in existing]
+    if new:
+        connection.execute(insert(DEBTORS), new)
+    report.created = len(new)
+    for code, values in rows.items():
+        if code in existing:
+            current = existing[code]
+            if all(str(current._mapping[k] or "") == str(v or "") for k, v in values.items()):
+                report.unchanged += 1
+            else:
+                connection.execute(update(DEBTORS).where(DEBTORS.c.code == code).values(**values))
+                report.updated += 1
+    return report
+
+
+def _existing_debtors(connection: Connection, codes: list[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for start in range(0, len(codes), 500):
+        chunk = codes[start:start + 500]
+        found.update({r.code: r for r in connection.execute(select(DEBTORS).where(DEBTORS.c.code.in_(chunk)))})
+    return found
+
+
+@dataclass(frozen=True)
+class _InvoiceRow:
+    row: t.Row
+    number: str
+    debtor_code: str
+    currency: str
+    amount: Decimal
+    open_amount: Decimal
+    issue_date: date
+    due_date: date
+
+
+def _invoice(row: t.Row, problems: list[Problem]) -> _InvoiceRow | None:
+    before = len(problems)
+    number = t.required(row, "number", problems)
+    debtor_code = t.required(row, "debtor_code", problems)
+    money = t.parse_money(row, "amount", "currency", problems)
+    open_amount = t.parse_decimal(row, "open_amount", problems, optional=True)
+    issue = t.parse_date(row, "issue_date", problems)
+    due = t.parse_date(row, "due_date", problems)
+    if len(problems) > before or money is None:
+        return None
+    amount, currency = money
+    open_amount = amount if open_amount is None else open_amount
+    if open_amount > amount:
+        problems.append(Problem(row.file, row.line, row.col("open_amount"),
+                                f"open_amount {open_amount} is larger than amount {amount}",
+                                "the open amount is what is still unpaid of the invoice", "bad-amount"))
+    if due < issue:  # type: ignore[operator]
+        problems.append(Problem(row.file, row.line, row.col("due_date"), f"due_date {due} is before issue_date {issue}",
+                                "check the two dates", "bad-date"))
+    if len(problems) > before:
+        return None
+    return _InvoiceRow(row, number, debtor_code, currency, amount, open_amount, issue, due)  # type: ignore[arg-type]
+
+
+def import_invoices(connection: Connection, path: Path, policies: PolicySet, version_ids: dict[str, int],
+                    fmt: str | None = None, on: date | None = None) -> ImportReport:
+    table = t.read_table(path, fmt)
+    problems = t.require_columns(table, INVOICE_REQUIRED)
+    if problems:
+        raise InputProblems(problems)
+    invoices, new_debtors = _parse_invoices(table, problems)
+    debtors = _existing_debtors(connection, sorted({i.debtor_code for i in invoices}))
+    existing = _existing_invoices(connection, [i.number for i in invoices])
+    fresh = _check_invoices(invoices, debtors, new_debtors, existing, problems)
+    if problems:
+        raise InputProblems(problems)
+    report = ImportReport(unchanged=len(invoices) - len(fresh))
+    to_create = {code: values for code, values in new_debtors.items() if code not in debtors}
+    if to_create:
+        report.debtors_created = _upsert_debtors(connection, to_create).created
+        debtors.update(_existing_debtors(connection, list(to_create)))
+    _insert_invoices(connection, fresh, debtors, policies, version_ids, problems)
+    if problems:
+        raise InputProblems(problems)
+    _hold_new_invoices_of_held_debtors(connection, fresh, debtors, on or date.today())
+    report.created = len(fresh)
+    return report
+
+
+def _hold_new_invoices_of_held_debtors(connection: Connection, fresh: list[_InvoiceRow], debtors: dict[str, Any],
+                                       on: date) -> None:
+    """A debtor on hold stays on hold for invoices that arrive later."""
+    from dunflow.events.holds import active_hold, debtors_on_hold, hold_case
+
+    held = debtors_on_hold(connection, [debtors[code].id for code in {i.debtor_code for i in fresh}], on)
+    for code in sorted(c for c in {i.debtor_code for i in fresh} if debtors[c].id in held):
+        hold = active_hold(connection, debtors[code].id, on)
+        if hold is None:
+            continue
+        numbers = [i.number for i in fresh if i.debtor_code == code]
+        for invoice_id in connection.execute(select(INVOICES.c.id).where(INVOICES.c.number.in_(numbers))).scalars():
+            hold_case(connection, invoice_id, hold, on, "import")
+
+
+def _parse_invoices(table: t.Table, problems: list[Problem]) -> tuple[list[_InvoiceRow], dict[str, dict[str, Any]]]:
+    invoices: list[_InvoiceRow] = []
+    new_debtors: dict[str, dict[str, Any]] = {}
+    seen: dict[str, int] = {}
+    for row in table.rows:
+        invoice = _invoice(row, problems)
+        if invoice is None:
+            continue
+        if invoice.number in seen:
+            problems.append(Problem(row.file, row.line, row.col("number"),
+                                    f"invoice '{invoice.number}' appears twice (first on line {seen[invoice.number]})",
+                                    "each invoice once per file", "duplicate-row"))
+            continue
+        seen[invoice.number] = row.line
+        invoices.append(invoice)
+        if row.get("debtor_name") and invoice.debtor_code not in new_debtors:
+            values = _debtor_values(row, problems, prefix="debtor_")
+            if values is not None:
+                new_debtors[invoice.debtor_code] = values
+    return invoices, new_debtors
+
+
+def _existing_invoices(connection: Connection, numbers: list[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for start in range(0, len(numbers), 500):
+        chunk = numbers[start:start + 500]
+        found.update({r.number: r for r in connection.execute(select(INVOICES).where(INVOICES.c.number.in_(chunk)))})
+    return found
+
+
+def _check_invoices(invoices: list[_InvoiceRow], debtors: dict[str, Any], new_debtors: dict[str, Any],
+                    existing: dict[str, Any], problems: list[Problem]) -> list[_InvoiceRow]:
+    """Unknown debtors are errors; an invoice already imported unchanged is skipped, changed is an error."""
+    fresh: list[_InvoiceRow] = []
+    for invoice in invoices:
+        row = invoice.row
+        if invoice.debtor_code not in debtors and invoice.debtor_code not in new_debtors:
+            problems.append(Problem(row.file, row.line, row.col("debtor_code"),
+                                    f"unknown debtor '{invoice.debtor_code}'",
+                                    "import the debtors first, or add debtor_name, debtor_type and debtor_country "
+                                    "columns", "unknown-debtor"))
+        elif invoice.number in existing:
+            old = existing[invoice.number]
+            if (old.amount, old.currency, old.due_date) != (invoice.amount, invoice.currency, invoice.due_date):
+                problems.append(Problem(row.file, row.line, row.col("number"),
+                                        f"invoice '{invoice.number}' was already imported with other values",
+                                        "invoices are not overwritten; record payments or credit notes instead",
+                                        "changed-invoice"))
+        else:
+            fresh.append(invoice)
+    return fresh
+
+
+def _insert_invoices(connection: Connection, fresh: list[_InvoiceRow], debtors: dict[str, Any], policies: PolicySet,
+                     version_ids: dict[str, int], problems: list[Problem]) -> None:
+    if not fresh:
+        return
+    connection.execute(insert(INVOICES), [
+        dict(number=i.number, debtor_id=debtors[i.debtor_code].id, currency=i.currency, amount=i.amount,
+             open_amount=i.open_amount, issue_date=i.issue_date, due_date=i.due_date) for i in fresh])
+    ids = {number: row.id for number, row in _existing_invoices(connection, [i.number for i in fresh]).items()}
+    cases = []
+    for invoice in fresh:
+        case = _new_case(invoice, debtors[invoice.debtor_code], ids[invoice.number], policies, version_ids, problems)
+        if case is not None:
+            cases.append(case)
+    if cases and not problems:
+        connection.execute(insert(CASES), cases)
+
+
+def _new_case(invoice: _InvoiceRow, debtor: Any, invoice_id: int, policies: PolicySet, version_ids: dict[str, int],
+              problems: list[Problem]) -> dict[str, Any] | None:
+    facts = DebtorFacts(debtor.type, debtor.country, frozenset(t for t in debtor.tags.split(";") if t),
+                        debtor.credit_rating)
+    policy = choose_policy(policies.policies, facts, invoice.amount)
+    if policy is None:
+        problems.append(Problem(invoice.row.file, invoice.row.line, invoice.row.col("debtor_code"),
+                                f"no policy applies to debtor '{debtor.code}' ({debtor.type}, {debtor.country})",
+                                "add a catch-all policy (match: {}) or widen a policy's match", "no-policy"))
+        return None
+    first = planned_date(policy, 0, invoice.due_date, None, business_days(policy.settings.calendar))
+    return dict(invoice_id=invoice_id, debtor_id=debtor.id, policy_version_id=version_ids[policy.name], state=NEW,
+                resume_state=None, last_step_on=None, next_action_at=first, revision=0)

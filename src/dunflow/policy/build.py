@@ -1,0 +1,126 @@
+"""Schema-valid policy data → the frozen `Policy` model."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from dunflow.domain.policy import (
+    ArrangementRules,
+    Delay,
+    DisputeRules,
+    Escalation,
+    EventRules,
+    Policy,
+    PromiseRules,
+    Segment,
+    Settings,
+    Step,
+)
+
+
+def _many(value: Any) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    return frozenset([value] if isinstance(value, str) else value)
+
+
+def _amount(value: Any) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def build_segment(applies_to: dict[str, Any]) -> Segment:
+    match = applies_to.get("match") or {}
+    amount = match.get("invoice_amount") or {}
+    return Segment(
+        priority=applies_to.get("priority", 0),
+        customer_types=_many(match.get("customer_type")),
+        countries=_many(match.get("country")),
+        tags_any=_many(match.get("tags")),
+        tags_none=_many(match.get("exclude_tags")),
+        credit_ratings=_many(match.get("credit_rating")),
+        amount_min=_amount(amount["min"]) if "min" in amount else None,
+        amount_max=_amount(amount["max"]) if "max" in amount else None,
+    )
+
+
+def build_settings(data: dict[str, Any]) -> Settings:
+    minimum = data.get("minimum_open_amount", "0.01")
+    by_currency: dict[str, Decimal] = {}
+    if isinstance(minimum, dict):
+        by_currency = {k: _amount(v) for k, v in minimum.items() if k != "default"}
+        minimum = minimum.get("default", "0.01")
+    return Settings(
+        timezone=data["timezone"],
+        calendar=data["calendar"],
+        language=data["language"],
+        minimum_open_amount=_amount(minimum),
+        minimum_by_currency=tuple(sorted(by_currency.items())),
+        group_per_debtor=data.get("group_per_debtor", False),
+        catch_up=data.get("catch_up", "latest"),
+        min_days_between_steps=data.get("min_days_between_steps", 0),
+    )
+
+
+def _step_fields(data: dict[str, Any], default_kind: str) -> dict[str, Any]:
+    after = data["after"]
+    return dict(
+        id=data["id"],
+        title=data.get("title", ""),
+        kind=data.get("kind", default_kind),
+        after=Delay(days=after["days"], anchor=after.get("from", "due_date")),
+        channels=tuple(data.get("channels", ())),
+        fallback=data.get("fallback"),
+        template=data.get("template", ""),
+        pay_within_days=data.get("pay_within_days", 7),
+        required=data.get("required", False),
+    )
+
+
+def build_step(data: dict[str, Any]) -> Step:
+    kind = "reminder" if data["after"]["days"] < 0 else "notice"
+    return Step(**_step_fields(data, kind))
+
+
+def build_escalation(data: dict[str, Any]) -> Escalation:
+    return Escalation(
+        **_step_fields(data, "escalation"),
+        to=data["to"],
+        agency=data.get("agency", ""),
+        assignee=data.get("assignee", ""),
+    )
+
+
+def build_events(data: dict[str, Any]) -> EventRules:
+    dispute = data.get("dispute", {})
+    promise = data.get("promise", {})
+    arrangement = data.get("arrangement", {})
+    reminder = arrangement.get("reminder", {})
+    defaults = ArrangementRules()
+    return EventRules(
+        dispute=DisputeRules(on_resolve=dispute.get("on_resolve", "restart_delay")),
+        promise=PromiseRules(grace_days=promise.get("grace_days", 3), on_broken=promise.get("on_broken")),
+        arrangement=ArrangementRules(
+            reminder_after_days=reminder.get("after_days", defaults.reminder_after_days),
+            reminder_template=reminder.get("template", defaults.reminder_template),
+            reminder_channels=tuple(reminder.get("channels", defaults.reminder_channels)),
+            reminder_fallback=reminder.get("fallback", defaults.reminder_fallback),
+            max_missed=arrangement.get("max_missed", defaults.max_missed),
+            on_default=arrangement.get("on_default"),
+        ),
+    )
+
+
+def build_policy(data: dict[str, Any], source_file: str = "") -> Policy:
+    """Assumes `data` passed the JSON Schema; semantic checks run on the result."""
+    metadata = data["metadata"]
+    return Policy(
+        name=metadata["name"],
+        description=metadata.get("description", ""),
+        owner=metadata.get("owner", ""),
+        segment=build_segment(data["applies_to"]),
+        settings=build_settings(data["settings"]),
+        steps=tuple(build_step(s) for s in data["steps"]),
+        escalation=build_escalation(data["escalation"]),
+        events=build_events(data.get("events", {})),
+        source_file=source_file,
+    )

@@ -1,0 +1,184 @@
+"""Policy → one shared, model-free `transitions.Machine` per policy version.
+
+States are `new`, one per regular step, the pauses (disputed, promised, held,
+arrangement) and the end states (paid, cancelled, below_minimum, escalated).
+Entering a step's state means that step's notice goes out. Cases are plain
+slotted objects stepped through `machine.events[name].trigger(case)`; we never
+build a Machine per invoice (measured 10-25x slower) nor `add_model` (keeps
+every invoice in memory).
+
+The list of transitions is kept as data on the compiled policy, so `graph`
+draws exactly the machine the runner uses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Callable, Literal, cast
+
+from transitions import EventData, Machine, MachineError
+
+from dunflow.domain.policy import (
+    ARRANGEMENT,
+    BELOW_MINIMUM,
+    CANCELLED,
+    DISPUTED,
+    ESCALATED,
+    FINAL_STATES,
+    HELD,
+    NEW,
+    PAID,
+    PROMISED,
+    Policy,
+)
+from dunflow.errors import DunflowError
+
+# Events that pause dunning remember the dunning state to come back to.
+PAUSING = ("dispute", "promise", "hold", "arrange")
+
+
+class CaseState:
+    """The minimal model a machine steps: a state and the state to resume after a pause."""
+
+    __slots__ = ("state", "resume_state")
+
+    def __init__(self, state: str = NEW, resume_state: str | None = None) -> None:
+        self.state = state
+        self.resume_state = resume_state
+
+
+def advance_event(step_id: str) -> str:
+    return f"advance_{step_id}"
+
+
+def _case(event: EventData) -> CaseState:
+    """The model being stepped: always a CaseState here."""
+    return cast(CaseState, event.model)
+
+
+def _resumes_to(state: str) -> Callable[[EventData], bool]:
+    def check(event: EventData) -> bool:
+        return _case(event).resume_state == state
+
+    check.__name__ = f"was_{state.replace('-', '_')}"
+    return check
+
+
+def _remember(event: EventData) -> None:
+    """Keep the dunning state a pause interrupts (a pause of a pause keeps the first one)."""
+    source = _case(event).state
+    if source not in (DISPUTED, PROMISED, HELD, ARRANGEMENT):
+        _case(event).resume_state = source
+
+
+def _forget(event: EventData) -> None:
+    _case(event).resume_state = None
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledPolicy:
+    policy: Policy
+    version: int
+    content_hash: str
+    states: tuple[str, ...]
+    transitions: tuple[dict[str, Any], ...]
+    machine: Machine
+
+    @property
+    def dunning_states(self) -> tuple[str, ...]:
+        return (NEW, *(s.id for s in self.policy.steps))
+
+    def reached_index(self, state: str) -> int:
+        """Index of the last step reached in this dunning state (-1 for new)."""
+        return self._index[state]
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {NEW: -1, **{step.id: i for i, step in enumerate(self.policy.all_steps)}}
+
+    def can(self, event: str, case: CaseState) -> bool:
+        machine_event = self.machine.events.get(event)
+        return machine_event is not None and case.state in machine_event.transitions
+
+    def fire(self, event: str, case: CaseState) -> str:
+        """Step `case` through `event`; raise a user error when the policy does not allow it."""
+        try:
+            moved = self.machine.events[event].trigger(case)
+        except (MachineError, KeyError) as exc:
+            raise DunflowError(f"'{event}' is not possible from state '{case.state}' "
+                               f"(policy {self.policy.name} v{self.version})",
+                               _illegal_hint(case.state)) from exc
+        if not moved:
+            raise DunflowError(f"'{event}' did not apply in state '{case.state}'", "")
+        return case.state
+
+
+def _illegal_hint(state: str) -> str:
+    if state in FINAL_STATES:
+        return f"the invoice is {state}; dunning has ended for it"
+    return "see `dunflow graph POLICY` for what can happen in each state"
+
+
+def machine_spec(policy: Policy) -> tuple[list[str], list[dict[str, Any]]]:
+    """States and transitions of a policy, as plain data."""
+    steps = [s.id for s in policy.steps]
+    dunning = [NEW, *steps]
+    states = [*dunning, DISPUTED, PROMISED, HELD, ARRANGEMENT, PAID, CANCELLED, BELOW_MINIMUM, ESCALATED]
+    open_states = [s for s in states if s not in FINAL_STATES]
+    transitions: list[dict[str, Any]] = []
+    for index, step in enumerate(steps):
+        transitions.append(dict(trigger=advance_event(step), source=dunning[: index + 1], dest=step))
+    transitions.append(dict(trigger=advance_event(policy.escalation.id), source=steps[-1], dest=ESCALATED))
+    for trigger, dest in (("pay", PAID), ("cancel", CANCELLED), ("settle", BELOW_MINIMUM)):
+        transitions.append(dict(trigger=trigger, source=open_states, dest=dest))
+    transitions += _pause_transitions(policy, dunning)
+    return states, transitions
+
+
+def _pause_transitions(policy: Policy, dunning: list[str]) -> list[dict[str, Any]]:
+    events = policy.events
+    found: list[dict[str, Any]] = [
+        dict(trigger="dispute", source=[*dunning, PROMISED, HELD], dest=DISPUTED, before=_remember),
+        dict(trigger="promise", source=dunning, dest=PROMISED, before=_remember),
+        dict(trigger="hold", source=[*dunning, PROMISED], dest=HELD, before=_remember),
+        dict(trigger="arrange", source=[*dunning, PROMISED, HELD, DISPUTED], dest=ARRANGEMENT, before=_remember),
+        dict(trigger="miss_installment", source=ARRANGEMENT, dest=ARRANGEMENT),
+    ]
+    found += _resume("resolve", DISPUTED, None, dunning)
+    found += _resume("release", HELD, None, dunning)
+    found += _resume("keep_promise", PROMISED, None, dunning)
+    found += _resume("break_promise", PROMISED, events.promise.on_broken, dunning)
+    found += _resume("default", ARRANGEMENT, events.arrangement.on_default, dunning)
+    return found
+
+
+def _resume(trigger: str, source: str, target: str | None, dunning: list[str]) -> list[dict[str, Any]]:
+    """Back to the remembered dunning state, or on to the step the policy names."""
+    if target is not None:
+        return [dict(trigger=trigger, source=source, dest=target, after=_forget)]
+    return [dict(trigger=trigger, source=source, dest=state, conditions=[_resumes_to(state)], after=_forget)
+            for state in dunning]
+
+
+def compile_policy(policy: Policy, version: int = 0, content_hash: str = "") -> CompiledPolicy:
+    states, transitions = machine_spec(policy)
+    machine = Machine(model=None, states=states, transitions=transitions, initial=NEW, auto_transitions=False,
+                      send_event=True, ignore_invalid_triggers=False)
+    return CompiledPolicy(policy, version, content_hash, tuple(states), tuple(transitions), machine)
+
+
+class _Drawing:
+    """A throwaway model: diagrams need one to draw from."""
+
+
+def draw(compiled: CompiledPolicy, fmt: str = "mermaid") -> str:
+    """The compiled machine as Mermaid or Graphviz dot text (transitions' own diagram support)."""
+    from transitions.extensions.diagrams import GraphMachine
+
+    engine: Literal["mermaid", "graphviz"] = "mermaid" if fmt == "mermaid" else "graphviz"
+    title = f"{compiled.policy.name} v{compiled.version}" if compiled.version else compiled.policy.name
+    graph = GraphMachine(model=_Drawing(), states=list(compiled.states), transitions=list(compiled.transitions),
+                         initial=NEW, auto_transitions=False, send_event=True, graph_engine=engine,
+                         show_conditions=True, title=title)
+    drawn = graph.get_graph()
+    return str(drawn.draw(None)) if engine == "mermaid" else str(drawn.source)

@@ -1,0 +1,154 @@
+"""Policy YAML → plain data, plus a map from every data path to its line and column.
+
+We compose the YAML node tree with PyYAML's SafeLoader (the `safe_load` rules:
+no Python objects) and build the data ourselves, so that we can
+- remember where every key and value sits, to turn JSON Schema error paths into
+  `file:line:col` (the way pre-commit's yaml_rewrite walks nodes);
+- report duplicate keys, which PyYAML silently keeps the last of;
+- read numbers with a fraction as `Decimal` straight from their text, so money
+  in a policy never passes through a float.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dunflow.errors import Problem
+
+PathKey = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Mark:
+    line: int  # 1-based
+    col: int  # 1-based
+
+
+@dataclass
+class Document:
+    """A loaded YAML file: its data, where each path is, and the raw text (for hashing)."""
+
+    file: str
+    text: str
+    data: Any
+    value_marks: dict[PathKey, Mark] = field(default_factory=dict)
+    key_marks: dict[PathKey, Mark] = field(default_factory=dict)
+
+    def mark(self, path: PathKey, *, key: bool = False) -> Mark:
+        """The closest known position for `path`, walking up to a parent if needed."""
+        marks = self.key_marks if key else self.value_marks
+        probe = tuple(path)
+        while probe:
+            if probe in marks:
+                return marks[probe]
+            if not key and probe in self.key_marks:
+                return self.key_marks[probe]
+            probe = probe[:-1]
+        return self.value_marks.get((), Mark(1, 1))
+
+    def problem(self, path: PathKey, message: str, hint: str = "", rule: str = "", *, key: bool = False,
+                level: str = "error") -> Problem:
+        where = self.mark(path, key=key)
+        return Problem(self.file, where.line, where.col, message, hint, rule, level)
+
+
+def _mark(node: yaml.Node) -> Mark:
+    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    """Turns a composed node tree into data, recording marks and duplicate keys."""
+
+    def __init__(self, document: Document, problems: list[Problem]) -> None:
+        self.document = document
+        self.problems = problems
+        self.constructor = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.document.value_marks[path] = _mark(node)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            if key in result:
+                first = self.document.key_marks[(*path, key)]
+                here = _mark(key_node)
+                self.problems.append(Problem(
+                    self.document.file, here.line, here.col,
+                    f"duplicate key '{key}' (first defined on line {first.line})",
+                    "remove one of them: YAML would silently keep only the last", "duplicate-key"))
+                continue
+            self.document.key_marks[(*path, key)] = _mark(key_node)
+            result[key] = self.build(value_node, (*path, key))
+        return result
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        if node.tag == "tag:yaml.org,2002:float":
+            text = node.value.replace("_", "")
+            try:
+                return Decimal(text)
+            except ArithmeticError:
+                pass
+        return self.constructor.construct_object(node, deep=True)
+
+
+def load_yaml(path: Path, display: str | None = None) -> tuple[Document | None, list[Problem]]:
+    """Read one YAML file; on a syntax error return None and the located problem."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(name, 0, 0, f"cannot read file: {exc}", "check the path and that it is UTF-8 text",
+                              "unreadable")]
+    return load_yaml_text(text, name)
+
+
+def load_yaml_text(text: str, name: str) -> tuple[Document | None, list[Problem]]:
+    problems: list[Problem] = []
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        return None, [_syntax_problem(text, name, exc)]
+    except yaml.YAMLError as exc:
+        return None, [Problem(name, 0, 0, f"YAML error: {exc}", "", "yaml-syntax")]
+    document = Document(name, text, None)
+    if node is None:
+        return None, [Problem(name, 1, 1, "file is empty", "start from a shipped example in policies/", "empty")]
+    document.data = _Builder(document, problems).build(node, ())
+    return document, problems
+
+
+def _syntax_problem(text: str, name: str, exc: yaml.MarkedYAMLError) -> Problem:
+    """Locate a syntax error; a missing ':' is reported on the line that lacks it, not the next one."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    hint = "check indentation (spaces only, no tabs) and that every ':' is followed by a space"
+    if exc.problem in ("mapping values are not allowed here", "could not find expected ':'") and line > 1:
+        culprit = _line_missing_colon(text.splitlines(), line - 1)
+        if culprit is not None:
+            number, content = culprit
+            key = content.strip().split()[0] if content.strip() else ""
+            return Problem(name, number, len(content) - len(content.lstrip()) + 1,
+                           f"YAML syntax error: missing ':' after '{key}'", f"write `{key}: ...`", "yaml-syntax")
+    return Problem(name, line, col, f"YAML syntax error: {exc.problem or exc.context}", hint, "yaml-syntax")
+
+
+def _line_missing_colon(lines: list[str], before: int) -> tuple[int, str] | None:
+    """The nearest non-blank, non-comment line at or above `before` (1-based) when it has no ':'."""
+    for index in range(min(before, len(lines)) - 1, -1, -1):
+        content = lines[index]
+        stripped = content.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        return (index + 1, content) if ":" not in stripped and not stripped.startswith("-") else None
+    return None

@@ -1,0 +1,148 @@
+"""Load → schema → build → rules → templates: every policy problem of a project, at once.
+
+This is the single entry to policies: the runner, `graph`, `import` and
+`validate` all go through `load_policies`, so what validates is what runs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterable
+
+from dunflow.domain.money import Money
+from dunflow.domain.notice import Creditor, Debtor, NoticeFacts, invoice_line
+from dunflow.domain.policy import Policy, Step
+from dunflow.errors import InputProblems, Problem
+from dunflow.policy.build import build_policy
+from dunflow.policy.load import load_yaml
+from dunflow.policy.rules import PolicyFile, cross_checks, policy_checks
+from dunflow.policy.schema import schema_problems
+from dunflow.rendering.templates import TemplateStore
+
+MODELINE = "# yaml-language-server: $schema="
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """The validated policies of a project, each with the YAML text it came from."""
+
+    files: tuple[PolicyFile, ...]
+
+    @property
+    def policies(self) -> list[Policy]:
+        return [f.policy for f in self.files]
+
+    def by_name(self, name: str) -> PolicyFile | None:
+        return next((f for f in self.files if f.policy.name == name), None)
+
+
+def policy_paths(paths: Iterable[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        found += sorted(path.glob("*.y*ml")) if path.is_dir() else [path]
+    return found
+
+
+def check_policies(paths: list[Path], templates: TemplateStore, root: Path | None = None) -> tuple[
+        list[PolicyFile], list[Problem]]:
+    """Every problem in these policy files and the templates they use; the files that built."""
+    files: list[PolicyFile] = []
+    problems: list[Problem] = []
+    for path in paths:
+        display = _display(path, root)
+        document, found = load_yaml(path, display)
+        problems += found
+        if document is None:
+            continue
+        if not isinstance(document.data, dict):
+            problems.append(document.problem((), "a policy file must be a mapping (key: value)",
+                                             "start from a shipped example in policies/", "not-a-policy"))
+            continue
+        found = schema_problems(document)
+        problems += found
+        if found:
+            continue
+        pf = PolicyFile(build_policy(document.data, display), document)
+        files.append(pf)
+        for check in policy_checks():
+            problems += check(pf)
+        problems += template_problems(pf, templates)
+        if not document.text.startswith(MODELINE):
+            problems.append(document.problem((), "the file does not start with the schema modeline",
+                                             f"add `{MODELINE}../schemas/policy.schema.json` as line 1 so editors "
+                                             "check it while you type", "modeline", level="warning"))
+    if len(files) == len(paths):  # coverage over a partial set would report gaps the broken file fills
+        for cross in cross_checks():
+            problems += cross(files)
+    return files, problems
+
+
+def load_policies(policies_dir: Path, templates: TemplateStore, root: Path | None = None) -> PolicySet:
+    """The project's policies, or InputProblems listing every error found."""
+    paths = policy_paths([policies_dir])
+    if not paths:
+        raise InputProblems([Problem(str(policies_dir), 0, 0, "no policy files (*.yaml) found",
+                                     "copy one from the shipped examples (`dunflow init`)", "no-policies")])
+    files, problems = check_policies(paths, templates, root)
+    errors = [p for p in problems if p.level == "error"]
+    if errors:
+        raise InputProblems(errors)
+    return PolicySet(tuple(files))
+
+
+def _display(path: Path, root: Path | None) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve())) if root else str(path)
+    except ValueError:
+        return str(path)
+
+
+def _template_uses(policy: Policy) -> list[tuple[tuple[object, ...], Step, str]]:
+    uses: list[tuple[tuple[object, ...], Step, str]] = [(("steps", i, "template"), s, s.template) for i, s in enumerate(policy.steps)]
+    if policy.escalation.template:
+        uses.append((("escalation", "template"), policy.escalation, policy.escalation.template))
+    rules = policy.events.arrangement
+    installment_step = Step("installment", policy.steps[0].after, rules.reminder_channels, rules.reminder_template,
+                            kind="installment")
+    uses.append((("events", "arrangement", "reminder", "template"), installment_step, rules.reminder_template))
+    return uses
+
+
+def template_problems(pf: PolicyFile, templates: TemplateStore) -> list[Problem]:
+    """Each template the policy uses must exist in its default language and render in every language it has."""
+    problems: list[Problem] = []
+    languages = sorted(p.name for p in templates.root.iterdir() if p.is_dir()) if templates.root.is_dir() else []
+    default = pf.policy.settings.language
+    for path, step, name in _template_uses(pf.policy):
+        if not templates.exists(name, default):
+            problems.append(pf.document.problem(
+                path, f"unknown template '{name}': {templates.file_of(name, default)} does not exist",
+                f"create it, or use one of the templates under {templates.root}/{default}/", "unknown-template"))
+            continue
+        for language in languages:
+            if templates.exists(name, language):
+                problems += templates.check(name, language, sample_context(pf.policy, step, language))
+    return problems
+
+
+def sample_context(policy: Policy, step: Step, language: str) -> dict[str, object]:
+    """A realistic context with two invoices, the same shape the runner builds (installment parts only
+    for the installment reminder, as at run time)."""
+    as_of = date(2026, 12, 1)
+    debtor = Debtor("D-0001", "Beispiel GmbH", "business", "DE", language, "ap@example.com", "+49 30 123456",
+                    "Musterweg 1", "10115", "Berlin")
+    lines = tuple(
+        invoice_line(f"INV-{n}", as_of - timedelta(days=60), as_of - timedelta(days=30 - n),
+                     Money(Decimal(amount), "EUR"), Money(Decimal(amount), "EUR"), as_of)
+        for n, amount in ((1, "1190.00"), (2, "250.50")))
+    extra = {} if step.kind != "installment" else {
+        "installment": {"number": 2, "due_date": as_of - timedelta(days=5), "amount": Money(Decimal("100.00"), "EUR"),
+                        "open_amount": Money(Decimal("100.00"), "EUR")},
+        "arrangement": {"id": 1, "installments": 6},
+    }
+    facts = NoticeFacts(debtor, Creditor("Muster GmbH", "Hauptstraße 1\n70173 Stuttgart", "ar@example.com",
+                                         "+49 711 000", "DE89370400440532013000", "COBADEFF700", "example.com"),
+                        lines, step, policy, 1, as_of, language, extra)
+    return facts.context()

@@ -1,0 +1,253 @@
+"""The database tables (SQLAlchemy 2 typed ORM). The schema itself is owned by alembic migrations.
+
+Amounts are exact: NUMERIC on PostgreSQL; on SQLite, which has no decimal type
+and would go through a float, they are stored as text and read back as Decimal.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import cast
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from dunflow.store.types import Amount
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PolicyVersion(Base):
+    """Every distinct content of a policy file gets a version; cases keep the version they run under."""
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (UniqueConstraint("name", "version"), UniqueConstraint("name", "content_hash"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    source_file: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Debtor(Base):
+    __tablename__ = "debtors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(16))
+    country: Mapped[str] = mapped_column(String(2))
+    language: Mapped[str] = mapped_column(String(8), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(50), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    postal_code: Mapped[str] = mapped_column(String(20), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    tags: Mapped[str] = mapped_column(String(500), default="")
+    credit_rating: Mapped[str] = mapped_column(String(10), default="")
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(Amount())
+    open_amount: Mapped[Decimal] = mapped_column(Amount())
+    issue_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+
+
+class Case(Base):
+    """One dunning case per invoice: where it stands in its policy's machine and when to look again."""
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_next_action_at", "next_action_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), unique=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"), index=True)
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_versions.id"))
+    state: Mapped[str] = mapped_column(String(64))
+    resume_state: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_step_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    next_action_at: Mapped[date | None] = mapped_column(Date, nullable=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Action(Base):
+    """The audit trail: every step, skip and event, why it happened, under which policy version."""
+
+    __tablename__ = "actions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(64), default="")
+    channel: Mapped[str] = mapped_column(String(16), default="")
+    at: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.id"), nullable=True)
+    from_state: Mapped[str] = mapped_column(String(64), default="")
+    to_state: Mapped[str] = mapped_column(String(64), default="")
+    rule: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(100), default="dunflow")
+    message_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class OutboxMessage(Base):
+    """A rendered message waiting for (or done with) delivery; its key makes delivery exactly-once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status", "status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(300), default="")
+    language: Mapped[str] = mapped_column(String(8))
+    template: Mapped[str] = mapped_column(String(200))
+    step: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    invoice_numbers: Mapped[list[str]] = mapped_column(JSON)
+    open_amounts: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)  # as rendered; checked before sending
+    routing: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class Run(Base):
+    """One `dunflow run`: its date, how far it got. A run dated before the last one is refused."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    cases_advanced: Mapped[int] = mapped_column(Integer, default=0)
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Payment(Base):
+    """A payment or credit note as received; `unallocated` is what is left after matching (a credit if > 0)."""
+
+    __tablename__ = "payments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="payment")  # payment | credit_note
+    booked_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Amount())
+    currency: Mapped[str] = mapped_column(String(3))
+    reference: Mapped[str] = mapped_column(Text, default="")
+    payer_name: Mapped[str] = mapped_column(String(200), default="")
+    payer_iban: Mapped[str] = mapped_column(String(64), default="")
+    source: Mapped[str] = mapped_column(String(500), default="")
+    debtor_id: Mapped[int | None] = mapped_column(ForeignKey("debtors.id"), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16))  # matched | unmatched | credit
+    matched_by: Mapped[str] = mapped_column(String(100), default="")
+    unallocated: Mapped[Decimal] = mapped_column(Amount())
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Allocation(Base):
+    """Part of a payment applied to one invoice."""
+
+    __tablename__ = "allocations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Amount())
+    on: Mapped[date] = mapped_column(Date)
+
+
+class Dispute(Base):
+    __tablename__ = "disputes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    opened_on: Mapped[date] = mapped_column(Date)
+    opened_by: Mapped[str] = mapped_column(String(100))
+    resolved_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    resolution: Mapped[str] = mapped_column(String(16), default="")  # resume | cancel
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Promise(Base):
+    __tablename__ = "promises"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    pay_by: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal | None] = mapped_column(Amount(), nullable=True)
+    made_on: Mapped[date] = mapped_column(Date)
+    made_by: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | kept | broken
+
+
+class Hold(Base):
+    __tablename__ = "holds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"), index=True)
+    until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_on: Mapped[date] = mapped_column(Date)
+    placed_by: Mapped[str] = mapped_column(String(100))
+    released_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class Arrangement(Base):
+    """A payment plan: its invoices leave the normal steps and its installments are watched."""
+
+    __tablename__ = "arrangements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal] = mapped_column(Amount())
+    every: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | completed | defaulted
+    missed: Mapped[int] = mapped_column(Integer, default=0)
+    created_on: Mapped[date] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class ArrangementInvoice(Base):
+    __tablename__ = "arrangement_invoices"
+    arrangement_id: Mapped[int] = mapped_column(ForeignKey("arrangements.id"), primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
+
+
+class Installment(Base):
+    __tablename__ = "installments"
+    __table_args__ = (UniqueConstraint("arrangement_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    arrangement_id: Mapped[int] = mapped_column(ForeignKey("arrangements.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Amount())
+    paid: Mapped[Decimal] = mapped_column(Amount())
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | paid | missed
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table behind a model, typed as such (for bulk `insert`/`update` on the hot paths)."""
+    return cast(Table, model.__table__)
