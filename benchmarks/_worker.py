@@ -42,7 +42,7 @@ def daily(project: Path, url: str, as_of: date, profile: str | None) -> dict[str
     ws = Workspace.open(project, url)
     ws.register_policies()
     report, seconds = _timed(lambda: run_due(ws.engine, ws.templates, ws.project.creditor, as_of, ws.clock,
-                                             batch_size=ws.project.batch_size), profile)
+                                             ws.timers, batch_size=ws.project.batch_size), profile)
     return {"seconds": seconds, "due": report.due, "advanced": report.advanced, "messages": report.messages,
             "deferred": report.deferred, "steps": dict(report.steps)}
 

@@ -1,4 +1,7 @@
-"""Wiring: from a project folder to an engine, templates, policies and channels."""
+"""Wiring: from a project folder to an engine, templates, policies, the pause timers and channels.
+
+Everything the services need is built here and handed to them; no module fills a registry on import.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,6 +14,8 @@ from sqlalchemy import Connection, Engine
 from dunflow.clock import SystemClock
 from dunflow.delivery.channels import Channel, FileSink
 from dunflow.delivery.refresh import Refreshed, refresh
+from dunflow.engine.pauses import PauseTimer
+from dunflow.events.timers import pause_timers
 from dunflow.policy.validate import PolicySet, load_policies
 from dunflow.policy.versions import register_policies
 from dunflow.project import Project, load_project
@@ -40,6 +45,11 @@ class Workspace:
     @cached_property
     def policies(self) -> PolicySet:
         return load_policies(self.project.policies_dir, self.templates, self.project.root)
+
+    @cached_property
+    def timers(self) -> dict[str, PauseTimer]:
+        """The runner's timers for held, promised and arranged cases."""
+        return pause_timers()
 
     def register_policies(self) -> dict[str, int]:
         """Store the current policy texts as versions; name → version id."""

@@ -158,7 +158,7 @@ def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, f
     ws = workspace(ctx)
     ws.register_policies()
     day = as_of or ws.clock.today(ws.policies.policies[0].settings.timezone)
-    result = run_due(ws.engine, ws.templates, ws.project.creditor, day, ws.clock, dry_run=dry_run,
+    result = run_due(ws.engine, ws.templates, ws.project.creditor, day, ws.clock, ws.timers, dry_run=dry_run,
                      batch_size=ws.project.batch_size, force=force)
     summary = {"as_of": str(result.as_of), "dry_run": dry_run, "due": result.due, "advanced": result.advanced,
                "messages": result.messages, "deferred": result.deferred, "steps": dict(result.steps)}

@@ -29,6 +29,7 @@ HELD = "held"
 ARRANGEMENT = "arrangement"
 FINAL_STATES: frozenset[str] = frozenset({PAID, CANCELLED, ESCALATED, BELOW_MINIMUM})
 PAUSE_STATES: frozenset[str] = frozenset({DISPUTED, PROMISED, HELD, ARRANGEMENT})
+TIMED_PAUSES: frozenset[str] = frozenset({PROMISED, HELD, ARRANGEMENT})  # pauses the runner must end on a date
 NOT_DUNNED: frozenset[str] = FINAL_STATES | PAUSE_STATES  # no notice goes out in these
 RESERVED_STATES: frozenset[str] = NOT_DUNNED | {NEW}
 

@@ -4,17 +4,19 @@ The runner feeds a `CaseFacts` and the case's compiled policy; it gets back an
 `Outcome` (new state, next look, audit records, the step whose notice to send).
 Time-driven pause endings (a hold that expired, a promise that was broken, an
 installment that was missed) are `timers`: each fires a machine event first,
-then the ordinary dunning decision runs.
+then the ordinary dunning decision runs. The timers are handed in by the caller
+(built in `bootstrap`), never found in a registry an import happened to fill: a
+paused case without its timer is refused loudly instead of staying paused forever.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from dunflow.domain.calendar import BusinessDay
-from dunflow.domain.policy import FINAL_STATES, Step
+from dunflow.domain.policy import FINAL_STATES, TIMED_PAUSES, Step
 from dunflow.domain.schedule import due_step, explain, next_planned, not_before_tomorrow
 from dunflow.policy.compile import CaseState, CompiledPolicy, advance_event
 
@@ -67,17 +69,26 @@ class Outcome:
 # A timer looks at a paused case on its date, given what the runner loaded about the pause
 # (a hold, a promise, an arrangement), and may fire an event on it.
 Timer = Callable[[CompiledPolicy, CaseState, Outcome, date, Any], None]
-TIMERS: dict[str, Timer] = {}
+
+
+class UnwiredTimer(Exception):
+    """A bug, not a user error: a paused case reached `decide` without the timer that ends its pause."""
 
 
 def decide(compiled: CompiledPolicy, is_business_day: BusinessDay, facts: CaseFacts, as_of: date,
-           pause: Any = None) -> Outcome | None:
-    """The outcome for a due case, or None when nothing may happen today (a weekend or holiday)."""
+           pause: Any = None, timers: Mapping[str, Timer] | None = None) -> Outcome | None:
+    """The outcome for a due case, or None when nothing may happen today (a weekend or holiday).
+
+    `timers` maps each timed pause state (held, promised, arrangement) to the timer that looks at it.
+    """
     if not is_business_day(as_of):
         return None
     case = CaseState(facts.state, facts.resume_state)
     outcome = Outcome(facts, case.state, case.resume_state, facts.last_step_on, None)
-    timer = TIMERS.get(case.state)
+    timer = (timers or {}).get(case.state)
+    if timer is None and case.state in TIMED_PAUSES:
+        raise UnwiredTimer(f"case {facts.case_id} is {case.state} but no timer for it was wired "
+                           "(build the runner's timers with dunflow.bootstrap)")
     if timer is not None:
         timer(compiled, case, outcome, as_of, pause)
         if _named_target(compiled, case, facts):

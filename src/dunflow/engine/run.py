@@ -36,11 +36,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from dunflow.domain.notice import Creditor
-from dunflow.engine.advance import CaseFacts, Outcome, decide
+from dunflow.engine.advance import CaseFacts, Outcome, Timer, decide
 from dunflow.engine.cases import facts_of, locked_cases
 from dunflow.engine.notices import Messages, NoticeWriter
 from dunflow.errors import DunflowError
-from dunflow.events.timers import load_pause_facts, write_effects
+from dunflow.engine.pauses import Timers, fires, load_pause_facts, require_timers, write_effects
 from dunflow.policy.versions import CompiledVersions
 from dunflow.rendering.templates import TemplateStore
 from dunflow.store.orm import Action, Case, Invoice, Run, table_of
@@ -68,14 +68,16 @@ class _Conflict(Exception):
     """Another worker changed a case of this batch first; the batch is retried."""
 
 
-def run_due(engine: Engine, templates: TemplateStore, creditor: Creditor, as_of: date, clock: Clock, *,
-            dry_run: bool = False, batch_size: int = 1000, force: bool = False) -> RunReport:
+def run_due(engine: Engine, templates: TemplateStore, creditor: Creditor, as_of: date, clock: Clock,
+            timers: Timers, *, dry_run: bool = False, batch_size: int = 1000, force: bool = False) -> RunReport:
+    """Advance every case due on `as_of`; `timers` (from bootstrap) end the timed pauses."""
+    require_timers(timers)
     report = RunReport(as_of, dry_run)
     with engine.begin() as connection:
         _refuse_going_back(connection, as_of, force)
     due = _due_keys(engine, as_of)
     report.due = len(due)
-    batch = _Batch(engine, templates, creditor, as_of, clock, report, dry_run)
+    batch = _Batch(engine, templates, creditor, as_of, clock, timers, report, dry_run)
     left = batch.process(_chunks_by_debtor(due, batch_size), wait=False)
     batch.process(_chunks_by_debtor(left, batch_size), wait=True)  # debtors another worker held: wait for them
     if not dry_run:
@@ -155,6 +157,7 @@ class _Batch:
     creditor: Creditor
     as_of: date
     clock: Clock
+    timers: Timers
     report: RunReport
     dry_run: bool
 
@@ -188,8 +191,8 @@ class _Batch:
     def _write(self, connection: Connection, chunk: list[tuple[int, int]], wait: bool) -> list[tuple[int, int]]:
         versions = CompiledVersions(connection)
         claimed, skipped = _claim(connection, chunk, self.as_of, wait)
-        outcomes = _decide_all(versions, claimed, load_pause_facts(connection, claimed, self.as_of), self.as_of,
-                               self.report)
+        pauses = load_pause_facts(connection, self.timers, claimed, self.as_of)
+        outcomes = _decide_all(versions, claimed, pauses, fires(self.timers), self.as_of, self.report)
         now = self.clock.now()
         messages = NoticeWriter(connection, versions, self.templates, self.creditor, self.as_of, now).write(outcomes)
         _write_actions(connection, outcomes, messages, self.as_of, now)
@@ -199,12 +202,12 @@ class _Batch:
         return skipped
 
 
-def _decide_all(versions: CompiledVersions, claimed: list[CaseFacts], pauses: dict[int, Any], as_of: date,
-                report: RunReport) -> list[Outcome]:
+def _decide_all(versions: CompiledVersions, claimed: list[CaseFacts], pauses: dict[int, Any],
+                timers: dict[str, Timer], as_of: date, report: RunReport) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for facts in claimed:
         outcome = decide(versions.get(facts.policy_version_id), versions.calendar(facts.policy_version_id), facts,
-                         as_of, pauses.get(facts.case_id))
+                         as_of, pauses.get(facts.case_id), timers)
         if outcome is None:
             report.deferred += 1
         else:
