@@ -98,7 +98,7 @@ def test_kept_promise_ends_in_paid(dunflow: Dunflow) -> None:
     dunflow("promise", "E-3", "--date", "2026-11-20", "--on", "2026-11-02")
     engine = create_engine(dunflow.database)
     with engine.begin() as connection:
-        from dunflow.events.firing import apply_amount
+        from dunflow.ledger.allocation import apply_amount
 
         invoice_id = connection.execute(text("SELECT id FROM invoices WHERE number = 'E-3'")).scalar()
         from datetime import date
@@ -156,7 +156,7 @@ def test_arrangement_paid_in_full_completes(dunflow: Dunflow) -> None:
         from datetime import date
         from decimal import Decimal
 
-        from dunflow.events.firing import apply_amount
+        from dunflow.ledger.allocation import apply_amount
 
         invoice_id = connection.execute(text("SELECT id FROM invoices WHERE number = 'E-3'")).scalar()
         apply_amount(connection, invoice_id, Decimal("150.00"), on=date(2026, 11, 9), why="installment 1")
@@ -187,7 +187,7 @@ def test_paying_one_invoice_keeps_the_grouped_notice_of_the_others(dunflow: Dunf
     from datetime import date
     from decimal import Decimal
 
-    from dunflow.events.firing import apply_amount
+    from dunflow.ledger.allocation import apply_amount
 
     dunflow("run", "--as-of", "2026-11-16")
     grouped = [o for o in dunflow.outbox() if o[3] == ["E-1", "E-2"]]
@@ -214,7 +214,7 @@ def test_reminders_continue_when_the_first_invoice_of_an_arrangement_is_paid(dun
     from datetime import date
     from decimal import Decimal
 
-    from dunflow.events.firing import apply_amount
+    from dunflow.ledger.allocation import apply_amount
 
     dunflow("arrangement", "create", "E-1", "E-2", "--installments", "3", "--first-due", "2026-11-02",
             "--date", "2026-11-01")

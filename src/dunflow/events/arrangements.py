@@ -3,8 +3,8 @@
 A missed installment (still unpaid `reminder.after_days` after its due date) gets
 its own reminder; after `max_missed` missed installments the arrangement
 defaults and dunning resumes at the step the policy names. Payments on the
-invoices pay the installments oldest first; when every invoice is paid the
-arrangement is completed.
+invoices pay the installments oldest first, and complete the arrangement once
+every invoice is paid (`ledger.allocation`).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from dunflow.domain.calendar import add_months
 from dunflow.domain.money import Money, minor_unit
@@ -187,36 +187,6 @@ def _remind(compiled: CompiledPolicy, case: CaseState, outcome: Outcome, facts: 
                         "open_amount": Money(installment.amount - installment.paid, facts.currency)},
         "arrangement": {"id": facts.id, "installments": len(facts.installments)},
     }
-
-
-def record_payment(connection: Connection, invoice_id: int, amount: Decimal) -> None:
-    """Pay the invoice's active arrangement's installments, oldest first; complete it when all is paid."""
-    arrangement_id = connection.execute(
-        select(LINKS.c.arrangement_id).join(ARRANGEMENTS, ARRANGEMENTS.c.id == LINKS.c.arrangement_id)
-        .where(LINKS.c.invoice_id == invoice_id, ARRANGEMENTS.c.status == "active")).scalar()
-    if arrangement_id is None:
-        return
-    left = amount
-    rows = connection.execute(select(INSTALLMENTS).where(INSTALLMENTS.c.arrangement_id == arrangement_id)
-                              .order_by(INSTALLMENTS.c.number)).all()
-    for row in rows:
-        if left <= 0:
-            break
-        if row.paid >= row.amount:
-            continue
-        share = min(left, row.amount - row.paid)
-        left -= share
-        paid = row.paid + share
-        connection.execute(update(INSTALLMENTS).where(INSTALLMENTS.c.id == row.id).values(
-            paid=paid, status="paid" if paid >= row.amount else row.status))
-    _complete_if_paid(connection, arrangement_id)
-
-
-def _complete_if_paid(connection: Connection, arrangement_id: int) -> None:
-    open_amounts = connection.execute(select(INVOICES.c.open_amount).join(LINKS, LINKS.c.invoice_id == INVOICES.c.id)
-                                      .where(LINKS.c.arrangement_id == arrangement_id)).scalars().all()
-    if all(amount == 0 for amount in open_amounts):
-        connection.execute(update(ARRANGEMENTS).where(ARRANGEMENTS.c.id == arrangement_id).values(status="completed"))
 
 
 def show_arrangement(connection: Connection, arrangement_id: int) -> dict[str, Any]:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import getpass
 import os
 from datetime import date, datetime, timezone
-from decimal import Decimal
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from dunflow.domain.policy import FINAL_STATES, NOT_DUNNED
 from dunflow.engine.advance import CaseFacts, next_look
@@ -26,12 +25,11 @@ from dunflow.store.orm import (
     Debtor,
     Invoice,
     OutboxMessage,
-    Promise,
     table_of,
 )
 
 CASES, INVOICES, DEBTORS = table_of(Case), table_of(Invoice), table_of(Debtor)
-ACTIONS, OUTBOX, PROMISES = table_of(Action), table_of(OutboxMessage), table_of(Promise)
+ACTIONS, OUTBOX = table_of(Action), table_of(OutboxMessage)
 
 
 def current_actor() -> str:
@@ -86,7 +84,7 @@ def fire(connection: Connection, case: CaseFacts, event: str, *, on: date, rule:
         next_action_at = dunning_resumes_on(compiled, case, model.state, last, on)
     if model.state in FINAL_STATES:
         next_action_at = None
-    _audit(connection, case, kind, model.state, rule, on, actor, key=event)
+    audit(connection, case, kind, model.state, rule, on, actor, key=event)
     moved = connection.execute(update(CASES).where(CASES.c.id == case.case_id, CASES.c.revision == case.revision)
                                .values(state=model.state, resume_state=model.resume_state, last_step_on=last,
                                        next_action_at=next_action_at, revision=case.revision + 1))
@@ -119,47 +117,7 @@ def _still_dunned(connection: Connection, numbers: list[str]) -> bool:
     return any(state not in NOT_DUNNED for state in states)
 
 
-def apply_amount(connection: Connection, invoice_id: int, amount: Decimal, *, on: date, why: str,
-                 actor: str | None = None) -> Decimal:
-    """Reduce an invoice's open amount by up to `amount`; pay or settle its case. Returns what was applied.
-
-    Fully paid → `pay`; still open but below the policy's minimum → `settle`; the case's pending
-    messages about the invoice are withdrawn in both cases.
-    """
-    case = case_by_invoice_id(connection, invoice_id)
-    applied = min(amount, case.open_amount)
-    if applied <= 0:
-        return Decimal("0")
-    remaining = case.open_amount - applied
-    connection.execute(update(INVOICES).where(INVOICES.c.id == invoice_id).values(open_amount=remaining))
-    from dunflow.events.arrangements import (
-        record_payment,  # late: arrangements builds on this module
-    )
-
-    record_payment(connection, invoice_id, applied)
-    if case.state in FINAL_STATES:
-        return applied
-    minimum = CompiledVersions(connection).get(case.policy_version_id).policy.settings.minimum_for(case.currency)
-    detail = f"{why}: {applied} {case.currency} applied, {remaining} {case.currency} open"
-    if remaining == 0:
-        fire(connection, case, "pay", on=on, rule=detail, actor=actor, kind="payment")
-        connection.execute(update(PROMISES).where(PROMISES.c.invoice_id == invoice_id, PROMISES.c.status == "open")
-                           .values(status="kept"))
-    elif remaining < minimum:
-        fire(connection, case, "settle", on=on, actor=actor, kind="payment",
-             rule=f"{detail}; below the policy minimum {minimum} {case.currency}: dunning stops")
-    else:
-        _record_partial(connection, case, on, detail, actor)
-    return applied
-
-
-def _record_partial(connection: Connection, case: CaseFacts, on: date, detail: str, actor: str | None) -> None:
-    """A partial payment changes no state; it goes into the audit trail, and the next notice shows the rest."""
-    count = connection.execute(select(func.count()).where(ACTIONS.c.case_id == case.case_id)).scalar_one()
-    _audit(connection, case, "payment", case.state, detail, on, actor, key=str(count))
-
-
-def _audit(connection: Connection, case: CaseFacts, kind: str, to_state: str, rule: str, on: date,
+def audit(connection: Connection, case: CaseFacts, kind: str, to_state: str, rule: str, on: date,
            actor: str | None, key: str) -> None:
     """One audit-trail entry for a command's effect on a case (who, why, when, under which policy version)."""
     connection.execute(insert(ACTIONS).values(

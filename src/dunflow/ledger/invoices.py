@@ -18,6 +18,7 @@ from sqlalchemy import Connection, insert, select, update
 from dunflow.domain.policy import NEW, DebtorFacts
 from dunflow.domain.schedule import planned_date
 from dunflow.errors import InputProblems, Problem
+from dunflow.events.holds import active_hold, debtors_on_hold, hold_case
 from dunflow.formats import tables as t
 from dunflow.policy.validate import PolicySet
 from dunflow.policy.versions import business_days, choose_policy
@@ -174,8 +175,6 @@ def import_invoices(connection: Connection, path: Path, policies: PolicySet, ver
 def _hold_new_invoices_of_held_debtors(connection: Connection, fresh: list[_InvoiceRow], debtors: dict[str, Any],
                                        on: date) -> None:
     """A debtor on hold stays on hold for invoices that arrive later."""
-    from dunflow.events.holds import active_hold, debtors_on_hold, hold_case
-
     held = debtors_on_hold(connection, [debtors[code].id for code in {i.debtor_code for i in fresh}], on)
     for code in sorted(c for c in {i.debtor_code for i in fresh} if debtors[c].id in held):
         hold = active_hold(connection, debtors[code].id, on)

@@ -9,7 +9,7 @@ Why it works this way:
   amount. Anything else stays unmatched for a person (`payments unmatched`, `payments assign`).
 - Money is never lost: what a payment does not need for its invoice(s) goes to the same debtor's other
   open invoices in that currency, oldest due date first; the rest stays on the payment as a credit.
-- Every change to an invoice goes through `events.apply_amount`, so the case is paid or settled and its
+- Every change to an invoice goes through `ledger.allocation.apply_amount`, so the case is paid or settled and its
   pending notices are withdrawn exactly as for any other debtor event.
 Everything runs in the caller's transaction: an import succeeds entirely or changes nothing.
 """
@@ -44,13 +44,13 @@ from dunflow.errors import (
     Problem,
     unknown_invoice,
 )
-from dunflow.events import firing as events
 from dunflow.formats import tables as t
 from dunflow.formats.bankfiles import (
     PaymentRecord,
     read_payments,
     sniff_payments_format,
 )
+from dunflow.ledger.allocation import apply_amount
 from dunflow.store.orm import Allocation, Case, Debtor, Invoice, Payment, table_of
 
 PAYMENTS, ALLOCATIONS = cast(Table, table_of(Payment)), cast(Table, table_of(Allocation))  # Table, for mypy
@@ -221,7 +221,7 @@ def _apply(connection: Connection, payment: _PaymentRow, invoice: InvoiceRef, am
     if amount <= 0:
         return Decimal(0)
     label = "credit note" if payment.kind == "credit_note" else "payment"
-    used = events.apply_amount(connection, invoice.id, amount, on=payment.booked_on,
+    used = apply_amount(connection, invoice.id, amount, on=payment.booked_on,
                                why=f"{label} {payment.external_id}", actor=actor)
     if used <= 0:
         return Decimal(0)
