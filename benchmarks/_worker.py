@@ -41,8 +41,8 @@ def daily(project: Path, url: str, as_of: date, profile: str | None) -> dict[str
 
     ws = Workspace.open(project, url)
     ws.register_policies()
-    report, seconds = _timed(lambda: run_due(ws.engine, ws.templates, ws.project.creditor, as_of, ws.clock,
-                                             ws.timers, batch_size=ws.project.batch_size), profile)
+    report, seconds = _timed(lambda: run_due(ws.store, ws.templates, ws.project.creditor, as_of, ws.timers,
+                                             batch_size=ws.project.batch_size), profile)
     return {"seconds": seconds, "due": report.due, "advanced": report.advanced, "messages": report.messages,
             "deferred": report.deferred, "steps": dict(report.steps)}
 
@@ -50,15 +50,14 @@ def daily(project: Path, url: str, as_of: date, profile: str | None) -> dict[str
 def import_invoices(project: Path, url: str, csv_path: Path, profile: str | None) -> dict[str, Any]:
     from dunflow.bootstrap import Workspace
     from dunflow.ledger.invoices import import_invoices as run_import
-    from dunflow.policy.versions import register_policies
 
     ws = Workspace.open(project, url)
     ws.engine, ws.policies  # noqa: B018 - migrations checked, policy files loaded and validated, as the CLI
 
     def transaction() -> Any:
-        with ws.engine.begin() as connection:
-            versions = register_policies(connection, ws.policies)
-            return run_import(connection, csv_path, ws.policies, versions, None)
+        with ws.store.writing() as uow:
+            versions = uow.versions.register(ws.policies, uow.clock.now())
+            return run_import(uow, csv_path, ws.policies, versions, ws.clock.today())
 
     report, seconds = _timed(transaction, profile)
     return {"seconds": seconds, "invoices": report.created, "unchanged": report.unchanged,

@@ -9,34 +9,40 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-from dunflow.clock import SystemClock
+from dunflow.clock import Clock, SystemClock
 from dunflow.delivery.channels import Channel, FileSink
 from dunflow.delivery.refresh import Refreshed, refresh
 from dunflow.engine.pauses import PauseTimer
 from dunflow.events.timers import pause_timers
 from dunflow.policy.validate import PolicySet, load_policies
-from dunflow.policy.versions import register_policies
 from dunflow.project import Project, load_project
 from dunflow.rendering.templates import TemplateStore
 from dunflow.store.db import make_engine, migrate
+from dunflow.store.uow import Store, UnitOfWork
 
 
 @dataclass
 class Workspace:
     project: Project
-    clock: SystemClock = field(default_factory=SystemClock)
+    clock: Clock = field(default_factory=SystemClock)
 
     @classmethod
-    def open(cls, start: Path | None = None, database: str | None = None) -> Workspace:
-        return cls(load_project(start, database))
+    def open(cls, start: Path | None = None, database: str | None = None, clock: Clock | None = None) -> Workspace:
+        """The project found from `start`; the one clock every service of this command reads."""
+        return cls(load_project(start, database), clock or SystemClock())
 
     @cached_property
     def engine(self) -> Engine:
         engine = make_engine(self.project.database_url)
         migrate(engine)
         return engine
+
+    @cached_property
+    def store(self) -> Store:
+        """Units of work on the project's database, with one compiled-policy cache for the whole command."""
+        return Store(self.engine, self.clock)
 
     @cached_property
     def templates(self) -> TemplateStore:
@@ -53,12 +59,12 @@ class Workspace:
 
     def register_policies(self) -> dict[str, int]:
         """Store the current policy texts as versions; name → version id."""
-        with self.engine.begin() as connection:
-            return register_policies(connection, self.policies)
+        with self.store.writing() as uow:
+            return uow.versions.register(self.policies, uow.clock.now())
 
-    def refresher(self, connection: Connection, message: dict[str, Any]) -> Refreshed | None | bool:
+    def refresher(self, uow: UnitOfWork, message: dict[str, Any]) -> Refreshed | None | bool:
         """Check a pending message against today's open amounts before it goes out."""
-        return refresh(connection, self.templates, self.project.creditor, message)
+        return refresh(uow, self.templates, self.project.creditor, message)
 
     def channel(self, name: str) -> Channel:
         return FileSink(self.project.outbox_dir, self.project.creditor.email)

@@ -2,14 +2,21 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from dunflow.cli.main import main
+from dunflow.clock import FixedClock
+from dunflow.ledger.allocation import apply_amount
+from dunflow.store.db import make_engine
+from dunflow.store.uow import Store, UnitOfWork
 
 INVOICES = """\
 number,debtor_code,currency,amount,open_amount,issue_date,due_date,debtor_name,debtor_type,debtor_country,debtor_language,debtor_email
@@ -33,6 +40,16 @@ class Dunflow:
 
     def invoice(self, number: str) -> dict[str, Any]:
         return json.loads(self("show", "invoice", number, "--format", "json"))
+
+    @contextmanager
+    def writing(self) -> Iterator[UnitOfWork]:
+        """A unit of work on the test database, as a service gets it (the clock stands on 2026-11-20)."""
+        engine = make_engine(self.database)
+        try:
+            with Store(engine, FixedClock.on(date(2026, 11, 20))).writing() as uow:
+                yield uow
+        finally:
+            engine.dispose()
 
     def outbox(self) -> list[tuple[str, str, str, list[str]]]:
         engine = create_engine(self.database)
@@ -96,17 +113,10 @@ def test_broken_promise_sends_the_step_the_policy_names(dunflow: Dunflow) -> Non
 
 def test_kept_promise_ends_in_paid(dunflow: Dunflow) -> None:
     dunflow("promise", "E-3", "--date", "2026-11-20", "--on", "2026-11-02")
-    engine = create_engine(dunflow.database)
-    with engine.begin() as connection:
-        from dunflow.ledger.allocation import apply_amount
-
-        invoice_id = connection.execute(text("SELECT id FROM invoices WHERE number = 'E-3'")).scalar()
-        from datetime import date
-        from decimal import Decimal
-
-        apply_amount(connection, invoice_id, Decimal("300.00"), on=date(2026, 11, 18), why="bank transfer")
-        status = connection.execute(text("SELECT status FROM promises")).scalar()
-    engine.dispose()
+    with dunflow.writing() as uow:
+        invoice_id = uow.connection.execute(text("SELECT id FROM invoices WHERE number = 'E-3'")).scalar()
+        apply_amount(uow, invoice_id, Decimal("300.00"), on=date(2026, 11, 18), why="bank transfer")
+        status = uow.connection.execute(text("SELECT status FROM promises")).scalar()
     assert status == "kept"
     assert dunflow.invoice("E-3")["state"] == "paid"
     dunflow("run", "--as-of", "2026-12-30")
@@ -151,17 +161,10 @@ def test_arrangement_reminds_a_missed_installment_then_defaults(dunflow: Dunflow
 
 def test_arrangement_paid_in_full_completes(dunflow: Dunflow) -> None:
     dunflow("arrangement", "create", "E-3", "--installments", "2", "--first-due", "2026-11-10", "--date", "2026-11-01")
-    engine = create_engine(dunflow.database)
-    with engine.begin() as connection:
-        from datetime import date
-        from decimal import Decimal
-
-        from dunflow.ledger.allocation import apply_amount
-
-        invoice_id = connection.execute(text("SELECT id FROM invoices WHERE number = 'E-3'")).scalar()
-        apply_amount(connection, invoice_id, Decimal("150.00"), on=date(2026, 11, 9), why="installment 1")
-        apply_amount(connection, invoice_id, Decimal("150.00"), on=date(2026, 12, 9), why="installment 2")
-    engine.dispose()
+    with dunflow.writing() as uow:
+        invoice_id = uow.connection.execute(text("SELECT id FROM invoices WHERE number = 'E-3'")).scalar()
+        apply_amount(uow, invoice_id, Decimal("150.00"), on=date(2026, 11, 9), why="installment 1")
+        apply_amount(uow, invoice_id, Decimal("150.00"), on=date(2026, 12, 9), why="installment 2")
     plan = json.loads(dunflow("arrangement", "show", "1", "--format", "json"))
     assert plan["status"] == "completed"
     assert [i["status"] for i in plan["installments"]] == ["paid", "paid"]
@@ -184,22 +187,15 @@ def test_invoice_imported_for_a_held_debtor_is_held_too(dunflow: Dunflow, tmp_pa
 
 
 def test_paying_one_invoice_keeps_the_grouped_notice_of_the_others(dunflow: Dunflow) -> None:
-    from datetime import date
-    from decimal import Decimal
-
-    from dunflow.ledger.allocation import apply_amount
-
     dunflow("run", "--as-of", "2026-11-16")
     grouped = [o for o in dunflow.outbox() if o[3] == ["E-1", "E-2"]]
     assert grouped and {o[1] for o in grouped} == {"pending"}  # one message per channel
-    engine = create_engine(dunflow.database)
     for number, amount in (("E-1", "1000.00"), ("E-2", "500.00")):
-        with engine.begin() as connection:
-            invoice_id = connection.execute(text(f"SELECT id FROM invoices WHERE number = '{number}'")).scalar()
-            apply_amount(connection, invoice_id, Decimal(amount), on=date(2026, 11, 17), why="transfer")
+        with dunflow.writing() as uow:
+            invoice_id = uow.connection.execute(text(f"SELECT id FROM invoices WHERE number = '{number}'")).scalar()
+            apply_amount(uow, invoice_id, Decimal(amount), on=date(2026, 11, 17), why="transfer")
         statuses = {o[1] for o in dunflow.outbox() if o[3] == ["E-1", "E-2"]}
         assert statuses == {"pending" if number == "E-1" else "cancelled"}
-    engine.dispose()
 
 
 def test_the_audit_trail_names_who_acted(dunflow: Dunflow, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -211,18 +207,11 @@ def test_the_audit_trail_names_who_acted(dunflow: Dunflow, monkeypatch: pytest.M
 
 
 def test_reminders_continue_when_the_first_invoice_of_an_arrangement_is_paid(dunflow: Dunflow) -> None:
-    from datetime import date
-    from decimal import Decimal
-
-    from dunflow.ledger.allocation import apply_amount
-
     dunflow("arrangement", "create", "E-1", "E-2", "--installments", "3", "--first-due", "2026-11-02",
             "--date", "2026-11-01")
-    engine = create_engine(dunflow.database)
-    with engine.begin() as connection:
-        invoice_id = connection.execute(text("SELECT id FROM invoices WHERE number = 'E-1'")).scalar()
-        apply_amount(connection, invoice_id, Decimal("1000.00"), on=date(2026, 11, 2), why="installment 1 and 2")
-    engine.dispose()
+    with dunflow.writing() as uow:
+        invoice_id = uow.connection.execute(text("SELECT id FROM invoices WHERE number = 'E-1'")).scalar()
+        apply_amount(uow, invoice_id, Decimal("1000.00"), on=date(2026, 11, 2), why="installment 1 and 2")
     assert dunflow.invoice("E-1")["state"] == "paid"
     dunflow("run", "--as-of", "2027-01-06")  # installment 3 (2027-01-02) unpaid: reminder from E-2
     assert [o for o in dunflow.outbox() if o[0] == "installment" and o[3] == ["E-2"]]

@@ -1,14 +1,13 @@
 """The runner gets its pause timers from bootstrap, explicitly: forgetting them is refused, not silent."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from dunflow.bootstrap import Workspace
-from dunflow.clock import FixedClock
 from dunflow.domain.calendar import weekdays_only
 from dunflow.domain.policy import HELD
 from dunflow.engine.advance import CaseFacts, UnwiredTimer, decide
@@ -42,6 +41,5 @@ def test_a_runner_without_pause_timers_refuses_before_reading_any_case(project_d
     timers = dict(ws.timers)
     del timers[HELD]
     with pytest.raises(UnwiredTimer, match="held"):
-        run_due(ws.engine, ws.templates, ws.project.creditor, date(2026, 12, 1), FixedClock(datetime(2026, 12, 1, 9, tzinfo=timezone.utc)),
-                timers)
+        run_due(ws.store, ws.templates, ws.project.creditor, date(2026, 12, 1), timers)
     ws.engine.dispose()

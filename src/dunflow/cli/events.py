@@ -15,15 +15,29 @@ from dunflow.events.arrangements import create_arrangement, show_arrangement
 from dunflow.events.disputes import open_dispute, resolve_dispute
 from dunflow.events.holds import place_hold, release_debtor
 from dunflow.events.promises import make_promise
+from dunflow.store.uow import UnitOfWork
 
-DATE_HELP = "Date the event happened (default: today)."
+DATE_HELP = "Date the event happened (default: today). --date is the older name of --as-of."
 
 
-def _in_transaction(ctx: click.Context, work: Callable[[Any, date], Any], on: date | None) -> Any:
-    """Events act on cases under the policy versions already stored with them: no policy loading needed."""
+def as_of_option(*older: str) -> Callable[[Any], Any]:
+    """`--as-of` (as on every command that records something), and the command's older name for it."""
+    return click.option("--as-of", *older, "on", type=ISO_DATE, help=DATE_HELP.replace("--date", "/".join(older)))
+
+
+def _in_transaction(ctx: click.Context, work: Callable[[UnitOfWork, date], Any], on: date | None) -> Any:
+    """One unit of work, dated `on` or today by the workspace's clock.
+
+    Events act on cases under the policy versions already stored with them: no policy loading needed.
+    """
     ws = workspace(ctx)
-    with ws.engine.begin() as connection:
-        return work(connection, on or date.today())
+    with ws.store.writing() as uow:
+        return work(uow, on or ws.clock.today())
+
+
+def _reading(ctx: click.Context, work: Callable[[UnitOfWork], Any]) -> Any:
+    with workspace(ctx).store.reading() as uow:
+        return work(uow)
 
 
 @click.group()
@@ -34,7 +48,7 @@ def dispute() -> None:
 @dispute.command(name="open")
 @click.argument("invoice")
 @click.option("--reason", required=True, help='Why, e.g. "goods not delivered".')
-@click.option("--date", "on", type=ISO_DATE, help=DATE_HELP)
+@as_of_option("--date")
 @click.pass_context
 def dispute_open(ctx: click.Context, invoice: str, reason: str, on: date | None) -> None:
     """Pause INVOICE because the debtor contests it."""
@@ -47,7 +61,7 @@ def dispute_open(ctx: click.Context, invoice: str, reason: str, on: date | None)
 @click.option("--resume", "outcome", flag_value="resume", help="Dunning resumes as the policy says.")
 @click.option("--cancel", "outcome", flag_value="cancel", help="The invoice is cancelled / credited.")
 @click.option("--note", default="", help="What was agreed.")
-@click.option("--date", "on", type=ISO_DATE, help=DATE_HELP)
+@as_of_option("--date")
 @click.pass_context
 def dispute_resolve(ctx: click.Context, invoice: str, outcome: str | None, note: str, on: date | None) -> None:
     """End the dispute on INVOICE: resume dunning or cancel the invoice."""
@@ -61,7 +75,7 @@ def dispute_resolve(ctx: click.Context, invoice: str, outcome: str | None, note:
 @click.argument("invoice")
 @click.option("--date", "pay_by", type=ISO_DATE, required=True, help="The date the debtor promised to pay by.")
 @click.option("--amount", default=None, help="Promised amount (default: the whole open amount).")
-@click.option("--on", "on", type=ISO_DATE, help="Date the promise was made (default: today).")
+@as_of_option("--on")
 @click.pass_context
 def promise(ctx: click.Context, invoice: str, pay_by: date, amount: str | None, on: date | None) -> None:
     """Record a promise to pay: no notices until the date plus the policy's grace period."""
@@ -74,7 +88,7 @@ def promise(ctx: click.Context, invoice: str, pay_by: date, amount: str | None, 
 @click.argument("debtor")
 @click.option("--until", type=ISO_DATE, default=None, help="End of the hold (default: until released).")
 @click.option("--reason", required=True)
-@click.option("--date", "on", type=ISO_DATE, help=DATE_HELP)
+@as_of_option("--date")
 @click.pass_context
 def hold(ctx: click.Context, debtor: str, until: date | None, reason: str, on: date | None) -> None:
     """Pause every invoice of DEBTOR until a date or until released."""
@@ -84,7 +98,7 @@ def hold(ctx: click.Context, debtor: str, until: date | None, reason: str, on: d
 
 @click.command()
 @click.argument("debtor")
-@click.option("--date", "on", type=ISO_DATE, help=DATE_HELP)
+@as_of_option("--date")
 @click.pass_context
 def release(ctx: click.Context, debtor: str, on: date | None) -> None:
     """Lift DEBTOR's hold: dunning resumes."""
@@ -102,7 +116,7 @@ def arrangement() -> None:
 @click.option("--installments", type=click.IntRange(1, 120), required=True)
 @click.option("--first-due", type=ISO_DATE, required=True)
 @click.option("--every", default="1m", show_default=True, help="1m, 2w, 14d …")
-@click.option("--date", "on", type=ISO_DATE, help=DATE_HELP)
+@as_of_option("--date")
 @click.pass_context
 def arrangement_create(ctx: click.Context, invoices: tuple[str, ...], installments: int, first_due: date,
                        every: str, on: date | None) -> None:
@@ -118,7 +132,7 @@ def arrangement_create(ctx: click.Context, invoices: tuple[str, ...], installmen
 @click.pass_context
 def arrangement_show(ctx: click.Context, arrangement_id: int, fmt: str) -> None:
     """An arrangement, its invoices and installments."""
-    data = _in_transaction(ctx, lambda c, d: show_arrangement(c, arrangement_id), None)
+    data = _reading(ctx, lambda uow: show_arrangement(uow, arrangement_id))
     if fmt == "json":
         output.emit_json(data)
         return

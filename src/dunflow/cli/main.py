@@ -25,7 +25,6 @@ from dunflow.ledger.invoices import import_debtors, import_invoices
 from dunflow.policy.compile import compile_policy, draw
 from dunflow.policy.schema import schema_file
 from dunflow.policy.validate import check_policies, policy_paths
-from dunflow.policy.versions import register_policies
 from dunflow.reporting import report as read
 from dunflow.scaffold import init_project
 
@@ -127,21 +126,23 @@ def import_() -> None:
 def import_debtors_cmd(ctx: click.Context, file: Path, fmt: str | None) -> None:
     """Create or update debtors."""
     ws = workspace(ctx)
-    with ws.engine.begin() as connection:
-        result = import_debtors(connection, file, fmt)
+    with ws.store.writing() as uow:
+        result = import_debtors(uow, file, fmt)
     click.echo(f"debtors: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
 
 
 @import_.command(name="invoices")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default=None, help="Default: sniffed.")
+@click.option("--as-of", "as_of", type=ISO_DATE, help="Date of the import (default: today); a debtor on hold on "
+              "that date holds the new invoices too.")
 @click.pass_context
-def import_invoices_cmd(ctx: click.Context, file: Path, fmt: str | None) -> None:
+def import_invoices_cmd(ctx: click.Context, file: Path, fmt: str | None, as_of: date | None) -> None:
     """Load invoices (and unknown debtors given in debtor_* columns); each open invoice gets a dunning case."""
     ws = workspace(ctx)
-    with ws.engine.begin() as connection:
-        versions = register_policies(connection, ws.policies)
-        result = import_invoices(connection, file, ws.policies, versions, fmt)
+    with ws.store.writing() as uow:
+        versions = uow.versions.register(ws.policies, uow.clock.now())
+        result = import_invoices(uow, file, ws.policies, versions, as_of or ws.clock.today(), fmt)
     click.echo(f"invoices: {result.created} imported, {result.unchanged} already known"
                + (f"; {result.debtors_created} new debtors" if result.debtors_created else ""))
 
@@ -158,7 +159,7 @@ def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, f
     ws = workspace(ctx)
     ws.register_policies()
     day = as_of or ws.clock.today(ws.policies.policies[0].settings.timezone)
-    result = run_due(ws.engine, ws.templates, ws.project.creditor, day, ws.clock, ws.timers, dry_run=dry_run,
+    result = run_due(ws.store, ws.templates, ws.project.creditor, day, ws.timers, dry_run=dry_run,
                      batch_size=ws.project.batch_size, force=force)
     summary = {"as_of": str(result.as_of), "dry_run": dry_run, "due": result.due, "advanced": result.advanced,
                "messages": result.messages, "deferred": result.deferred, "steps": dict(result.steps)}
@@ -185,7 +186,7 @@ def _print_run(summary: dict[str, Any]) -> None:
 
 
 def _send(ws: Workspace) -> None:
-    result = send_pending(ws.engine, ws.channel, ws.clock.now, ws.refresher)
+    result = send_pending(ws.store, ws.channel, ws.refresher)
     extra = [f"{result.rerendered} re-rendered with today's open amounts" if result.rerendered else "",
              f"{result.withdrawn} withdrawn (nothing left to dun)" if result.withdrawn else "",
              f"{result.failed} failed (will retry)" if result.failed else ""]
@@ -207,8 +208,8 @@ def send(ctx: click.Context) -> None:
 def status(ctx: click.Context, as_of: date | None, fmt: str) -> None:
     """Where the portfolio stands: cases per policy and state, what is due next, the outbox."""
     ws = workspace(ctx)
-    with ws.engine.connect() as connection:
-        data = read.status(connection, as_of or date.today())
+    with ws.store.reading() as uow:
+        data = read.status(uow, as_of or ws.clock.today())
     if fmt == "json":
         output.emit_json(data)
         return
@@ -227,8 +228,8 @@ def status(ctx: click.Context, as_of: date | None, fmt: str) -> None:
 def outbox_cmd(ctx: click.Context, status: str | None, limit: int, fmt: str) -> None:
     """The outbox, newest first: queued, delivered and withdrawn messages."""
     ws = workspace(ctx)
-    with ws.engine.connect() as connection:
-        rows = read.outbox(connection, status, limit)
+    with ws.store.reading() as uow:
+        rows = read.outbox(uow, status, limit)
     if fmt == "json":
         output.emit_json(rows)
         return
@@ -245,8 +246,8 @@ def show() -> None:
 def _show(ctx: click.Context, fmt: str, query: Callable[[Any], dict[str, Any]],
           render: Callable[[dict[str, Any]], None]) -> None:
     ws = workspace(ctx)
-    with ws.engine.connect() as connection:
-        data = query(connection)
+    with ws.store.reading() as uow:
+        data = query(uow)
     output.emit_json(data) if fmt == "json" else render(data)
 
 

@@ -30,11 +30,11 @@ CONCURRENT_HINT = "another command recorded the same payment at the same time; r
 
 
 def _transaction(ctx: click.Context, work: Any) -> Any:
-    """Run `work(connection)` in one transaction; a unique-key race becomes a user error, not a traceback."""
+    """Run `work(uow)` in one unit of work; a unique-key race becomes a user error, not a traceback."""
     ws = workspace(ctx)
     try:
-        with ws.engine.begin() as connection:
-            return work(connection)
+        with ws.store.writing() as uow:
+            return work(uow)
     except IntegrityError:
         raise DunflowError("the payment was recorded concurrently; nothing was changed", CONCURRENT_HINT) from None
 
@@ -119,8 +119,8 @@ def payments_unmatched_cmd(ctx: click.Context, fmt: str) -> None:
     from dunflow.cli import output
 
     ws = workspace(ctx)
-    with ws.engine.connect() as connection:
-        rows = unmatched_payments(connection)
+    with ws.store.reading() as uow:
+        rows = unmatched_payments(uow)
     if fmt == "json":
         output.emit_json(rows)
         return

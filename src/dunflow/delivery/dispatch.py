@@ -10,17 +10,13 @@ message (the file sink rewrites the same file).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Callable
-
-from sqlalchemy import Connection, Engine, select, update
 
 from dunflow.delivery.channels import Channel
 from dunflow.delivery.refresh import Refreshed
-from dunflow.store.orm import OutboxMessage, table_of
+from dunflow.store.uow import Store, UnitOfWork
 
-OUTBOX = table_of(OutboxMessage)
-Refresher = Callable[[Connection, dict[str, Any]], "Refreshed | None | bool"]
+Refresher = Callable[[UnitOfWork, dict[str, Any]], "Refreshed | None | bool"]
 
 
 @dataclass
@@ -31,54 +27,49 @@ class SendReport:
     rerendered: int = 0
 
 
-def send_pending(engine: Engine, channel_for: Callable[[str], Channel], now: Callable[[], datetime],
-                 refresher: Refresher | None = None, limit: int | None = None) -> SendReport:
+def send_pending(store: Store, channel_for: Callable[[str], Channel], refresher: Refresher | None = None,
+                 limit: int | None = None) -> SendReport:
+    """Deliver every pending message; `sent_at` comes from the store's clock."""
     report = SendReport()
-    with engine.connect() as connection:
-        query = select(OUTBOX.c.id).where(OUTBOX.c.status == "pending").order_by(OUTBOX.c.id).limit(limit)
-        pending = list(connection.execute(query).scalars())
+    with store.reading() as uow:
+        pending = uow.outbox.pending_ids(limit)
     for message_id in pending:
-        message = _prepare(engine, message_id, refresher, report)
+        message = _prepare(store, message_id, refresher, report)
         if message is None:
             continue
         try:
             channel_for(message["channel"]).deliver(message)
         except OSError as exc:
-            _mark(engine, message_id, "pending", now(), error=str(exc), attempts=message["attempts"] + 1)
+            _mark(store, message_id, "pending", error=str(exc), attempts=message["attempts"] + 1)
             report.failed += 1
             continue
-        _mark(engine, message_id, "sent", now(), attempts=message["attempts"] + 1)
+        _mark(store, message_id, "sent", attempts=message["attempts"] + 1)
         report.sent += 1
     return report
 
 
-def _prepare(engine: Engine, message_id: int, refresher: Refresher | None,
+def _prepare(store: Store, message_id: int, refresher: Refresher | None,
              report: SendReport) -> dict[str, Any] | None:
     """The message as it should go out now, or None when it is no longer pending or was withdrawn."""
-    with engine.begin() as connection:
-        row = connection.execute(select(OUTBOX).where(OUTBOX.c.id == message_id, OUTBOX.c.status == "pending")).first()
-        if row is None:
+    with store.writing() as uow:
+        message = uow.outbox.pending(message_id)
+        if message is None:
             return None
-        message = dict(row._mapping)
-        verdict = True if refresher is None else refresher(connection, message)
+        verdict = True if refresher is None else refresher(uow, message)
         if verdict is None:
-            connection.execute(update(OUTBOX).where(OUTBOX.c.id == message_id).values(
+            uow.outbox.change(message_id, dict(
                 status="cancelled", last_error="withdrawn before delivery: no invoice of it is still dunned"))
             report.withdrawn += 1
             return None
         if isinstance(verdict, Refreshed):
             changes = dict(subject=verdict.subject, body=verdict.body, invoice_numbers=verdict.invoice_numbers,
                            open_amounts=verdict.open_amounts, last_error=verdict.note)
-            connection.execute(update(OUTBOX).where(OUTBOX.c.id == message_id).values(**changes))
+            uow.outbox.change(message_id, changes)
             message.update(changes)
             report.rerendered += 1
         return message
 
 
-def _mark(engine: Engine, message_id: int, status: str, at: datetime, *, attempts: int, error: str = "") -> None:
-    values: dict[str, object] = dict(status=status, attempts=attempts, last_error=error)
-    if status == "sent":
-        values["sent_at"] = at
-    with engine.begin() as connection:
-        connection.execute(update(OUTBOX).where(OUTBOX.c.id == message_id, OUTBOX.c.status == "pending")
-                           .values(**values))
+def _mark(store: Store, message_id: int, status: str, *, attempts: int, error: str = "") -> None:
+    with store.writing() as uow:
+        uow.outbox.mark(message_id, status, uow.clock.now(), attempts, error)

@@ -10,17 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
-
 from dunflow.domain.money import Money
 from dunflow.domain.notice import Creditor, NoticeFacts, invoice_line
 from dunflow.domain.policy import NOT_DUNNED
 from dunflow.engine.notices import debtor_from_row
-from dunflow.policy.versions import CompiledVersions
 from dunflow.rendering.templates import TemplateStore
-from dunflow.store.orm import Case, Debtor, Invoice, PolicyVersion, table_of
-
-CASES, INVOICES, DEBTORS, VERSIONS = table_of(Case), table_of(Invoice), table_of(Debtor), table_of(PolicyVersion)
+from dunflow.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -32,36 +27,29 @@ class Refreshed:
     note: str
 
 
-def refresh(connection: Connection, templates: TemplateStore, creditor: Creditor,
+def refresh(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
             message: dict[str, Any]) -> Refreshed | None | bool:
     """True: send as rendered. None: withdraw. Refreshed: send this text instead."""
     rendered_with = message.get("open_amounts")
     if not rendered_with or message["step"] == "installment":
         return True
-    rows = _invoices(connection, list(rendered_with))
+    rows = uow.invoices.with_cases(list(rendered_with))
     current = {r.number: str(r.open_amount) for r in rows if _still_dunned(r)}
     if current == rendered_with:
         return True
     if not current:
         return None
-    return _render_again(connection, templates, creditor, message, [r for r in rows if r.number in current])
-
-
-def _invoices(connection: Connection, numbers: list[str]) -> list[Any]:
-    return list(connection.execute(
-        select(INVOICES, CASES.c.state, CASES.c.policy_version_id)
-        .join(CASES, CASES.c.invoice_id == INVOICES.c.id).where(INVOICES.c.number.in_(numbers))
-        .order_by(INVOICES.c.due_date, INVOICES.c.number)))
+    return _render_again(uow, templates, creditor, message, [r for r in rows if r.number in current])
 
 
 def _still_dunned(row: Any) -> bool:
     return row.state not in NOT_DUNNED and row.open_amount > 0
 
 
-def _render_again(connection: Connection, templates: TemplateStore, creditor: Creditor, message: dict[str, Any],
+def _render_again(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor, message: dict[str, Any],
                   rows: list[Any]) -> Refreshed:
-    compiled = CompiledVersions(connection).get(rows[0].policy_version_id)
-    debtor = debtor_from_row(connection.execute(select(DEBTORS).where(DEBTORS.c.id == message["debtor_id"])).one())
+    compiled = uow.versions.compiled(rows[0].policy_version_id)
+    debtor = debtor_from_row(uow.invoices.debtor(message["debtor_id"]))
     as_of = message["created_on"]
     lines = tuple(invoice_line(r.number, r.issue_date, r.due_date, Money(r.amount, r.currency),
                                Money(r.open_amount, r.currency), as_of) for r in rows)

@@ -12,32 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from dunflow.domain.calendar import BusinessDay
+from dunflow.domain.case import CaseFacts
 from dunflow.domain.policy import FINAL_STATES, TIMED_PAUSES, Step
 from dunflow.domain.schedule import due_step, explain, next_planned, not_before_tomorrow
 from dunflow.policy.compile import CaseState, CompiledPolicy, advance_event
-
-
-@dataclass(frozen=True)
-class CaseFacts:
-    case_id: int
-    invoice_id: int
-    debtor_id: int
-    policy_version_id: int
-    state: str
-    resume_state: str | None
-    last_step_on: date | None
-    revision: int
-    number: str
-    currency: str
-    amount: Decimal
-    open_amount: Decimal
-    issue_date: date
-    due_date: date
-    next_action_at: date | None = None
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, insert, select
-
 from dunflow.domain.money import Money
 from dunflow.domain.notice import (
     Creditor,
@@ -26,12 +24,8 @@ from dunflow.domain.notice import (
 )
 from dunflow.domain.policy import NOT_DUNNED, Step
 from dunflow.engine.advance import Outcome
-from dunflow.policy.versions import CompiledVersions
 from dunflow.rendering.templates import TemplateStore
-from dunflow.store.orm import Case, Invoice, OutboxMessage, table_of
-from dunflow.store.orm import Debtor as DebtorRow
-
-CASES, INVOICES, DEBTORS, OUTBOX = table_of(Case), table_of(Invoice), table_of(DebtorRow), table_of(OutboxMessage)
+from dunflow.store.uow import UnitOfWork
 
 
 @dataclass
@@ -72,9 +66,9 @@ def recipient(delivery: Delivery, debtor: Debtor, step: Step) -> str:
 
 
 class NoticeWriter:
-    def __init__(self, connection: Connection, versions: CompiledVersions, templates: TemplateStore,
-                 creditor: Creditor, as_of: date, now: datetime) -> None:
-        self.connection, self.versions, self.templates = connection, versions, templates
+    def __init__(self, uow: UnitOfWork, templates: TemplateStore, creditor: Creditor, as_of: date,
+                 now: datetime) -> None:
+        self.uow, self.versions, self.templates = uow, uow.versions, templates
         self.creditor, self.as_of, self.now = creditor, as_of, now
 
     def write(self, outcomes: list[Outcome]) -> Messages:
@@ -83,8 +77,7 @@ class NoticeWriter:
         messages = Messages()
         for notice in notices:
             self._render(notice, debtors[notice.debtor_id], messages)
-        if messages.rows:
-            self.connection.execute(insert(OUTBOX), messages.rows)
+        self.uow.outbox.add(messages.rows)
         return messages
 
     def notices(self, outcomes: list[Outcome]) -> list[Notice]:
@@ -94,7 +87,7 @@ class NoticeWriter:
             if outcome.notice is None or (outcome.escalated and not outcome.notice.channels):
                 continue
             facts = outcome.facts
-            policy = self.versions.get(facts.policy_version_id).policy
+            policy = self.versions.compiled(facts.policy_version_id).policy
             if policy.settings.group_per_debtor and not outcome.escalated and outcome.notice.kind != "installment":
                 grouped.setdefault((facts.debtor_id, facts.currency, facts.policy_version_id), []).append(outcome)
             else:
@@ -113,7 +106,7 @@ class NoticeWriter:
         others = self._other_overdue({debtor for debtor, _, _ in groups})
         notices: list[Notice] = []
         for (debtor_id, currency, version_id), members in groups.items():
-            compiled = self.versions.get(version_id)
+            compiled = self.versions.compiled(version_id)
             advancing = {o.facts.case_id for o in members}
             extra = [row for row in others.get((debtor_id, currency, version_id), []) if row.id not in advancing]
             level = max([compiled.reached_index(o.state) for o in members] +
@@ -126,28 +119,16 @@ class NoticeWriter:
         return notices
 
     def _other_overdue(self, debtor_ids: set[int]) -> dict[tuple[int, str, int], list[Any]]:
-        query = (
-            select(CASES.c.id, CASES.c.state, CASES.c.debtor_id, CASES.c.policy_version_id, INVOICES.c.number,
-                   INVOICES.c.currency, INVOICES.c.amount, INVOICES.c.open_amount, INVOICES.c.issue_date,
-                   INVOICES.c.due_date)
-            .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
-            .where(CASES.c.debtor_id.in_(debtor_ids), INVOICES.c.due_date < self.as_of,
-                   CASES.c.state.not_in(NOT_DUNNED))
-        )
         found: dict[tuple[int, str, int], list[Any]] = {}
-        for row in self.connection.execute(query):
+        for row in self.uow.cases.overdue_of_debtors(debtor_ids, self.as_of, NOT_DUNNED):
             found.setdefault((row.debtor_id, row.currency, row.policy_version_id), []).append(row)
         return found
 
     def _debtors(self, ids: Iterable[int]) -> dict[int, Debtor]:
-        id_list = list(ids)
-        if not id_list:
-            return {}
-        rows = self.connection.execute(select(DEBTORS).where(DEBTORS.c.id.in_(id_list)))
-        return {row.id: debtor_from_row(row) for row in rows}
+        return {debtor_id: debtor_from_row(row) for debtor_id, row in self.uow.invoices.debtors_by_id(ids).items()}
 
     def _render(self, notice: Notice, debtor: Debtor, messages: Messages) -> None:
-        compiled = self.versions.get(notice.policy_version_id)
+        compiled = self.versions.compiled(notice.policy_version_id)
         policy, step = compiled.policy, notice.step
         language = self.templates.language_for(step.template, debtor.language, policy.settings.language)
         facts = NoticeFacts(debtor, self.creditor, tuple(notice.invoices), step, policy, compiled.version,

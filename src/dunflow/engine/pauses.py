@@ -1,11 +1,11 @@
-"""The runner's port for timed pauses: what it loads about a paused case, the timer that decides, the effects.
+"""The runner's port for timed pauses: what it loads about a paused case, and the timer that decides.
 
 A held, promised or arranged case is due on the day its pause must be looked at
 (the hold ends, the promise is checked, an installment is checked). For each such
 state the runner is handed a `PauseTimer` (built by `bootstrap` from `events.timers`):
-`load` reads the pause's facts for the batch's cases in that state (batched, one
-query shape per state), `fire` decides (pure). The effects timers report (a promise
-marked broken, an installment missed) are written in the same batch transaction.
+`load` reads the pause's facts for the batch's cases in that state, `fire` decides
+(pure). The effects timers report (a promise marked broken, an installment missed)
+are written in the same batch's unit of work.
 """
 from __future__ import annotations
 
@@ -13,17 +13,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable, Mapping
 
-from sqlalchemy import Connection, update
-
 from dunflow.domain.policy import TIMED_PAUSES
-from dunflow.engine.advance import CaseFacts, Outcome, Timer, UnwiredTimer
-from dunflow.store.orm import Arrangement, Installment, Promise, table_of
-
-_TABLES = {"promises": table_of(Promise), "installments": table_of(Installment),
-           "arrangements": table_of(Arrangement)}
+from dunflow.engine.advance import CaseFacts, Timer, UnwiredTimer
+from dunflow.store.uow import UnitOfWork
 
 # The paused cases of one state in a batch → case id → what the timer needs to know about the pause.
-PauseLoader = Callable[[Connection, list[CaseFacts], date], dict[int, Any]]
+PauseLoader = Callable[[UnitOfWork, list[CaseFacts], date], dict[int, Any]]
 
 
 @dataclass(frozen=True)
@@ -47,8 +42,7 @@ def fires(timers: Timers) -> dict[str, Timer]:
     return {state: timer.fire for state, timer in timers.items()}
 
 
-def load_pause_facts(connection: Connection, timers: Timers, claimed: list[CaseFacts],
-                     as_of: date) -> dict[int, Any]:
+def load_pause_facts(uow: UnitOfWork, timers: Timers, claimed: list[CaseFacts], as_of: date) -> dict[int, Any]:
     """Case id → what its pause timer needs, for the paused cases of a batch."""
     by_state: dict[str, list[CaseFacts]] = {}
     for facts in claimed:
@@ -56,17 +50,5 @@ def load_pause_facts(connection: Connection, timers: Timers, claimed: list[CaseF
             by_state.setdefault(facts.state, []).append(facts)
     found: dict[int, Any] = {}
     for state, cases in by_state.items():
-        found.update(timers[state].load(connection, cases, as_of))
+        found.update(timers[state].load(uow, cases, as_of))
     return found
-
-
-def write_effects(connection: Connection, outcomes: list[Outcome]) -> None:
-    """Apply each distinct side effect once (several cases of one arrangement report the same one)."""
-    seen: set[tuple[str, int]] = set()
-    for outcome in outcomes:
-        for table, row_id, values in outcome.effects:
-            if (table, row_id) in seen:
-                continue
-            seen.add((table, row_id))
-            target = _TABLES[table]
-            connection.execute(update(target).where(target.c.id == row_id).values(**values))

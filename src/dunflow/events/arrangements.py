@@ -13,8 +13,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
-
 from dunflow.domain.calendar import add_months
 from dunflow.domain.money import Money, minor_unit
 from dunflow.domain.policy import ARRANGEMENT, Delay, Step
@@ -22,18 +20,7 @@ from dunflow.engine.advance import Outcome, transition
 from dunflow.errors import DunflowError, NotFound
 from dunflow.events.firing import CaseFacts, case_for_invoice, current_actor, fire
 from dunflow.policy.compile import CaseState, CompiledPolicy
-from dunflow.policy.versions import CompiledVersions
-from dunflow.store.orm import (
-    Arrangement,
-    ArrangementInvoice,
-    Case,
-    Installment,
-    Invoice,
-    table_of,
-)
-
-ARRANGEMENTS, LINKS = table_of(Arrangement), table_of(ArrangementInvoice)
-INSTALLMENTS, INVOICES, CASES = table_of(Installment), table_of(Invoice), table_of(Case)
+from dunflow.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -78,29 +65,28 @@ def schedule(total: Decimal, currency: str, count: int, first_due: date, every: 
     return list(zip(dates, amounts))
 
 
-def create_arrangement(connection: Connection, numbers: list[str], installments: int, first_due: date, every: str,
+def create_arrangement(uow: UnitOfWork, numbers: list[str], installments: int, first_due: date, every: str,
                        on: date, actor: str | None = None) -> int:
-    cases = [case_for_invoice(connection, n) for n in numbers]
-    _check_arrangeable(connection, cases, installments, first_due, on)
+    cases = [case_for_invoice(uow, n) for n in numbers]
+    _check_arrangeable(uow, cases, installments, first_due, on)
     total = sum((c.open_amount for c in cases), Decimal("0"))
-    arrangement_id = connection.execute(insert(ARRANGEMENTS).values(
-        debtor_id=cases[0].debtor_id, currency=cases[0].currency, total=total, every=every, status="active",
-        missed=0, created_on=on, created_by=actor or current_actor()).returning(ARRANGEMENTS.c.id)).scalar_one()
     plan = schedule(total, cases[0].currency, installments, first_due, every)
-    connection.execute(insert(INSTALLMENTS), [
-        dict(arrangement_id=arrangement_id, number=n, due_date=due, amount=amount, paid=Decimal("0"), status="open")
-        for n, (due, amount) in enumerate(plan, start=1)])
-    connection.execute(insert(LINKS), [dict(arrangement_id=arrangement_id, invoice_id=c.invoice_id) for c in cases])
+    arrangement_id = uow.pauses.add_arrangement(
+        dict(debtor_id=cases[0].debtor_id, currency=cases[0].currency, total=total, every=every, status="active",
+             missed=0, created_on=on, created_by=actor or current_actor()),
+        [dict(number=n, due_date=due, amount=amount, paid=Decimal("0"), status="open")
+         for n, (due, amount) in enumerate(plan, start=1)],
+        [c.invoice_id for c in cases])
     for case in cases:
-        rules = CompiledVersions(connection).get(case.policy_version_id).policy.events.arrangement
-        fire(connection, case, "arrange", on=on, actor=actor, reschedule=False,
+        rules = uow.versions.compiled(case.policy_version_id).policy.events.arrangement
+        fire(uow, case, "arrange", on=on, actor=actor, reschedule=False,
              next_action_at=first_due + timedelta(days=rules.reminder_after_days),
              rule=f"payment arrangement {arrangement_id}: {installments} installments of about {plan[0][1]} "
                   f"{case.currency} every {every} from {first_due}")
     return int(arrangement_id)
 
 
-def _check_arrangeable(connection: Connection, cases: list[CaseFacts], installments: int, first_due: date,
+def _check_arrangeable(uow: UnitOfWork, cases: list[CaseFacts], installments: int, first_due: date,
                        on: date) -> None:
     if len({(c.debtor_id, c.currency) for c in cases}) != 1:
         raise DunflowError("an arrangement covers invoices of one debtor in one currency",
@@ -110,26 +96,19 @@ def _check_arrangeable(connection: Connection, cases: list[CaseFacts], installme
     if first_due < on:
         raise DunflowError(f"--first-due {first_due} is in the past", "the first installment falls due later")
     for case in cases:
-        compiled = CompiledVersions(connection).get(case.policy_version_id)
+        compiled = uow.versions.compiled(case.policy_version_id)
         if not compiled.can("arrange", CaseState(case.state, case.resume_state)):
             raise DunflowError(f"invoice {case.number} is {case.state}; it cannot join an arrangement",
                                "only open invoices that are being dunned or paused can")
 
 
-def arrangement_facts(connection: Connection, invoice_ids: list[int]) -> dict[int, ArrangementFacts]:
+def arrangement_facts(uow: UnitOfWork, invoice_ids: list[int]) -> dict[int, ArrangementFacts]:
     """Active arrangements of these invoices (invoice id → facts)."""
-    links = connection.execute(select(LINKS.c.invoice_id, LINKS.c.arrangement_id)
-                               .join(ARRANGEMENTS, ARRANGEMENTS.c.id == LINKS.c.arrangement_id)
-                               .where(LINKS.c.invoice_id.in_(invoice_ids), ARRANGEMENTS.c.status == "active")).all()
     found: dict[int, ArrangementFacts] = {}
-    for invoice_id, arrangement_id in links:
-        head = connection.execute(select(ARRANGEMENTS).where(ARRANGEMENTS.c.id == arrangement_id)).one()
-        first_invoice = connection.execute(  # the first invoice still in the arrangement sends the reminders
-            select(LINKS.c.invoice_id).join(CASES, CASES.c.invoice_id == LINKS.c.invoice_id)
-            .where(LINKS.c.arrangement_id == arrangement_id, CASES.c.state == ARRANGEMENT)
-            .order_by(LINKS.c.invoice_id)).scalars().first()
-        rows = connection.execute(select(INSTALLMENTS).where(INSTALLMENTS.c.arrangement_id == arrangement_id)
-                                  .order_by(INSTALLMENTS.c.number))
+    for invoice_id, arrangement_id in uow.pauses.active_arrangements(invoice_ids):
+        head = uow.pauses.arrangement(arrangement_id)
+        first_invoice = uow.pauses.first_invoice_in(arrangement_id, ARRANGEMENT)  # it sends the reminders
+        rows = uow.pauses.installments(arrangement_id)
         found[invoice_id] = ArrangementFacts(
             arrangement_id, head.currency, head.missed,
             tuple(InstallmentFacts(r.id, r.number, r.due_date, r.amount, r.paid, r.status) for r in rows),
@@ -189,16 +168,14 @@ def _remind(compiled: CompiledPolicy, case: CaseState, outcome: Outcome, facts: 
     }
 
 
-def show_arrangement(connection: Connection, arrangement_id: int) -> dict[str, Any]:
-    head = connection.execute(select(ARRANGEMENTS).where(ARRANGEMENTS.c.id == arrangement_id)).first()
+def show_arrangement(uow: UnitOfWork, arrangement_id: int) -> dict[str, Any]:
+    head = uow.pauses.arrangement(arrangement_id)
     if head is None:
         raise NotFound(f"unknown arrangement {arrangement_id}", "arrangement ids are printed by `arrangement create`")
-    numbers = connection.execute(select(INVOICES.c.number).join(LINKS, LINKS.c.invoice_id == INVOICES.c.id)
-                                 .where(LINKS.c.arrangement_id == arrangement_id).order_by(INVOICES.c.number))
-    rows = connection.execute(select(INSTALLMENTS).where(INSTALLMENTS.c.arrangement_id == arrangement_id)
-                              .order_by(INSTALLMENTS.c.number))
+    numbers = [row.number for row in uow.pauses.invoices_of(arrangement_id)]
+    rows = uow.pauses.installments(arrangement_id)
     return {"id": head.id, "status": head.status, "currency": head.currency, "total": str(head.total),
-            "every": head.every, "missed": head.missed, "invoices": list(numbers.scalars()),
+            "every": head.every, "missed": head.missed, "invoices": numbers,
             "installments": [{"number": r.number, "due_date": str(r.due_date), "amount": str(r.amount),
                               "paid": str(r.paid), "status": r.status} for r in rows]}
 

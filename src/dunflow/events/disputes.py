@@ -7,59 +7,52 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import Connection, insert, select, update
-
 from dunflow.domain.policy import DISPUTED
 from dunflow.domain.schedule import planned_date
 from dunflow.errors import DunflowError
 from dunflow.events.firing import CaseFacts, case_for_invoice, current_actor, fire
 from dunflow.events.holds import active_hold, hold_case
 from dunflow.policy.compile import CompiledPolicy
-from dunflow.policy.versions import CompiledVersions, business_days
-from dunflow.store.orm import Dispute, table_of
-
-DISPUTES = table_of(Dispute)
+from dunflow.policy.versions import business_days
+from dunflow.store.uow import UnitOfWork
 
 
-def open_dispute(connection: Connection, number: str, reason: str, on: date, actor: str | None = None) -> str:
-    case = case_for_invoice(connection, number)
+def open_dispute(uow: UnitOfWork, number: str, reason: str, on: date, actor: str | None = None) -> str:
+    case = case_for_invoice(uow, number)
     if not reason.strip():
         raise DunflowError("a dispute needs a reason", 'say why, e.g. --reason "goods not delivered"')
-    state = fire(connection, case, "dispute", on=on, rule=f"dispute opened: {reason}", actor=actor,
+    state = fire(uow, case, "dispute", on=on, rule=f"dispute opened: {reason}", actor=actor,
                  next_action_at=None, reschedule=False)
-    connection.execute(insert(DISPUTES).values(invoice_id=case.invoice_id, reason=reason, opened_on=on,
-                                               opened_by=actor or current_actor()))
+    uow.pauses.open_dispute(case.invoice_id, reason, on, actor or current_actor())
     return state
 
 
-def resolve_dispute(connection: Connection, number: str, resume: bool, on: date, note: str = "",
+def resolve_dispute(uow: UnitOfWork, number: str, resume: bool, on: date, note: str = "",
                     actor: str | None = None) -> str:
-    case = case_for_invoice(connection, number)
+    case = case_for_invoice(uow, number)
     if case.state != DISPUTED:
         raise DunflowError(f"invoice {number} has no open dispute (state: {case.state})",
                            "open one with `dunflow dispute open`")
-    connection.execute(update(DISPUTES).where(DISPUTES.c.invoice_id == case.invoice_id,
-                                              DISPUTES.c.resolved_on.is_(None))
-                       .values(resolved_on=on, resolution="resume" if resume else "cancel", note=note))
+    uow.pauses.resolve_dispute(case.invoice_id, on, "resume" if resume else "cancel", note)
     if not resume:
-        return fire(connection, case, "cancel", on=on, actor=actor,
+        return fire(uow, case, "cancel", on=on, actor=actor,
                     rule=f"dispute resolved: invoice cancelled/credited{': ' + note if note else ''}")
-    state = _resume(connection, case, on, note, actor)
-    debtor_hold = active_hold(connection, case.debtor_id, on)
+    state = _resume(uow, case, on, note, actor)
+    debtor_hold = active_hold(uow, case.debtor_id, on)
     if debtor_hold is not None:
-        state = hold_case(connection, case.invoice_id, debtor_hold, on, actor)
+        state = hold_case(uow, case.invoice_id, debtor_hold, on, actor)
     return state
 
 
-def _resume(connection: Connection, case: CaseFacts, on: date, note: str, actor: str | None) -> str:
-    compiled = CompiledVersions(connection).get(case.policy_version_id)
+def _resume(uow: UnitOfWork, case: CaseFacts, on: date, note: str, actor: str | None) -> str:
+    compiled = uow.versions.compiled(case.policy_version_id)
     rule = compiled.policy.events.dispute.on_resolve
     why = f"dispute resolved, dunning resumes ({rule}){': ' + note if note else ''}"
     if rule == "continue":
-        return fire(connection, case, "resolve", on=on, rule=why, actor=actor)
+        return fire(uow, case, "resolve", on=on, rule=why, actor=actor)
     target = case.resume_state or "new"
     nxt = _restarted(compiled, case, target, on)
-    return fire(connection, case, "resolve", on=on, rule=f"{why}; next look {nxt}", actor=actor,
+    return fire(uow, case, "resolve", on=on, rule=f"{why}; next look {nxt}", actor=actor,
                 next_action_at=nxt, reschedule=nxt is None)
 
 
@@ -74,6 +67,5 @@ def _restarted(compiled: CompiledPolicy, case: CaseFacts, state: str, on: date) 
     return on + timedelta(days=max(gap, 1))
 
 
-def open_disputes(connection: Connection, invoice_id: int) -> list[dict[str, object]]:
-    rows = connection.execute(select(DISPUTES).where(DISPUTES.c.invoice_id == invoice_id).order_by(DISPUTES.c.id))
-    return [dict(r._mapping) for r in rows]
+def open_disputes(uow: UnitOfWork, invoice_id: int) -> list[dict[str, object]]:
+    return uow.pauses.disputes(invoice_id)

@@ -1,35 +1,27 @@
-"""Debtor events between runs: fire a machine event on a case, with audit trail, in the caller's transaction.
+"""Debtor events between runs: fire a machine event on a case, with audit trail, in the caller's unit of work.
 
 Every command that changes a case (a payment, a dispute, a promise, a hold, an
 arrangement) goes through `fire`: it locks the case row, steps the compiled
 machine (so an event the policy does not allow is refused with a clear error),
-records who/why/when in `actions`, and reschedules the case.
+records who/why/when in the audit trail, and reschedules the case. "When" is
+the command's date (`on`) and the unit of work's clock (`recorded_at`).
 """
 from __future__ import annotations
 
 import getpass
 import os
-from datetime import date, datetime, timezone
+from datetime import date
 
-from sqlalchemy import Connection, insert, select, update
-
+from dunflow.domain.case import CaseFacts
 from dunflow.domain.policy import FINAL_STATES, NOT_DUNNED
-from dunflow.engine.advance import CaseFacts, next_look
-from dunflow.engine.cases import facts_of, locked_cases
+from dunflow.engine.advance import next_look
 from dunflow.errors import DunflowError, NotFound, unknown_invoice
 from dunflow.policy.compile import CaseState, CompiledPolicy
-from dunflow.policy.versions import CompiledVersions, business_days
-from dunflow.store.orm import (
-    Action,
-    Case,
-    Debtor,
-    Invoice,
-    OutboxMessage,
-    table_of,
-)
+from dunflow.policy.versions import business_days
+from dunflow.store.uow import UnitOfWork
 
-CASES, INVOICES, DEBTORS = table_of(Case), table_of(Invoice), table_of(Debtor)
-ACTIONS, OUTBOX = table_of(Action), table_of(OutboxMessage)
+__all__ = ["CaseFacts", "audit", "case_by_invoice_id", "case_for_invoice", "cases_of_debtor", "current_actor",
+           "fire", "withdraw_pending_messages"]
 
 
 def current_actor() -> str:
@@ -42,23 +34,22 @@ def current_actor() -> str:
         return "unknown"
 
 
-def case_for_invoice(connection: Connection, number: str) -> CaseFacts:
-    row = connection.execute(locked_cases().where(INVOICES.c.number == number)).first()
-    if row is None:
+def case_for_invoice(uow: UnitOfWork, number: str) -> CaseFacts:
+    case = uow.cases.by_invoice_number(number)
+    if case is None:
         raise unknown_invoice(number)
-    return facts_of(row)
+    return case
 
 
-def case_by_invoice_id(connection: Connection, invoice_id: int) -> CaseFacts:
-    return facts_of(connection.execute(locked_cases().where(INVOICES.c.id == invoice_id)).one())
+def case_by_invoice_id(uow: UnitOfWork, invoice_id: int) -> CaseFacts:
+    return uow.cases.by_invoice_id(invoice_id)
 
 
-def cases_of_debtor(connection: Connection, code: str) -> tuple[int, list[CaseFacts]]:
-    debtor_id = connection.execute(select(DEBTORS.c.id).where(DEBTORS.c.code == code)).scalar()
+def cases_of_debtor(uow: UnitOfWork, code: str) -> tuple[int, list[CaseFacts]]:
+    debtor_id = uow.invoices.debtor_id(code)
     if debtor_id is None:
         raise NotFound(f"unknown debtor '{code}'", "check the debtor code (`dunflow show debtor CODE`)")
-    rows = connection.execute(locked_cases().where(CASES.c.debtor_id == debtor_id).order_by(CASES.c.id))
-    return debtor_id, [facts_of(row) for row in rows]
+    return debtor_id, uow.cases.of_debtor(debtor_id)
 
 
 def dunning_resumes_on(compiled: CompiledPolicy, case: CaseFacts, state: str, last_step_on: date | None,
@@ -67,7 +58,7 @@ def dunning_resumes_on(compiled: CompiledPolicy, case: CaseFacts, state: str, la
     return next_look(compiled, business_days(compiled.policy.settings.calendar), state, case.due_date, last_step_on, on)
 
 
-def fire(connection: Connection, case: CaseFacts, event: str, *, on: date, rule: str, actor: str | None = None,
+def fire(uow: UnitOfWork, case: CaseFacts, event: str, *, on: date, rule: str, actor: str | None = None,
          next_action_at: date | None = None, reschedule: bool = True, last_step_on: date | None = None,
          kind: str = "") -> str:
     """Step the case through `event` and record it; returns the new state.
@@ -75,7 +66,7 @@ def fire(connection: Connection, case: CaseFacts, event: str, *, on: date, rule:
     With `reschedule`, a case back in a dunning state is looked at again on its next step's date, and a
     case in a pause or end state on `next_action_at`.
     """
-    compiled = CompiledVersions(connection).get(case.policy_version_id)
+    compiled = uow.versions.compiled(case.policy_version_id)
     model = CaseState(case.state, case.resume_state)
     compiled.fire(event, model)
     kind = kind or event
@@ -84,44 +75,35 @@ def fire(connection: Connection, case: CaseFacts, event: str, *, on: date, rule:
         next_action_at = dunning_resumes_on(compiled, case, model.state, last, on)
     if model.state in FINAL_STATES:
         next_action_at = None
-    audit(connection, case, kind, model.state, rule, on, actor, key=event)
-    moved = connection.execute(update(CASES).where(CASES.c.id == case.case_id, CASES.c.revision == case.revision)
-                               .values(state=model.state, resume_state=model.resume_state, last_step_on=last,
-                                       next_action_at=next_action_at, revision=case.revision + 1))
-    if moved.rowcount != 1:
+    audit(uow, case, kind, model.state, rule, on, actor, key=event)
+    if not uow.cases.move(case, model.state, model.resume_state, last, next_action_at):
         raise DunflowError(f"invoice {case.number} changed while this command ran", "run the command again")
     if model.state in NOT_DUNNED:
-        cancel_pending_messages(connection, case, f"{event}: {rule}")
+        withdraw_pending_messages(uow, case, f"{event}: {rule}")
     return model.state
 
 
-def cancel_pending_messages(connection: Connection, case: CaseFacts, why: str) -> int:
+def withdraw_pending_messages(uow: UnitOfWork, case: CaseFacts, why: str) -> int:
     """Withdraw undelivered messages about this invoice: the debtor paid, disputed or agreed on something.
 
     A grouped notice is withdrawn only when none of its invoices is still being dunned; otherwise
     it would take the other invoices' notice with it.
     """
-    pending = connection.execute(select(OUTBOX.c.id, OUTBOX.c.invoice_numbers).where(
-        OUTBOX.c.status == "pending", OUTBOX.c.debtor_id == case.debtor_id))
-    ids = [row.id for row in pending
-           if case.number in (row.invoice_numbers or []) and not _still_dunned(connection, row.invoice_numbers)]
-    if ids:
-        connection.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids), OUTBOX.c.status == "pending")
-                           .values(status="cancelled", last_error=f"withdrawn before delivery: {why}"))
+    ids = [row.id for row in uow.outbox.pending_of_debtor(case.debtor_id)
+           if case.number in (row.invoice_numbers or []) and not _still_dunned(uow, row.invoice_numbers)]
+    uow.outbox.withdraw(ids, f"withdrawn before delivery: {why}")
     return len(ids)
 
 
-def _still_dunned(connection: Connection, numbers: list[str]) -> bool:
-    states = connection.execute(select(CASES.c.state).join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
-                                .where(INVOICES.c.number.in_(numbers))).scalars()
-    return any(state not in NOT_DUNNED for state in states)
+def _still_dunned(uow: UnitOfWork, numbers: list[str]) -> bool:
+    return any(state not in NOT_DUNNED for state in uow.cases.states_of(numbers))
 
 
-def audit(connection: Connection, case: CaseFacts, kind: str, to_state: str, rule: str, on: date,
-           actor: str | None, key: str) -> None:
+def audit(uow: UnitOfWork, case: CaseFacts, kind: str, to_state: str, rule: str, on: date, actor: str | None,
+          key: str) -> None:
     """One audit-trail entry for a command's effect on a case (who, why, when, under which policy version)."""
-    connection.execute(insert(ACTIONS).values(
-        case_id=case.case_id, kind=kind, step="", channel="", at=on, recorded_at=datetime.now(timezone.utc),
+    uow.cases.record([dict(
+        case_id=case.case_id, kind=kind, step="", channel="", at=on, recorded_at=uow.clock.now(),
         policy_version_id=case.policy_version_id, from_state=case.state, to_state=to_state, rule=rule,
         status="done", actor=actor or current_actor(), message_key=None,
-        idempotency_key=f"case:{case.case_id}:r{case.revision}:{kind}:{key}"))
+        idempotency_key=f"case:{case.case_id}:r{case.revision}:{kind}:{key}")])

@@ -10,16 +10,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Connection, insert, select, update
-
 from dunflow.engine.advance import Outcome, transition
 from dunflow.errors import DunflowError
 from dunflow.events.firing import case_for_invoice, current_actor, fire
 from dunflow.policy.compile import CaseState, CompiledPolicy
-from dunflow.policy.versions import CompiledVersions
-from dunflow.store.orm import Allocation, Promise, table_of
-
-PROMISES, ALLOCATIONS = table_of(Promise), table_of(Allocation)
+from dunflow.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -30,37 +25,31 @@ class PromiseFacts:
     paid_since: Decimal
 
 
-def make_promise(connection: Connection, number: str, pay_by: date, amount: Decimal | None, on: date,
+def make_promise(uow: UnitOfWork, number: str, pay_by: date, amount: Decimal | None, on: date,
                  actor: str | None = None) -> date:
     """Record the promise; returns the day the runner will check it."""
-    case = case_for_invoice(connection, number)
+    case = case_for_invoice(uow, number)
     if pay_by < on:
         raise DunflowError(f"promised date {pay_by} is in the past", "a promise names a future date")
     if amount is not None and (amount <= 0 or amount > case.open_amount):
         raise DunflowError(f"promised amount {amount} must be between 0 and the open amount {case.open_amount}",
                            "omit --amount to promise the whole open amount")
-    policy = CompiledVersions(connection).get(case.policy_version_id).policy
+    policy = uow.versions.compiled(case.policy_version_id).policy
     check_on = pay_by + timedelta(days=policy.events.promise.grace_days)
     what = f"{amount} {case.currency}" if amount is not None else "the open amount"
-    fire(connection, case, "promise", on=on, actor=actor, next_action_at=check_on, reschedule=False,
+    fire(uow, case, "promise", on=on, actor=actor, next_action_at=check_on, reschedule=False,
          rule=f"promise to pay {what} by {pay_by}; checked on {check_on} "
               f"({policy.events.promise.grace_days} days' grace)")
-    connection.execute(update(PROMISES).where(PROMISES.c.invoice_id == case.invoice_id, PROMISES.c.status == "open")
-                       .values(status="replaced"))
-    connection.execute(insert(PROMISES).values(invoice_id=case.invoice_id, pay_by=pay_by, amount=amount, made_on=on,
-                                               made_by=actor or current_actor(), status="open"))
+    uow.pauses.add_promise(case.invoice_id, pay_by, amount, on, actor or current_actor())
     return check_on
 
 
-def promise_facts(connection: Connection, invoice_ids: list[int]) -> dict[int, PromiseFacts]:
+def promise_facts(uow: UnitOfWork, invoice_ids: list[int]) -> dict[int, PromiseFacts]:
     """Open promises of these invoices, with what was paid since each was made (invoice id → facts)."""
-    rows = connection.execute(select(PROMISES).where(PROMISES.c.invoice_id.in_(invoice_ids),
-                                                     PROMISES.c.status == "open"))
     found: dict[int, PromiseFacts] = {}
-    for row in rows:
-        paid = connection.execute(select(ALLOCATIONS.c.amount).where(
-            ALLOCATIONS.c.invoice_id == row.invoice_id, ALLOCATIONS.c.on >= row.made_on)).scalars()
-        found[row.invoice_id] = PromiseFacts(row.id, row.pay_by, row.amount, sum(paid, Decimal("0")))
+    for row in uow.pauses.open_promises(invoice_ids):
+        found[row.invoice_id] = PromiseFacts(row.id, row.pay_by, row.amount,
+                                             uow.payments.paid_since(row.invoice_id, row.made_on))
     return found
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection
-
 from dunflow.domain.policy import ARRANGEMENT, HELD, PROMISED
 from dunflow.engine.advance import CaseFacts, Outcome, transition
 from dunflow.engine.pauses import PauseTimer
@@ -17,6 +15,7 @@ from dunflow.events.arrangements import arrangement_facts, arrangement_timer
 from dunflow.events.holds import active_hold
 from dunflow.events.promises import promise_facts, promise_timer
 from dunflow.policy.compile import CaseState, CompiledPolicy
+from dunflow.store.uow import UnitOfWork
 
 
 def hold_timer(compiled: CompiledPolicy, case: CaseState, outcome: Outcome, as_of: date, hold: Any) -> None:
@@ -27,17 +26,17 @@ def hold_timer(compiled: CompiledPolicy, case: CaseState, outcome: Outcome, as_o
         outcome.next_action_at = hold.until
 
 
-def _holds(connection: Connection, cases: list[CaseFacts], as_of: date) -> dict[int, Any]:
-    return {f.case_id: active_hold(connection, f.debtor_id, as_of) for f in cases}
+def _holds(uow: UnitOfWork, cases: list[CaseFacts], as_of: date) -> dict[int, Any]:
+    return {f.case_id: active_hold(uow, f.debtor_id, as_of) for f in cases}
 
 
-def _promises(connection: Connection, cases: list[CaseFacts], as_of: date) -> dict[int, Any]:
-    promises = promise_facts(connection, [f.invoice_id for f in cases])
+def _promises(uow: UnitOfWork, cases: list[CaseFacts], as_of: date) -> dict[int, Any]:
+    promises = promise_facts(uow, [f.invoice_id for f in cases])
     return {f.case_id: promises.get(f.invoice_id) for f in cases}
 
 
-def _arrangements(connection: Connection, cases: list[CaseFacts], as_of: date) -> dict[int, Any]:
-    plans = arrangement_facts(connection, [f.invoice_id for f in cases])
+def _arrangements(uow: UnitOfWork, cases: list[CaseFacts], as_of: date) -> dict[int, Any]:
+    plans = arrangement_facts(uow, [f.invoice_id for f in cases])
     return {f.case_id: plans.get(f.invoice_id) for f in cases}
 
 

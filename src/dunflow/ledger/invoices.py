@@ -13,8 +13,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
-
 from dunflow.domain.policy import NEW, DebtorFacts
 from dunflow.domain.schedule import planned_date
 from dunflow.errors import InputProblems, Problem
@@ -22,9 +20,8 @@ from dunflow.events.holds import active_hold, debtors_on_hold, hold_case
 from dunflow.formats import tables as t
 from dunflow.policy.validate import PolicySet
 from dunflow.policy.versions import business_days, choose_policy
-from dunflow.store.orm import Case, Debtor, Invoice, table_of
+from dunflow.store.uow import UnitOfWork
 
-DEBTORS, INVOICES, CASES = table_of(Debtor), table_of(Invoice), table_of(Case)
 DEBTOR_COLUMNS = ("code", "name", "type", "country", "language", "email", "phone", "address", "postal_code", "city",
                   "tags")
 INVOICE_REQUIRED = ("number", "debtor_code", "currency", "amount", "issue_date", "due_date")
@@ -67,7 +64,7 @@ def _debtor_values(row: t.Row, problems: list[Problem], prefix: str = "") -> dic
     return values
 
 
-def import_debtors(connection: Connection, path: Path, fmt: str | None = None) -> ImportReport:
+def import_debtors(uow: UnitOfWork, path: Path, fmt: str | None = None) -> ImportReport:
     table = t.read_table(path, fmt)
     problems = t.require_columns(table, ("code", "name", "type", "country"))
     if problems:
@@ -82,15 +79,14 @@ def import_debtors(connection: Connection, path: Path, fmt: str | None = None) -
             rows[values["code"]] = values
     if problems:
         raise InputProblems(problems)
-    return _upsert_debtors(connection, rows)
+    return _upsert_debtors(uow, rows)
 
 
-def _upsert_debtors(connection: Connection, rows: dict[str, dict[str, Any]]) -> ImportReport:
+def _upsert_debtors(uow: UnitOfWork, rows: dict[str, dict[str, Any]]) -> ImportReport:
     report = ImportReport()
-    existing = _existing_debtors(connection, list(rows))
+    existing = uow.invoices.debtors_by_code(list(rows))
     new = [values for code, values in rows.items() if code not in existing]
-    if new:
-        connection.execute(insert(DEBTORS), new)
+    uow.invoices.add_debtors(new)
     report.created = len(new)
     for code, values in rows.items():
         if code in existing:
@@ -98,17 +94,9 @@ def _upsert_debtors(connection: Connection, rows: dict[str, dict[str, Any]]) -> 
             if all(str(current._mapping[k] or "") == str(v or "") for k, v in values.items()):
                 report.unchanged += 1
             else:
-                connection.execute(update(DEBTORS).where(DEBTORS.c.code == code).values(**values))
+                uow.invoices.update_debtor(code, values)
                 report.updated += 1
     return report
-
-
-def _existing_debtors(connection: Connection, codes: list[str]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for start in range(0, len(codes), 500):
-        chunk = codes[start:start + 500]
-        found.update({r.code: r for r in connection.execute(select(DEBTORS).where(DEBTORS.c.code.in_(chunk)))})
-    return found
 
 
 @dataclass(frozen=True)
@@ -147,42 +135,43 @@ def _invoice(row: t.Row, problems: list[Problem]) -> _InvoiceRow | None:
     return _InvoiceRow(row, number, debtor_code, currency, amount, open_amount, issue, due)  # type: ignore[arg-type]
 
 
-def import_invoices(connection: Connection, path: Path, policies: PolicySet, version_ids: dict[str, int],
-                    fmt: str | None = None, on: date | None = None) -> ImportReport:
+def import_invoices(uow: UnitOfWork, path: Path, policies: PolicySet, version_ids: dict[str, int],
+                    on: date, fmt: str | None = None) -> ImportReport:
+    """Import the file's new invoices; `on` is the import's date (a debtor on hold then holds them too)."""
     table = t.read_table(path, fmt)
     problems = t.require_columns(table, INVOICE_REQUIRED)
     if problems:
         raise InputProblems(problems)
     invoices, new_debtors = _parse_invoices(table, problems)
-    debtors = _existing_debtors(connection, sorted({i.debtor_code for i in invoices}))
-    existing = _existing_invoices(connection, [i.number for i in invoices])
+    debtors = uow.invoices.debtors_by_code(sorted({i.debtor_code for i in invoices}))
+    existing = uow.invoices.by_number([i.number for i in invoices])
     fresh = _check_invoices(invoices, debtors, new_debtors, existing, problems)
     if problems:
         raise InputProblems(problems)
     report = ImportReport(unchanged=len(invoices) - len(fresh))
     to_create = {code: values for code, values in new_debtors.items() if code not in debtors}
     if to_create:
-        report.debtors_created = _upsert_debtors(connection, to_create).created
-        debtors.update(_existing_debtors(connection, list(to_create)))
-    _insert_invoices(connection, fresh, debtors, policies, version_ids, problems)
+        report.debtors_created = _upsert_debtors(uow, to_create).created
+        debtors.update(uow.invoices.debtors_by_code(list(to_create)))
+    _insert_invoices(uow, fresh, debtors, policies, version_ids, problems)
     if problems:
         raise InputProblems(problems)
-    _hold_new_invoices_of_held_debtors(connection, fresh, debtors, on or date.today())
+    _hold_new_invoices_of_held_debtors(uow, fresh, debtors, on)
     report.created = len(fresh)
     return report
 
 
-def _hold_new_invoices_of_held_debtors(connection: Connection, fresh: list[_InvoiceRow], debtors: dict[str, Any],
+def _hold_new_invoices_of_held_debtors(uow: UnitOfWork, fresh: list[_InvoiceRow], debtors: dict[str, Any],
                                        on: date) -> None:
     """A debtor on hold stays on hold for invoices that arrive later."""
-    held = debtors_on_hold(connection, [debtors[code].id for code in {i.debtor_code for i in fresh}], on)
+    held = debtors_on_hold(uow, [debtors[code].id for code in {i.debtor_code for i in fresh}], on)
     for code in sorted(c for c in {i.debtor_code for i in fresh} if debtors[c].id in held):
-        hold = active_hold(connection, debtors[code].id, on)
+        hold = active_hold(uow, debtors[code].id, on)
         if hold is None:
             continue
         numbers = [i.number for i in fresh if i.debtor_code == code]
-        for invoice_id in connection.execute(select(INVOICES.c.id).where(INVOICES.c.number.in_(numbers))).scalars():
-            hold_case(connection, invoice_id, hold, on, "import")
+        for invoice in uow.invoices.by_number(numbers).values():
+            hold_case(uow, invoice.id, hold, on, "import")
 
 
 def _parse_invoices(table: t.Table, problems: list[Problem]) -> tuple[list[_InvoiceRow], dict[str, dict[str, Any]]]:
@@ -205,14 +194,6 @@ def _parse_invoices(table: t.Table, problems: list[Problem]) -> tuple[list[_Invo
             if values is not None:
                 new_debtors[invoice.debtor_code] = values
     return invoices, new_debtors
-
-
-def _existing_invoices(connection: Connection, numbers: list[str]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for start in range(0, len(numbers), 500):
-        chunk = numbers[start:start + 500]
-        found.update({r.number: r for r in connection.execute(select(INVOICES).where(INVOICES.c.number.in_(chunk)))})
-    return found
 
 
 def _check_invoices(invoices: list[_InvoiceRow], debtors: dict[str, Any], new_debtors: dict[str, Any],
@@ -238,21 +219,21 @@ def _check_invoices(invoices: list[_InvoiceRow], debtors: dict[str, Any], new_de
     return fresh
 
 
-def _insert_invoices(connection: Connection, fresh: list[_InvoiceRow], debtors: dict[str, Any], policies: PolicySet,
+def _insert_invoices(uow: UnitOfWork, fresh: list[_InvoiceRow], debtors: dict[str, Any], policies: PolicySet,
                      version_ids: dict[str, int], problems: list[Problem]) -> None:
     if not fresh:
         return
-    connection.execute(insert(INVOICES), [
+    uow.invoices.add([
         dict(number=i.number, debtor_id=debtors[i.debtor_code].id, currency=i.currency, amount=i.amount,
              open_amount=i.open_amount, issue_date=i.issue_date, due_date=i.due_date) for i in fresh])
-    ids = {number: row.id for number, row in _existing_invoices(connection, [i.number for i in fresh]).items()}
+    ids = {number: row.id for number, row in uow.invoices.by_number([i.number for i in fresh]).items()}
     cases = []
     for invoice in fresh:
         case = _new_case(invoice, debtors[invoice.debtor_code], ids[invoice.number], policies, version_ids, problems)
         if case is not None:
             cases.append(case)
-    if cases and not problems:
-        connection.execute(insert(CASES), cases)
+    if not problems:
+        uow.cases.add(cases)
 
 
 def _new_case(invoice: _InvoiceRow, debtor: Any, invoice_id: int, policies: PolicySet, version_ids: dict[str, int],

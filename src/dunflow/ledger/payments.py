@@ -11,30 +11,17 @@ Why it works this way:
   open invoices in that currency, oldest due date first; the rest stays on the payment as a credit.
 - Every change to an invoice goes through `ledger.allocation.apply_amount`, so the case is paid or settled and its
   pending notices are withdrawn exactly as for any other debtor event.
-Everything runs in the caller's transaction: an import succeeds entirely or changes nothing.
+Everything runs in the caller's unit of work: an import succeeds entirely or changes nothing.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
-
-from sqlalchemy import (
-    Connection,
-    Numeric,
-    Table,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy import cast as sql_cast
+from typing import Any
 
 from dunflow.domain.policy import CANCELLED, DISPUTED
 from dunflow.errors import (
@@ -51,16 +38,13 @@ from dunflow.formats.bankfiles import (
     sniff_payments_format,
 )
 from dunflow.ledger.allocation import apply_amount
-from dunflow.store.orm import Allocation, Case, Debtor, Invoice, Payment, table_of
+from dunflow.store.uow import UnitOfWork
 
-PAYMENTS, ALLOCATIONS = cast(Table, table_of(Payment)), cast(Table, table_of(Allocation))  # Table, for mypy
-INVOICES, CASES, DEBTORS = cast(Table, table_of(Invoice)), cast(Table, table_of(Case)), cast(Table, table_of(Debtor))
 OPEN_STATUSES = ("unmatched", "credit")
 NO_SPILL_STATES = (DISPUTED, CANCELLED)  # a contested or cancelled invoice never absorbs surplus money
 RF_REFERENCE = re.compile(r"RF[0-9]{2}([A-Z0-9]{1,21})")
 TOKEN_SPLIT = re.compile(r"[\s,;:]+")
 TOKEN_EDGES = ".()[]{}<>\"'!?#*"
-CHUNK = 500
 MATCHED_BY_LENGTH = 100
 
 
@@ -143,23 +127,23 @@ def money_text(amount: Decimal, currency: str) -> str:
 # --- recording --------------------------------------------------------------------------------
 
 
-def record_payments(connection: Connection, records: list[PaymentRecord], *, actor: str,
+def record_payments(uow: UnitOfWork, records: list[PaymentRecord], *, actor: str,
                     named: Mapping[str, str] | None = None) -> PaymentReport:
     """Insert and apply each new record; ids already recorded are skipped (a re-import changes nothing).
 
     `named` maps an external id to the invoice number a file names for it explicitly.
     """
     report = PaymentReport()
-    fresh = _new_records(connection, records, report)
-    finder = InvoiceFinder(connection, fresh, (named or {}).values())
+    fresh = _new_records(uow, records, report)
+    finder = InvoiceFinder(uow, fresh, (named or {}).values())
     for record in fresh:
         match = finder.match(record, (named or {}).get(record.external_id))
-        report.outcomes.append(_record(connection, record, "payment", match, actor))
+        report.outcomes.append(_record(uow, record, "payment", match, actor))
     return report
 
 
-def _new_records(connection: Connection, records: list[PaymentRecord], report: PaymentReport) -> list[PaymentRecord]:
-    known = _existing_payments(connection, [record.external_id for record in records])
+def _new_records(uow: UnitOfWork, records: list[PaymentRecord], report: PaymentReport) -> list[PaymentRecord]:
+    known: dict[str, Any] = uow.payments.by_external_id([record.external_id for record in records])
     fresh: list[PaymentRecord] = []
     for record in records:
         old = known.get(record.external_id)
@@ -173,74 +157,58 @@ def _new_records(connection: Connection, records: list[PaymentRecord], report: P
     return fresh
 
 
-def _existing_payments(connection: Connection, ids: list[str]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for start in range(0, len(ids), CHUNK):
-        query = select(PAYMENTS).where(PAYMENTS.c.external_id.in_(ids[start:start + CHUNK]))
-        found.update({row.external_id: row for row in connection.execute(query)})
-    return found
-
-
-def _record(connection: Connection, record: PaymentRecord, kind: str, match: Match, actor: str) -> PaymentOutcome:
-    payment_id = connection.execute(insert(PAYMENTS).returning(PAYMENTS.c.id).values(
+def _record(uow: UnitOfWork, record: PaymentRecord, kind: str, match: Match, actor: str) -> PaymentOutcome:
+    payment_id = uow.payments.add(dict(
         external_id=record.external_id, kind=kind, booked_on=record.booked_on, amount=record.amount,
         currency=record.currency, reference=record.reference, payer_name=record.payer_name,
         payer_iban=record.payer_iban, source=record.source, debtor_id=None, status="unmatched",
-        matched_by="", unallocated=record.amount, recorded_at=datetime.now(timezone.utc))).scalar_one()
+        matched_by="", unallocated=record.amount), recorded_at=uow.clock.now())
     payment = _PaymentRow(payment_id, record.external_id, kind, record.booked_on, record.amount, record.currency,
                           None, record.amount)
-    return _allocate(connection, payment, match, actor)
+    return _allocate(uow, payment, match, actor)
 
 
 # --- allocating -------------------------------------------------------------------------------
 
 
-def _allocate(connection: Connection, payment: _PaymentRow, match: Match, actor: str) -> PaymentOutcome:
+def _allocate(uow: UnitOfWork, payment: _PaymentRow, match: Match, actor: str) -> PaymentOutcome:
     """Apply what is left of `payment` to the matched invoices, then to the debtor's other open ones."""
     applied: list[Applied] = []
     left = payment.unallocated
     for invoice in match.invoices:
-        left -= _apply(connection, payment, invoice, left, actor, applied)
+        left -= _apply(uow, payment, invoice, left, actor, applied)
     debtor_id = payment.debtor_id if payment.debtor_id is not None else match.debtor_id
     if debtor_id is not None and left > 0:
         skip = {invoice.id for invoice in match.invoices}
-        for invoice in _other_open_invoices(connection, debtor_id, payment.currency, skip):
-            left -= _apply(connection, payment, invoice, left, actor, applied)
+        for invoice in _other_open_invoices(uow, debtor_id, payment.currency, skip):
+            left -= _apply(uow, payment, invoice, left, actor, applied)
             if left <= 0:
                 break
     status = "matched" if left <= 0 else ("credit" if debtor_id is not None else "unmatched")
-    connection.execute(update(PAYMENTS).where(PAYMENTS.c.id == payment.id).values(
-        unallocated=left, status=status, debtor_id=debtor_id, matched_by=match.how[:MATCHED_BY_LENGTH]))
+    uow.payments.settle(payment.id, left, status, debtor_id, match.how[:MATCHED_BY_LENGTH])
     return PaymentOutcome(payment.id, payment.external_id, payment.kind, payment.amount, payment.currency, status,
                           match.how, left, tuple(applied))
 
 
-def _apply(connection: Connection, payment: _PaymentRow, invoice: InvoiceRef, amount: Decimal, actor: str,
+def _apply(uow: UnitOfWork, payment: _PaymentRow, invoice: InvoiceRef, amount: Decimal, actor: str,
            applied: list[Applied]) -> Decimal:
     """Apply up to `amount` to one invoice through the event primitive and record the allocation."""
     if amount <= 0:
         return Decimal(0)
     label = "credit note" if payment.kind == "credit_note" else "payment"
-    used = apply_amount(connection, invoice.id, amount, on=payment.booked_on,
+    used = apply_amount(uow, invoice.id, amount, on=payment.booked_on,
                                why=f"{label} {payment.external_id}", actor=actor)
     if used <= 0:
         return Decimal(0)
-    connection.execute(insert(ALLOCATIONS).values(payment_id=payment.id, invoice_id=invoice.id, amount=used,
-                                                  on=payment.booked_on))
-    after = connection.execute(select(INVOICES.c.open_amount, CASES.c.state).join(
-        CASES, CASES.c.invoice_id == INVOICES.c.id).where(INVOICES.c.id == invoice.id)).one()
+    uow.payments.allocate(payment.id, invoice.id, used, payment.booked_on)
+    after = uow.invoices.open_amount_and_state(invoice.id)
     applied.append(Applied(invoice.number, used, after.open_amount, after.state))
     return used
 
 
-def _other_open_invoices(connection: Connection, debtor_id: int, currency: str, skip: set[int]) -> list[InvoiceRef]:
+def _other_open_invoices(uow: UnitOfWork, debtor_id: int, currency: str, skip: set[int]) -> list[InvoiceRef]:
     """The debtor's open invoices in `currency`, oldest due date first, for surplus money."""
-    rows = connection.execute(
-        _invoice_columns().add_columns(INVOICES.c.open_amount)
-        .join(CASES, CASES.c.invoice_id == INVOICES.c.id)
-        .where(INVOICES.c.debtor_id == debtor_id, INVOICES.c.currency == currency,
-               CASES.c.state.not_in(NO_SPILL_STATES))
-        .order_by(INVOICES.c.due_date, INVOICES.c.number))
+    rows = uow.invoices.open_refs_of_debtor(debtor_id, currency, NO_SPILL_STATES)
     return [_ref(row) for row in rows if row.id not in skip and row.open_amount > 0]
 
 
@@ -271,11 +239,11 @@ def compact(number: str) -> str:
 class InvoiceFinder:
     """Looks up every invoice number a batch of payments could mean, in a few queries per import."""
 
-    def __init__(self, connection: Connection, records: list[PaymentRecord], named: Iterable[str]) -> None:
-        self.connection = connection
+    def __init__(self, uow: UnitOfWork, records: list[PaymentRecord], named: Iterable[str]) -> None:
+        self.uow = uow
         tokens = {token for record in records for token in reference_tokens(record.reference)}
-        self.by_number = _invoices_by_number(connection, tokens | {number.upper() for number in named})
-        self.by_compact = _invoices_by_compact(connection, {b for r in records for b in rf_bodies(r.reference)})
+        self.by_number = _invoices_by_number(uow, tokens | {number.upper() for number in named})
+        self.by_compact = _invoices_by_compact(uow, {b for r in records for b in rf_bodies(r.reference)})
 
     def match(self, record: PaymentRecord, named: str | None = None) -> Match:
         if record.amount <= 0:
@@ -304,13 +272,9 @@ class InvoiceFinder:
 
     def by_amount(self, record: PaymentRecord) -> Match:
         """Exactly one open invoice in the currency with exactly this open amount (not a cancelled one)."""
-        # SQLite stores amounts as text: compare as numbers in SQL, then exactly as Decimal here.
-        same_amount = sql_cast(INVOICES.c.open_amount, Numeric(18, 4)) == sql_cast(literal(str(record.amount)),
-                                                                                   Numeric(18, 4))
-        query = (_invoice_columns().add_columns(INVOICES.c.open_amount)
-                 .join(CASES, CASES.c.invoice_id == INVOICES.c.id)
-                 .where(INVOICES.c.currency == record.currency, CASES.c.state != CANCELLED, same_amount).limit(3))
-        rows = [row for row in self.connection.execute(query) if row.open_amount == record.amount]
+        # SQLite stores amounts as text: compared as numbers in SQL, then exactly as Decimal here.
+        candidates = self.uow.invoices.refs_with_open_amount(record.currency, record.amount, CANCELLED, limit=3)
+        rows = [row for row in candidates if row.open_amount == record.amount]
         if len(rows) == 1:
             return Match((_ref(rows[0]),), rows[0].debtor_id, "amount")
         if rows:
@@ -324,29 +288,21 @@ def _unique(index: dict[str, list[InvoiceRef]], key: str) -> list[InvoiceRef]:
     return found if len(found) == 1 else []
 
 
-def _invoice_columns() -> Any:
-    return select(INVOICES.c.id, INVOICES.c.number, INVOICES.c.debtor_id, INVOICES.c.currency, INVOICES.c.due_date)
-
-
-def _invoices_by_number(connection: Connection, tokens: set[str]) -> dict[str, list[InvoiceRef]]:
+def _invoices_by_number(uow: UnitOfWork, tokens: set[str]) -> dict[str, list[InvoiceRef]]:
     """Upper-cased invoice number → invoices, for the tokens that are invoice numbers."""
-    words = sorted(tokens)
     found: dict[str, list[InvoiceRef]] = {}
-    for start in range(0, len(words), CHUNK):
-        query = _invoice_columns().where(func.upper(INVOICES.c.number).in_(words[start:start + CHUNK]))
-        for row in connection.execute(query):
-            found.setdefault(row.number.upper(), []).append(_ref(row))
+    for row in uow.invoices.refs_by_upper_number(sorted(tokens)):
+        found.setdefault(row.number.upper(), []).append(_ref(row))
     return found
 
 
-def _invoices_by_compact(connection: Connection, bodies: set[str]) -> dict[str, list[InvoiceRef]]:
+def _invoices_by_compact(uow: UnitOfWork, bodies: set[str]) -> dict[str, list[InvoiceRef]]:
     """Invoice number without separators → invoices; LIKE finds the candidates, Python compares exactly."""
     keys = sorted(bodies)
     found: dict[str, list[InvoiceRef]] = {}
     for start in range(0, len(keys), 50):
         chunk = keys[start:start + 50]
-        patterns = [func.upper(INVOICES.c.number).like("%" + "%".join(key) + "%") for key in chunk]
-        for row in connection.execute(_invoice_columns().where(or_(*patterns))):
+        for row in uow.invoices.refs_like_compact(chunk):
             if compact(row.number) in chunk:
                 found.setdefault(compact(row.number), []).append(_ref(row))
     return found
@@ -355,7 +311,7 @@ def _invoices_by_compact(connection: Connection, bodies: set[str]) -> dict[str, 
 # --- importing a file -------------------------------------------------------------------------
 
 
-def import_payments(connection: Connection, path: Path, fmt: str | None, actor: str) -> PaymentReport:
+def import_payments(uow: UnitOfWork, path: Path, fmt: str | None, actor: str) -> PaymentReport:
     """Read and check the whole file (all problems at once), then record every new payment."""
     problems: list[Problem] = []
     records: list[PaymentRecord] = []
@@ -363,11 +319,11 @@ def import_payments(connection: Connection, path: Path, fmt: str | None, actor: 
         records = read_payments(path, fmt)
     except InputProblems as exc:
         problems.extend(exc.problems)
-    named, more = _named_invoices(connection, path, fmt)
+    named, more = _named_invoices(uow, path, fmt)
     problems.extend(more)
     if problems:
         raise InputProblems(problems)
-    return record_payments(connection, records, actor=actor, named=named)
+    return record_payments(uow, records, actor=actor, named=named)
 
 
 def _table_of(path: Path, fmt: str | None) -> t.Table | None:
@@ -380,13 +336,13 @@ def _table_of(path: Path, fmt: str | None) -> t.Table | None:
         return None
 
 
-def _named_invoices(connection: Connection, path: Path, fmt: str | None) -> tuple[dict[str, str], list[Problem]]:
+def _named_invoices(uow: UnitOfWork, path: Path, fmt: str | None) -> tuple[dict[str, str], list[Problem]]:
     """The optional `invoice` column: payment id → invoice number, each one an existing invoice."""
     table = _table_of(path, fmt)
     if table is None or "invoice" not in table.columns:
         return {}, []
     rows = [row for row in table.rows if row.get("invoice")]
-    known = _invoices_by_number(connection, {row.get("invoice").upper() for row in rows})
+    known = _invoices_by_number(uow, {row.get("invoice").upper() for row in rows})
     named: dict[str, str] = {}
     problems: list[Problem] = []
     for row in rows:
@@ -423,21 +379,21 @@ def _currency_or_none(text: str) -> str | None:
 # --- one payment by hand ----------------------------------------------------------------------
 
 
-def add_payment(connection: Connection, invoice_number: str, amount: Decimal, on: date,
+def add_payment(uow: UnitOfWork, invoice_number: str, amount: Decimal, on: date,
                 reference: str | None = None, *, credit_note: bool = False, actor: str) -> PaymentOutcome:
     """Record one payment (or credit note) for an invoice; surplus goes as for an imported payment."""
-    invoice = invoice_by_number(connection, invoice_number)
+    invoice = invoice_by_number(uow, invoice_number)
     amount = checked_amount(amount, invoice.currency)
-    external_id = reference or _manual_id(connection, invoice.number, on, amount)
-    _refuse_reused_id(connection, external_id)
+    external_id = reference or _manual_id(uow, invoice.number, on, amount)
+    _refuse_reused_id(uow, external_id)
     kind = "credit_note" if credit_note else "payment"
     record = PaymentRecord(external_id, on, amount, invoice.currency, reference or invoice.number, "", "",
                            f"{kind} add by {actor}")
-    return _record(connection, record, kind, Match((invoice,), invoice.debtor_id, "manual"), actor)
+    return _record(uow, record, kind, Match((invoice,), invoice.debtor_id, "manual"), actor)
 
 
-def invoice_by_number(connection: Connection, number: str) -> InvoiceRef:
-    row = connection.execute(_invoice_columns().where(INVOICES.c.number == number)).first()
+def invoice_by_number(uow: UnitOfWork, number: str) -> InvoiceRef:
+    row = uow.invoices.ref(number)
     if row is None:
         raise unknown_invoice(number)
     return _ref(row)
@@ -454,15 +410,13 @@ def checked_amount(amount: Decimal, currency: str) -> Decimal:
     return exact.quantize(Decimal(1).scaleb(-t.currency_digits(currency)))  # '200' -> 200.00
 
 
-def _manual_id(connection: Connection, number: str, on: date, amount: Decimal) -> str:
+def _manual_id(uow: UnitOfWork, number: str, on: date, amount: Decimal) -> str:
     prefix = f"manual:{number}:{on.isoformat()}:{amount}:"
-    taken = connection.execute(select(func.count()).select_from(PAYMENTS)
-                               .where(PAYMENTS.c.external_id.startswith(prefix, autoescape=True))).scalar_one()
-    return f"{prefix}{taken + 1}"
+    return f"{prefix}{uow.payments.count_with_prefix(prefix) + 1}"
 
 
-def _refuse_reused_id(connection: Connection, external_id: str) -> None:
-    old = connection.execute(select(PAYMENTS).where(PAYMENTS.c.external_id == external_id)).first()
+def _refuse_reused_id(uow: UnitOfWork, external_id: str) -> None:
+    old = uow.payments.by_external_id([external_id]).get(external_id)
     if old is not None:
         raise DunflowError(
             f"a payment with reference '{external_id}' is already recorded "
@@ -473,12 +427,9 @@ def _refuse_reused_id(connection: Connection, external_id: str) -> None:
 # --- unmatched money --------------------------------------------------------------------------
 
 
-def unmatched_payments(connection: Connection) -> list[dict[str, Any]]:
+def unmatched_payments(uow: UnitOfWork) -> list[dict[str, Any]]:
     """Payments with money not yet applied: unmatched entries and debtors' credits, oldest first."""
-    rows = connection.execute(
-        select(PAYMENTS, DEBTORS.c.code.label("debtor_code"))
-        .outerjoin(DEBTORS, DEBTORS.c.id == PAYMENTS.c.debtor_id)
-        .where(PAYMENTS.c.status.in_(OPEN_STATUSES)).order_by(PAYMENTS.c.booked_on, PAYMENTS.c.id))
+    rows = uow.payments.with_money_left(OPEN_STATUSES)
     return [{"id": row.id, "external_id": row.external_id, "status": row.status, "kind": row.kind,
              "date": row.booked_on.isoformat(), "amount": money_text(row.amount, row.currency),
              "currency": row.currency, "unallocated": money_text(row.unallocated, row.currency),
@@ -486,29 +437,28 @@ def unmatched_payments(connection: Connection) -> list[dict[str, Any]]:
              "why": row.matched_by} for row in rows]
 
 
-def assign_payment(connection: Connection, payment_id: int, invoice_number: str, actor: str) -> PaymentOutcome:
+def assign_payment(uow: UnitOfWork, payment_id: int, invoice_number: str, actor: str) -> PaymentOutcome:
     """Apply what is left of a payment to an invoice a person chose; surplus goes as for an import."""
-    payment = _payment_for_update(connection, payment_id)
+    payment = _payment_for_update(uow, payment_id)
     if payment.unallocated <= 0:
         raise DunflowError(f"payment #{payment_id} is fully allocated: nothing left to assign",
                            "`dunflow payments unmatched` lists the payments with money left")
-    invoice = invoice_by_number(connection, invoice_number)
+    invoice = invoice_by_number(uow, invoice_number)
     if invoice.currency != payment.currency:
         raise DunflowError(f"payment #{payment_id} is in {payment.currency}, invoice {invoice.number} in "
                            f"{invoice.currency}", "assign it to an invoice in the same currency")
-    _require_open(connection, invoice)
-    return _allocate(connection, payment, Match((invoice,), invoice.debtor_id, f"assigned by {actor}"), actor)
+    _require_open(uow, invoice)
+    return _allocate(uow, payment, Match((invoice,), invoice.debtor_id, f"assigned by {actor}"), actor)
 
 
-def _payment_for_update(connection: Connection, payment_id: int) -> _PaymentRow:
-    row = connection.execute(select(PAYMENTS).where(PAYMENTS.c.id == payment_id).with_for_update()).first()
+def _payment_for_update(uow: UnitOfWork, payment_id: int) -> _PaymentRow:
+    row = uow.payments.locked(payment_id)
     if row is None:
         raise NotFound(f"unknown payment #{payment_id}", "`dunflow payments unmatched` lists the payment ids")
     return _PaymentRow(row.id, row.external_id, row.kind, row.booked_on, row.amount, row.currency, row.debtor_id,
                        row.unallocated)
 
 
-def _require_open(connection: Connection, invoice: InvoiceRef) -> None:
-    open_amount = connection.execute(select(INVOICES.c.open_amount).where(INVOICES.c.id == invoice.id)).scalar_one()
-    if open_amount <= 0:
+def _require_open(uow: UnitOfWork, invoice: InvoiceRef) -> None:
+    if uow.invoices.open_amount(invoice.id) <= 0:
         raise DunflowError(f"invoice {invoice.number} has nothing open", "choose an invoice that is still unpaid")

@@ -1,14 +1,16 @@
 """Engine, schema migrations and transactions.
 
-SQLite is tuned for a single-writer job (WAL, synchronous=NORMAL, busy timeout)
-and writes take the lock up front (BEGIN IMMEDIATE), so two workers never
-interleave a read-modify-write. PostgreSQL gets row locks (FOR UPDATE SKIP LOCKED).
+SQLite is tuned for a single-writer job (WAL, synchronous=NORMAL, busy timeout).
+A writing transaction takes the lock up front (BEGIN IMMEDIATE), so two workers
+never interleave a read-modify-write; a connection marked read-only (the
+`READ_ONLY` execution option, set by `Store.reading()`) begins deferred and reads
+a WAL snapshot without waiting for a writer. PostgreSQL needs neither: the runner
+takes advisory locks per debtor, then the cases FOR UPDATE (store/cases.py).
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -20,6 +22,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from dunflow.errors import DunflowError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+READ_ONLY = "dunflow_read_only"  # execution option: this connection only reads
 
 
 def make_engine(url: str) -> Engine:
@@ -46,7 +49,8 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def _alembic_config(connection: Connection) -> Config:
@@ -57,12 +61,19 @@ def _alembic_config(connection: Connection) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (a no-op when it is current)."""
+    """Bring the schema to the newest revision (a no-op when it is current).
+
+    The check reads without the write lock, so a reader is not held up by a running writer; only an
+    actual upgrade takes it.
+    """
     try:
-        with engine.begin() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
-            head = ScriptDirectory.from_config(_alembic_config(connection)).get_current_head()
-            if current != head:
+        with engine.connect() as connection:
+            reading = connection.execution_options(**{READ_ONLY: True})
+            with reading.begin():
+                current = MigrationContext.configure(reading).get_current_revision()
+                head = ScriptDirectory.from_config(_alembic_config(reading)).get_current_head()
+        if current != head:
+            with engine.begin() as connection:
                 command.upgrade(_alembic_config(connection), "head")
     except OperationalError as exc:
         raise DunflowError(f"cannot open the database: {exc.orig}",
@@ -71,10 +82,3 @@ def migrate(engine: Engine) -> None:
         raise DunflowError(f"cannot set up the database schema: {str(exc.orig).splitlines()[0]}",
                            "check that the database (and the schema in its search_path) exists and that the "
                            "user may create tables in it") from exc
-
-
-@contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    """One unit of work: commits on success, rolls back on any exception."""
-    with engine.begin() as connection:
-        yield connection

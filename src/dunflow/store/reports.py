@@ -1,0 +1,56 @@
+"""The read side's queries: the portfolio per policy and state, what falls due, one invoice's timeline."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from dunflow.store.orm import Action, Case, Debtor, Invoice, PolicyVersion, table_of
+
+CASES, INVOICES, DEBTORS = table_of(Case), table_of(Invoice), table_of(Debtor)
+ACTIONS, VERSIONS = table_of(Action), table_of(PolicyVersion)
+
+
+class ReportQueries:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def cases_per_policy_and_state(self) -> list[tuple[str, str, int]]:
+        rows = self.connection.execute(
+            select(VERSIONS.c.name, CASES.c.state, func.count())
+            .join(VERSIONS, VERSIONS.c.id == CASES.c.policy_version_id)
+            .group_by(VERSIONS.c.name, CASES.c.state).order_by(VERSIONS.c.name, CASES.c.state))
+        return [(name, state, count) for name, state, count in rows]
+
+    def due_per_day(self, until: date) -> list[tuple[date, int]]:
+        """Cases per `next_action_at` up to `until` (through its index)."""
+        rows = self.connection.execute(
+            select(CASES.c.next_action_at, func.count()).where(CASES.c.next_action_at <= until)
+            .group_by(CASES.c.next_action_at).order_by(CASES.c.next_action_at))
+        return [(on, count) for on, count in rows]
+
+    def invoice(self, number: str) -> Any:
+        """The invoice with its debtor, case and policy version, or None."""
+        return self.connection.execute(
+            select(INVOICES, DEBTORS.c.code.label("debtor_code"), DEBTORS.c.name.label("debtor_name"),
+                   CASES.c.id.label("case_id"), CASES.c.state, CASES.c.resume_state, CASES.c.next_action_at,
+                   CASES.c.last_step_on, CASES.c.policy_version_id, VERSIONS.c.name.label("policy"),
+                   VERSIONS.c.version.label("policy_version"))
+            .join(DEBTORS, DEBTORS.c.id == INVOICES.c.debtor_id)
+            .join(CASES, CASES.c.invoice_id == INVOICES.c.id)
+            .join(VERSIONS, VERSIONS.c.id == CASES.c.policy_version_id)
+            .where(INVOICES.c.number == number)).first()
+
+    def actions(self, case_id: int) -> list[Any]:
+        """The case's audit trail in order, with the policy version number of each entry."""
+        return list(self.connection.execute(
+            select(ACTIONS, VERSIONS.c.version).outerjoin(VERSIONS, VERSIONS.c.id == ACTIONS.c.policy_version_id)
+            .where(ACTIONS.c.case_id == case_id).order_by(ACTIONS.c.id)))
+
+    def debtor(self, code: str) -> Any:
+        return self.connection.execute(select(DEBTORS).where(DEBTORS.c.code == code)).first()
+
+    def invoice_numbers_of(self, debtor_id: int) -> list[str]:
+        return list(self.connection.execute(select(INVOICES.c.number).where(INVOICES.c.debtor_id == debtor_id)
+                                            .order_by(INVOICES.c.due_date, INVOICES.c.number)).scalars())
