@@ -28,8 +28,9 @@ ISO_DATE = IsoDate()
 
 
 def workspace(ctx: click.Context) -> Workspace:
-    """The project named by --project/--database (or found from the current folder)."""
-    return Workspace.open(ctx.obj["project"], ctx.obj["database"])
+    """The project named by --project/--database (or found from the current folder), with the command's one clock:
+    the system clock, unless whoever invoked the CLI (a test, a simulation) handed one in as `obj["clock"]`."""
+    return Workspace.open(ctx.obj["project"], ctx.obj["database"], ctx.obj.get("clock"))
 
 
 def parse_amount(text: str) -> Decimal:

@@ -57,7 +57,7 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), d
 @click.pass_context
 def main(ctx: click.Context, project: Path | None, database: str | None) -> None:
     """dunflow: dunning as code."""
-    ctx.obj = {"project": project, "database": database}
+    ctx.ensure_object(dict).update(project=project, database=database)  # a caller's obj may carry a "clock"
 
 
 @main.command()
