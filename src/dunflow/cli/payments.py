@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.exc import IntegrityError
 
 from dunflow.cli.common import ISO_DATE, parse_amount, workspace
 from dunflow.errors import DunflowError
@@ -25,6 +24,7 @@ from dunflow.ledger.payments import (
     money_text,
     unmatched_payments,
 )
+from dunflow.store.uow import DuplicateWrite
 
 CONCURRENT_HINT = "another command recorded the same payment at the same time; run this command again"
 
@@ -35,7 +35,7 @@ def _transaction(ctx: click.Context, work: Any) -> Any:
     try:
         with ws.store.writing() as uow:
             return work(uow)
-    except IntegrityError:
+    except DuplicateWrite:
         raise DunflowError("the payment was recorded concurrently; nothing was changed", CONCURRENT_HINT) from None
 
 

@@ -24,15 +24,13 @@ from datetime import date, datetime
 from itertools import groupby
 from typing import Any, Iterable, Iterator
 
-from sqlalchemy.exc import IntegrityError
-
 from dunflow.domain.notice import Creditor
 from dunflow.engine.advance import CaseFacts, Outcome, Timer, decide
 from dunflow.engine.notices import Messages, NoticeWriter
 from dunflow.engine.pauses import Timers, fires, load_pause_facts, require_timers
 from dunflow.errors import DunflowError
 from dunflow.rendering.templates import TemplateStore
-from dunflow.store.uow import Store, UnitOfWork
+from dunflow.store.uow import DuplicateWrite, Store, UnitOfWork
 
 
 @dataclass
@@ -124,7 +122,7 @@ class _Batch:
                 try:
                     skipped += self._one(chunk, wait)
                     break
-                except (_Conflict, IntegrityError):
+                except (_Conflict, DuplicateWrite):
                     if attempt == 2:
                         raise DunflowError("cases kept changing under this run (another worker?)", "run again")
         return skipped

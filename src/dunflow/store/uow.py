@@ -5,6 +5,9 @@ unit of work, never a raw connection, and never build table handles. It commits 
 its block ends normally and rolls back on an exception (or when `discard()` was called,
 for dry runs).
 
+A unique-key violation leaves the unit of work as `DuplicateWrite` (rolled back), so callers
+can retry or report it without importing SQLAlchemy.
+
 A writing unit of work takes the write lock up front (SQLite: BEGIN IMMEDIATE), so two
 writers never interleave a read-modify-write. A reading one (`Store.reading()`) begins
 deferred: in WAL mode it reads a snapshot and never queues behind a writer.
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from dunflow.clock import Clock
 from dunflow.store.cases import CaseRepository
@@ -24,6 +28,10 @@ from dunflow.store.outbox import OutboxRepository
 from dunflow.store.pauses import PauseRepository
 from dunflow.store.reports import ReportQueries
 from dunflow.store.versions import CompiledCache, PolicyVersionRepository
+
+
+class DuplicateWrite(Exception):
+    """A unique key was already taken (another worker or command wrote the same row first); nothing was written."""
 
 
 @dataclass
@@ -75,6 +83,8 @@ class UnitOfWork:
                 self._transaction.rollback()
         finally:
             self.connection.close()
+        if isinstance(error, IntegrityError):  # services and the CLI need not know SQLAlchemy's exceptions
+            raise DuplicateWrite(str(error.orig)) from error
 
     def discard(self) -> None:
         """End without committing (a dry run): everything this unit of work wrote is rolled back."""
