@@ -274,7 +274,7 @@ def kill_during_run(cli: Dunflow, as_of: str, log: Path) -> int:
 
 def wait_until_server_let_go(cli: Dunflow) -> None:
     """PostgreSQL rolls back a killed client's transaction when it notices the closed socket; wait for that,
-    so the next run's SKIP LOCKED does not skip rows the dead backend still holds."""
+    so the next run's advisory try-locks do not skip debtors the dead backend still holds."""
     if not cli.database.startswith("postgresql"):
         return
     deadline = time.monotonic() + 30
