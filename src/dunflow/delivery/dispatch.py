@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import Connection, Engine, select, update
 
@@ -32,12 +32,14 @@ class SendReport:
 
 
 def send_pending(engine: Engine, channel_for: Callable[[str], Channel], now: Callable[[], datetime],
-                 refresher: Refresher | None = None, limit: int | None = None) -> SendReport:
+                 refresher: Refresher | None = None, limit: int | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> SendReport:
+    """Deliver every pending message; `progress(done, total)` is told after each one (for a progress bar)."""
     report = SendReport()
     with engine.connect() as connection:
         query = select(OUTBOX.c.id).where(OUTBOX.c.status == "pending").order_by(OUTBOX.c.id).limit(limit)
         pending = list(connection.execute(query).scalars())
-    for message_id in pending:
+    for message_id in _reported(pending, progress):
         message = _prepare(engine, message_id, refresher, report)
         if message is None:
             continue
@@ -50,6 +52,14 @@ def send_pending(engine: Engine, channel_for: Callable[[str], Channel], now: Cal
         _mark(engine, message_id, "sent", now(), attempts=message["attempts"] + 1)
         report.sent += 1
     return report
+
+
+def _reported(pending: list[int], progress: Callable[[int, int], None] | None) -> Iterator[int]:
+    """The same ids; after each message is handled (sent, failed or withdrawn), `progress` hears of it."""
+    for done, message_id in enumerate(pending, start=1):
+        yield message_id
+        if progress is not None:
+            progress(done, len(pending))
 
 
 def _prepare(engine: Engine, message_id: int, refresher: Refresher | None,

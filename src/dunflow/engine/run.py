@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import groupby
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from sqlalchemy import (
     Connection,
@@ -69,14 +69,16 @@ class _Conflict(Exception):
 
 
 def run_due(engine: Engine, templates: TemplateStore, creditor: Creditor, as_of: date, clock: Clock, *,
-            dry_run: bool = False, batch_size: int = 1000, force: bool = False) -> RunReport:
+            dry_run: bool = False, batch_size: int = 1000, force: bool = False,
+            progress: Callable[[int, int], None] | None = None) -> RunReport:
+    """Advance every case due on `as_of`; `progress(done, due)` is told after each batch (for a progress bar)."""
     report = RunReport(as_of, dry_run)
     with engine.begin() as connection:
         _refuse_going_back(connection, as_of, force)
     due = _due_keys(engine, as_of)
     report.due = len(due)
     batch = _Batch(engine, templates, creditor, as_of, clock, report, dry_run)
-    left = batch.process(_chunks_by_debtor(due, batch_size), wait=False)
+    left = batch.process(_reported(_chunks_by_debtor(due, batch_size), len(due), progress), wait=False)
     batch.process(_chunks_by_debtor(left, batch_size), wait=True)  # debtors another worker held: wait for them
     if not dry_run:
         with engine.begin() as connection:
@@ -84,6 +86,17 @@ def run_due(engine: Engine, templates: TemplateStore, creditor: Creditor, as_of:
                                                    status="done", cases_advanced=report.advanced,
                                                    messages=report.messages))
     return report
+
+
+def _reported(chunks: Iterator[list[tuple[int, int]]], total: int,
+              progress: Callable[[int, int], None] | None) -> Iterator[list[tuple[int, int]]]:
+    """The same chunks; after each one is processed, `progress` hears how many cases are done."""
+    done = 0
+    for chunk in chunks:
+        yield chunk
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
 
 
 def _refuse_going_back(connection: Connection, as_of: date, force: bool) -> None:
