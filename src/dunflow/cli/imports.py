@@ -7,6 +7,7 @@ only the content can tell, and when it cannot the error asks for `--input-format
 """
 from __future__ import annotations
 
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -139,7 +140,7 @@ def _source(file: str, input_format: str | None, kinds: tuple[str, ...]) -> Iter
 
 
 def _stdin_bytes() -> bytes:
-    stream = click.get_binary_stream("stdin")
+    stream = sys.stdin.buffer
     if stream.isatty():
         raise DunflowError("FILE is `-` but stdin is a terminal", "pipe the file in: `dunflow import … - < file.csv`")
     data = stream.read()
