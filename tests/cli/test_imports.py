@@ -89,4 +89,5 @@ def test_the_old_format_option_of_import_points_to_input_format(project_dir: Pat
     assert result.exit_code == 2
     assert "--input-format csv" in result.output
     ok = dunflow(project_dir, "import", "debtors", str(project_dir / "debtors.csv"), "--input-format", "csv")
-    assert ok.exit_code == 0 and "debtors: 25 created" in ok.stdout
+    rows = len((project_dir / "debtors.csv").read_text(encoding="utf-8").strip().splitlines()) - 1
+    assert ok.exit_code == 0 and f"debtors: {rows} created" in ok.stdout
