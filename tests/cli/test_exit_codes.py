@@ -62,3 +62,14 @@ def test_debug_lets_the_crash_through_with_its_traceback(project_dir: Path, monk
 def test_wrong_usage_keeps_clicks_exit_code_2(project_dir: Path) -> None:
     result = CliRunner().invoke(main, ["--project", str(project_dir), "run", "--as-of", "yesterday"])
     assert result.exit_code == 2 and "YYYY-MM-DD" in result.output
+
+
+def test_a_closed_pipe_is_not_reported_as_a_crash(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dunflow status --format json | head -1`: the reader went away; that is no bug in dunflow."""
+    def reader_gone(*_: object) -> dict[str, object]:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(report, "status", reader_gone)
+    result = CliRunner().invoke(main, ["--project", str(project_dir), "status"])
+    assert result.exit_code == 1 and "bug" not in result.output
+    assert not (project_dir / CRASH_LOG).exists()

@@ -41,8 +41,8 @@ class DunflowGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise  # usage errors, --help, --version: click's own exit codes
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
+            raise  # usage errors, --help, --version, `| head`: click's own handling and exit codes
         except InputProblems as exc:
             output.emit_problems(exc.problems)
             click.echo(f"{sum(p.level == 'error' for p in exc.problems)} error(s); nothing was changed", err=True)
