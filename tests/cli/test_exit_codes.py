@@ -73,3 +73,16 @@ def test_a_closed_pipe_is_not_reported_as_a_crash(project_dir: Path, monkeypatch
     result = CliRunner().invoke(main, ["--project", str(project_dir), "status"])
     assert result.exit_code == 1 and "bug" not in result.output
     assert not (project_dir / CRASH_LOG).exists()
+
+
+def test_the_crash_log_does_not_keep_the_database_password(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_connect(*_: object) -> dict[str, object]:
+        raise RuntimeError("could not use postgresql+psycopg://ar:s3cret@db.example/dunning\nsecond line")
+
+    monkeypatch.setattr(report, "status", failing_connect)
+    monkeypatch.setattr("sys.argv", ["dunflow", "--database", "postgresql://ar:s3cret@db.example/dunning", "status"])
+    result = CliRunner().invoke(main, ["--project", str(project_dir), "status"])
+    assert result.exit_code == 3 and len(result.stderr.strip().splitlines()) == 1
+    log = (project_dir / CRASH_LOG).read_text(encoding="utf-8")
+    assert "s3cret" not in log + result.stderr
+    assert "postgresql://ar:***@db.example/dunning" in log and "postgresql+psycopg://ar:***@db.example" in log
