@@ -199,7 +199,7 @@ def test_camt053_import_matches_and_a_second_import_changes_nothing(dunflow: Dun
     by_how = {r[0]: r[1] for r in dunflow.query("SELECT external_id, matched_by FROM payments")}
     assert (by_how["C-1"], by_how["C-2"], by_how["C-3"]) == ("reference", "structured reference", "amount")
     counts = dunflow.counts()
-    again = dunflow("import", "payments", path, "--format", "camt053")
+    again = dunflow("import", "payments", path, "--input-format", "camt053")
     assert "0 recorded (0 matched, 0 with a credit left, 0 unmatched), 4 already imported" in again
     assert dunflow.counts() == counts
     assert [e["external_id"] for e in dunflow.unmatched()] == ["C-4"]

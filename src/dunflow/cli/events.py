@@ -1,21 +1,28 @@
 """CLI commands for debtor events: disputes, promises, holds and payment arrangements.
 
-Each command is one transaction: it succeeds entirely or changes nothing.
+Each command is one transaction: it succeeds entirely or changes nothing. `--format json` prints
+what it did (see README, 'JSON output'). Services are imported inside the commands so that
+`dunflow --help` stays fast.
 """
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
 from dunflow.cli import output
-from dunflow.cli.common import ISO_DATE, parse_amount, workspace
-from dunflow.events.arrangements import create_arrangement, show_arrangement
-from dunflow.events.disputes import open_dispute, resolve_dispute
-from dunflow.events.holds import place_hold, release_debtor
-from dunflow.events.promises import make_promise
-from dunflow.store.uow import UnitOfWork
+from dunflow.cli.common import (
+    ISO_DATE,
+    READ_FORMAT,
+    WRITE_FORMAT,
+    parse_amount,
+    report,
+    workspace,
+)
+
+if TYPE_CHECKING:
+    from dunflow.store.uow import UnitOfWork
 
 DATE_HELP = "Date the event happened (default: today). --date is the older name of --as-of."
 
@@ -49,11 +56,15 @@ def dispute() -> None:
 @click.argument("invoice")
 @click.option("--reason", required=True, help='Why, e.g. "goods not delivered".')
 @as_of_option("--date")
+@WRITE_FORMAT
 @click.pass_context
-def dispute_open(ctx: click.Context, invoice: str, reason: str, on: date | None) -> None:
+def dispute_open(ctx: click.Context, invoice: str, reason: str, on: date | None, fmt: str) -> None:
     """Pause INVOICE because the debtor contests it."""
+    from dunflow.events.disputes import open_dispute
+
     state = _in_transaction(ctx, lambda c, d: open_dispute(c, invoice, reason, d), on)
-    click.echo(f"{invoice}: {state} ({reason})")
+    report(fmt, {"invoice": invoice, "state": state, "reason": reason},
+           lambda d: click.echo(f"{invoice}: {state} ({reason})"))
 
 
 @dispute.command(name="resolve")
@@ -62,13 +73,18 @@ def dispute_open(ctx: click.Context, invoice: str, reason: str, on: date | None)
 @click.option("--cancel", "outcome", flag_value="cancel", help="The invoice is cancelled / credited.")
 @click.option("--note", default="", help="What was agreed.")
 @as_of_option("--date")
+@WRITE_FORMAT
 @click.pass_context
-def dispute_resolve(ctx: click.Context, invoice: str, outcome: str | None, note: str, on: date | None) -> None:
+def dispute_resolve(ctx: click.Context, invoice: str, outcome: str | None, note: str, on: date | None,
+                    fmt: str) -> None:
     """End the dispute on INVOICE: resume dunning or cancel the invoice."""
+    from dunflow.events.disputes import resolve_dispute
+
     if outcome is None:
         raise click.UsageError("say how the dispute ends: --resume or --cancel")
     state = _in_transaction(ctx, lambda c, d: resolve_dispute(c, invoice, outcome == "resume", d, note), on)
-    click.echo(f"{invoice}: {state}")
+    report(fmt, {"invoice": invoice, "state": state, "outcome": outcome},
+           lambda d: click.echo(f"{invoice}: {state}"))
 
 
 @click.command()
@@ -76,12 +92,17 @@ def dispute_resolve(ctx: click.Context, invoice: str, outcome: str | None, note:
 @click.option("--date", "pay_by", type=ISO_DATE, required=True, help="The date the debtor promised to pay by.")
 @click.option("--amount", default=None, help="Promised amount (default: the whole open amount).")
 @as_of_option("--on")
+@WRITE_FORMAT
 @click.pass_context
-def promise(ctx: click.Context, invoice: str, pay_by: date, amount: str | None, on: date | None) -> None:
+def promise(ctx: click.Context, invoice: str, pay_by: date, amount: str | None, on: date | None, fmt: str) -> None:
     """Record a promise to pay: no notices until the date plus the policy's grace period."""
+    from dunflow.events.promises import make_promise
+
     value = parse_amount(amount) if amount is not None else None
     check_on = _in_transaction(ctx, lambda c, d: make_promise(c, invoice, pay_by, value, d), on)
-    click.echo(f"{invoice}: promised by {pay_by}; checked on {check_on}")
+    data = {"invoice": invoice, "pay_by": str(pay_by), "amount": None if value is None else str(value),
+            "check_on": str(check_on)}
+    report(fmt, data, lambda d: click.echo(f"{invoice}: promised by {pay_by}; checked on {check_on}"))
 
 
 @click.command()
@@ -89,21 +110,30 @@ def promise(ctx: click.Context, invoice: str, pay_by: date, amount: str | None, 
 @click.option("--until", type=ISO_DATE, default=None, help="End of the hold (default: until released).")
 @click.option("--reason", required=True)
 @as_of_option("--date")
+@WRITE_FORMAT
 @click.pass_context
-def hold(ctx: click.Context, debtor: str, until: date | None, reason: str, on: date | None) -> None:
+def hold(ctx: click.Context, debtor: str, until: date | None, reason: str, on: date | None, fmt: str) -> None:
     """Pause every invoice of DEBTOR until a date or until released."""
+    from dunflow.events.holds import place_hold
+
     count = _in_transaction(ctx, lambda c, d: place_hold(c, debtor, until, reason, d), on)
-    click.echo(f"{debtor}: on hold {'until ' + str(until) if until else 'until released'}; {count} invoice(s) paused")
+    data = {"debtor": debtor, "until": None if until is None else str(until), "reason": reason, "invoices": count}
+    report(fmt, data, lambda d: click.echo(f"{debtor}: on hold {'until ' + str(until) if until else 'until released'}"
+                                           f"; {count} invoice(s) paused"))
 
 
 @click.command()
 @click.argument("debtor")
 @as_of_option("--date")
+@WRITE_FORMAT
 @click.pass_context
-def release(ctx: click.Context, debtor: str, on: date | None) -> None:
+def release(ctx: click.Context, debtor: str, on: date | None, fmt: str) -> None:
     """Lift DEBTOR's hold: dunning resumes."""
+    from dunflow.events.holds import release_debtor
+
     count = _in_transaction(ctx, lambda c, d: release_debtor(c, debtor, d), on)
-    click.echo(f"{debtor}: released; {count} invoice(s) resume")
+    report(fmt, {"debtor": debtor, "invoices": count},
+           lambda d: click.echo(f"{debtor}: released; {count} invoice(s) resume"))
 
 
 @click.group()
@@ -117,21 +147,29 @@ def arrangement() -> None:
 @click.option("--first-due", type=ISO_DATE, required=True)
 @click.option("--every", default="1m", show_default=True, help="1m, 2w, 14d …")
 @as_of_option("--date")
+@WRITE_FORMAT
 @click.pass_context
 def arrangement_create(ctx: click.Context, invoices: tuple[str, ...], installments: int, first_due: date,
-                       every: str, on: date | None) -> None:
+                       every: str, on: date | None, fmt: str) -> None:
     """Put INVOICES (one debtor, one currency) on an installment plan."""
+    from dunflow.events.arrangements import create_arrangement
+
     new_id = _in_transaction(ctx, lambda c, d: create_arrangement(c, list(invoices), installments, first_due,
                                                                   every, d), on)
-    click.echo(f"arrangement {new_id}: {installments} installments from {first_due} every {every}")
+    data = {"arrangement": new_id, "invoices": list(invoices), "installments": installments,
+            "first_due": str(first_due), "every": every}
+    report(fmt, data, lambda d: click.echo(f"arrangement {new_id}: {installments} installments from {first_due} "
+                                           f"every {every}"))
 
 
 @arrangement.command(name="show")
 @click.argument("arrangement_id", type=int)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@READ_FORMAT
 @click.pass_context
 def arrangement_show(ctx: click.Context, arrangement_id: int, fmt: str) -> None:
     """An arrangement, its invoices and installments."""
+    from dunflow.events.arrangements import show_arrangement
+
     data = _reading(ctx, lambda uow: show_arrangement(uow, arrangement_id))
     if fmt == "json":
         output.emit_json(data)

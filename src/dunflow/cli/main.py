@@ -1,7 +1,12 @@
 """The `dunflow` command line: parse, call one service, print, exit code.
 
-Exit codes: 0 ok; 1 a user error (printed as `file:line:col: message` or
-`error: message` with a hint, never a traceback); 2 wrong usage (click).
+Exit codes: 0 ok; 1 a user error (printed as `file:line:col: message` or `error: message` with a
+hint, never a traceback); 2 wrong usage (click); 3 a crash, i.e. a bug in dunflow (one line, the
+traceback in a crash log; `--debug` shows it instead); 130 interrupted.
+
+Only click and the CLI's own small modules are imported at the top: every service (SQLAlchemy,
+alembic, Jinja2, Babel, rich, transitions, openpyxl, holidays) is imported inside the command that
+needs it, so `dunflow --help` and usage errors answer at once.
 """
 from __future__ import annotations
 
@@ -9,103 +14,136 @@ import shutil
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
-from dunflow.bootstrap import Workspace
 from dunflow.cli import events as cli_events
+from dunflow.cli import imports as cli_imports
 from dunflow.cli import output
 from dunflow.cli import payments as cli_payments
-from dunflow.cli.common import ISO_DATE, workspace
-from dunflow.delivery.dispatch import send_pending
-from dunflow.engine.run import run_due
+from dunflow.cli.common import (
+    ISO_DATE,
+    READ_FORMAT,
+    WRITE_FORMAT,
+    output_format,
+    report,
+    workspace,
+)
+from dunflow.cli.crash import report_crash
+from dunflow.cli.progress import progress_bar
 from dunflow.errors import DunflowError, InputProblems
-from dunflow.ledger.invoices import import_debtors, import_invoices
-from dunflow.policy.compile import compile_policy, draw
-from dunflow.policy.schema import schema_file
-from dunflow.policy.validate import check_policies, policy_paths
-from dunflow.reporting import report as read
-from dunflow.scaffold import init_project
+
+if TYPE_CHECKING:
+    from dunflow.bootstrap import Workspace
+
+EXIT_USER_ERROR = 1
+EXIT_CRASH = 3
+EXIT_INTERRUPTED = 130
 
 
 class DunflowGroup(click.Group):
-    """Turns every DunflowError into a clean message and exit code 1; bugs keep their traceback."""
+    """Turns a DunflowError into a clean message and exit 1, a crash into one line, a log and exit 3."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
+            raise  # usage errors, --help, --version, `| head`: click's own handling and exit codes
         except InputProblems as exc:
             output.emit_problems(exc.problems)
             click.echo(f"{sum(p.level == 'error' for p in exc.problems)} error(s); nothing was changed", err=True)
-            sys.exit(1)
+            sys.exit(EXIT_USER_ERROR)
         except DunflowError as exc:
             click.echo(exc.render(), err=True)
-            sys.exit(1)
+            sys.exit(EXIT_USER_ERROR)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            sys.exit(130)
-
-
-FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            report_crash(exc, ctx.params.get("project"))
+            sys.exit(EXIT_CRASH)
 
 
 @click.group(cls=DunflowGroup)
 @click.version_option(package_name="dunflow")
 @click.option("--project", type=click.Path(file_okay=False, path_type=Path), help="Project folder (default: here).")
 @click.option("--database", envvar="DUNFLOW_DATABASE_URL", help="SQLAlchemy URL (default: the project's SQLite).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars (they are shown only on a terminal anyway).")
+@click.option("--debug", is_flag=True, envvar="DUNFLOW_DEBUG",
+              help="On a crash show the full traceback instead of writing it to dunflow-crash.log.")
 @click.pass_context
-def main(ctx: click.Context, project: Path | None, database: str | None) -> None:
+def main(ctx: click.Context, project: Path | None, database: str | None, quiet: bool, debug: bool) -> None:
     """dunflow: dunning as code."""
-    ctx.ensure_object(dict).update(project=project, database=database)  # a caller's obj may carry a "clock"
+    ctx.ensure_object(dict).update(project=project, database=database, quiet=quiet, debug=debug)
+    # a caller's obj may also carry a "clock" (tests, simulations)
 
 
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--no-sample-data", is_flag=True, help="Skip the sample debtors and invoices.")
+@WRITE_FORMAT
 @click.pass_context
-def init(ctx: click.Context, directory: Path, no_sample_data: bool) -> None:
+def init(ctx: click.Context, directory: Path, no_sample_data: bool, fmt: str) -> None:
     """Create a working project: policies, templates (de/nl/en), sample data and a database."""
+    from dunflow.bootstrap import Workspace
+    from dunflow.scaffold import init_project
+
     created = init_project(directory, sample_data=not no_sample_data)
     try:
         Workspace.open(directory, ctx.obj["database"]).engine  # creates and migrates the database
     except DunflowError:
         shutil.rmtree(directory)  # a project without its database is no project: leave nothing behind
         raise
-    click.echo(f"Created project in {directory} ({len(created)} files).")
-    if not no_sample_data:
-        click.echo(f"Next: cd {directory} && dunflow validate && dunflow import debtors debtors.csv "
+    data = {"project": str(directory), "files": sorted(str(p.relative_to(directory)) for p in created),
+            "sample_data": not no_sample_data}
+    report(fmt, data, _print_init)
+
+
+def _print_init(data: dict[str, Any]) -> None:
+    click.echo(f"Created project in {data['project']} ({len(data['files'])} files).")
+    if data["sample_data"]:
+        click.echo(f"Next: cd {data['project']} && dunflow validate && dunflow import debtors debtors.csv "
                    "&& dunflow import invoices invoices.csv && dunflow run --as-of 2026-12-01")
 
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True)
+@output_format("text", "json", "github")
 @click.pass_context
 def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str) -> None:
     """Check policies (schema, semantics, segment coverage) and render every template once."""
+    from dunflow.policy.validate import check_policies, policy_paths
+
     ws = workspace(ctx)
     files, problems = check_policies(policy_paths(paths or (ws.project.policies_dir,)), ws.templates, ws.project.root)
     output.emit_problems(problems, fmt)
     errors = [p for p in problems if p.level == "error"]
     if errors:
         click.echo(f"{len(errors)} error(s) in {len({p.file for p in errors})} file(s)", err=True)
-        sys.exit(1)
-    click.echo(f"ok: {len(files)} policies valid" + (f", {len(problems)} warning(s)" if problems else ""))
+        sys.exit(EXIT_USER_ERROR)
+    click.echo(f"ok: {len(files)} policies valid" + (f", {len(problems)} warning(s)" if problems else ""),
+               err=fmt != "text")  # json/github output stays parseable
 
 
 @main.command()
 def schema() -> None:
     """Print the policy JSON Schema."""
+    from dunflow.policy.schema import schema_file
+
     click.echo(schema_file().read_text(encoding="utf-8"))
 
 
 @main.command()
 @click.argument("policy")
-@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
+@output_format("mermaid", "dot")
 @click.pass_context
 def graph(ctx: click.Context, policy: str, fmt: str) -> None:
     """Print the compiled state machine of POLICY."""
+    from dunflow.policy.compile import compile_policy, draw
+
     ws = workspace(ctx)
     found = ws.policies.by_name(policy)
     if found is None:
@@ -114,63 +152,31 @@ def graph(ctx: click.Context, policy: str, fmt: str) -> None:
     click.echo(draw(compile_policy(found.policy), fmt))
 
 
-@main.group(name="import")
-def import_() -> None:
-    """Load debtors, invoices or payments from CSV / XLSX (payments also camt.053)."""
-
-
-@import_.command(name="debtors")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default=None, help="Default: sniffed.")
-@click.pass_context
-def import_debtors_cmd(ctx: click.Context, file: Path, fmt: str | None) -> None:
-    """Create or update debtors."""
-    ws = workspace(ctx)
-    with ws.store.writing() as uow:
-        result = import_debtors(uow, file, fmt)
-    click.echo(f"debtors: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
-
-
-@import_.command(name="invoices")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default=None, help="Default: sniffed.")
-@click.option("--as-of", "as_of", type=ISO_DATE, help="Date of the import (default: today); a debtor on hold on "
-              "that date holds the new invoices too.")
-@click.pass_context
-def import_invoices_cmd(ctx: click.Context, file: Path, fmt: str | None, as_of: date | None) -> None:
-    """Load invoices (and unknown debtors given in debtor_* columns); each open invoice gets a dunning case."""
-    ws = workspace(ctx)
-    with ws.store.writing() as uow:
-        versions = uow.versions.register(ws.policies, uow.clock.now())
-        result = import_invoices(uow, file, ws.policies, versions, as_of or ws.clock.today(), fmt)
-    click.echo(f"invoices: {result.created} imported, {result.unchanged} already known"
-               + (f"; {result.debtors_created} new debtors" if result.debtors_created else ""))
-
-
 @main.command()
 @click.option("--as-of", "as_of", type=ISO_DATE, help="Run date (default: today in each policy's time zone).")
 @click.option("--dry-run", is_flag=True, help="Show what would happen; change nothing.")
 @click.option("--send", "send_now", is_flag=True, help="Deliver the messages right after the run.")
 @click.option("--force", is_flag=True, help="Allow a run dated before the last completed run.")
-@FORMAT
+@WRITE_FORMAT
 @click.pass_context
 def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, force: bool, fmt: str) -> None:
     """Advance every due invoice by its policy and queue the notices in the outbox."""
+    from dunflow.engine.run import run_due
+
     ws = workspace(ctx)
     ws.register_policies()
     day = as_of or ws.clock.today(ws.policies.policies[0].settings.timezone)
-    result = run_due(ws.store, ws.templates, ws.project.creditor, day, ws.timers, dry_run=dry_run,
-                     batch_size=ws.project.batch_size, force=force)
-    summary = {"as_of": str(result.as_of), "dry_run": dry_run, "due": result.due, "advanced": result.advanced,
-               "messages": result.messages, "deferred": result.deferred, "steps": dict(result.steps)}
+    with progress_bar(ctx, f"run {day}") as progress:
+        result = run_due(ws.store, ws.templates, ws.project.creditor, day, ws.timers, dry_run=dry_run,
+                         batch_size=ws.project.batch_size, force=force, progress=progress)
+    summary: dict[str, Any] = {"as_of": str(result.as_of), "dry_run": dry_run, "due": result.due,
+                               "advanced": result.advanced, "messages": result.messages,
+                               "deferred": result.deferred, "steps": dict(result.steps)}
     if dry_run:
         summary["notices"] = result.notices
-    if fmt == "json":
-        output.emit_json(summary)
-    else:
-        _print_run(summary)
     if send_now and not dry_run:
-        _send(ws)
+        summary["sent"] = _deliver(ctx, ws)
+    report(fmt, summary, _print_run)
 
 
 def _print_run(summary: dict[str, Any]) -> None:
@@ -183,30 +189,43 @@ def _print_run(summary: dict[str, Any]) -> None:
     for notice in summary.get("notices", []):
         click.echo(f"  would send {notice['step']} by {notice['channel']} to {notice['recipient'].splitlines()[0]}: "
                    f"{notice['subject']}")
+    if "sent" in summary:
+        _print_send(summary["sent"])
 
 
-def _send(ws: Workspace) -> None:
-    result = send_pending(ws.store, ws.channel, ws.refresher)
-    extra = [f"{result.rerendered} re-rendered with today's open amounts" if result.rerendered else "",
-             f"{result.withdrawn} withdrawn (nothing left to dun)" if result.withdrawn else "",
-             f"{result.failed} failed (will retry)" if result.failed else ""]
-    click.echo(f"delivered {result.sent} message(s) to {ws.project.outbox_dir}" +
-               "".join(f"; {e}" for e in extra if e))
+def _deliver(ctx: click.Context, ws: Workspace) -> dict[str, Any]:
+    """Send the pending outbox; what happened, as the JSON of `dunflow send`."""
+    from dunflow.delivery.dispatch import send_pending
+
+    with progress_bar(ctx, "send") as progress:
+        result = send_pending(ws.store, ws.channel, ws.refresher, progress=progress)
+    return {"sent": result.sent, "rerendered": result.rerendered, "withdrawn": result.withdrawn,
+            "failed": result.failed, "outbox": str(ws.project.outbox_dir)}
+
+
+def _print_send(data: dict[str, Any]) -> None:
+    extra = [f"{data['rerendered']} re-rendered with today's open amounts" if data["rerendered"] else "",
+             f"{data['withdrawn']} withdrawn (nothing left to dun)" if data["withdrawn"] else "",
+             f"{data['failed']} failed (will retry)" if data["failed"] else ""]
+    click.echo(f"delivered {data['sent']} message(s) to {data['outbox']}" + "".join(f"; {e}" for e in extra if e))
 
 
 @main.command()
+@WRITE_FORMAT
 @click.pass_context
-def send(ctx: click.Context) -> None:
+def send(ctx: click.Context, fmt: str) -> None:
     """Deliver pending outbox messages (for now: files in the project's outbox folder)."""
-    _send(workspace(ctx))
+    report(fmt, _deliver(ctx, workspace(ctx)), _print_send)
 
 
 @main.command()
 @click.option("--as-of", "as_of", type=ISO_DATE, help="Date for 'due next' (default: today).")
-@FORMAT
+@READ_FORMAT
 @click.pass_context
 def status(ctx: click.Context, as_of: date | None, fmt: str) -> None:
     """Where the portfolio stands: cases per policy and state, what is due next, the outbox."""
+    from dunflow.reporting import report as read
+
     ws = workspace(ctx)
     with ws.store.reading() as uow:
         data = read.status(uow, as_of or ws.clock.today())
@@ -223,10 +242,12 @@ def status(ctx: click.Context, as_of: date | None, fmt: str) -> None:
 @click.option("--status", type=click.Choice(["pending", "sent", "cancelled"]), default=None,
               help="Only messages in this state (default: all).")
 @click.option("--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
-@FORMAT
+@READ_FORMAT
 @click.pass_context
 def outbox_cmd(ctx: click.Context, status: str | None, limit: int, fmt: str) -> None:
     """The outbox, newest first: queued, delivered and withdrawn messages."""
+    from dunflow.reporting import report as read
+
     ws = workspace(ctx)
     with ws.store.reading() as uow:
         rows = read.outbox(uow, status, limit)
@@ -253,19 +274,23 @@ def _show(ctx: click.Context, fmt: str, query: Callable[[Any], dict[str, Any]],
 
 @show.command(name="invoice")
 @click.argument("number")
-@FORMAT
+@READ_FORMAT
 @click.pass_context
 def show_invoice_cmd(ctx: click.Context, number: str, fmt: str) -> None:
     """Timeline of one invoice."""
+    from dunflow.reporting import report as read
+
     _show(ctx, fmt, lambda c: read.show_invoice(c, number), output.emit_invoice)
 
 
 @show.command(name="debtor")
 @click.argument("code")
-@FORMAT
+@READ_FORMAT
 @click.pass_context
 def show_debtor_cmd(ctx: click.Context, code: str, fmt: str) -> None:
     """A debtor and the timeline of each of its invoices."""
+    from dunflow.reporting import report as read
+
     def render(data: dict[str, Any]) -> None:
         click.echo(f"Debtor {data['code']}: {data['name']} ({data['type']}, {data['country']})")
         for invoice in data["invoices"]:
@@ -274,9 +299,8 @@ def show_debtor_cmd(ctx: click.Context, code: str, fmt: str) -> None:
     _show(ctx, fmt, lambda c: read.show_debtor(c, code), render)
 
 
-for _command in (*cli_events.COMMANDS, *cli_payments.COMMANDS):
+for _command in (cli_imports.import_, *cli_events.COMMANDS, *cli_payments.COMMANDS):
     main.add_command(_command)
-import_.add_command(cli_payments.import_payments_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

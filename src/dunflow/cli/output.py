@@ -6,8 +6,6 @@ import sys
 from typing import Any, Iterable, Sequence
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from dunflow.errors import Problem
 
@@ -21,6 +19,11 @@ def emit_json(data: Any) -> None:
 
 
 def emit_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    from rich.console import (
+        Console,  # imported here: `dunflow --help` must not pay for rich
+    )
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     for column in columns:
         table.add_column(column)

@@ -1,36 +1,37 @@
-"""The payment commands: `import payments`, `payment add`, `payments unmatched`, `payments assign`.
+"""The payment commands: `payments add|unmatched|assign` (`payment` is kept as a hidden alias).
 
-They live apart from cli.py so the payments work can grow without touching the core commands;
-`register(main)` hangs them onto the main group. Each writing command is one transaction: it
-succeeds entirely or changes nothing. Printing happens here and in output.py only.
+`import payments` lives with the other imports (imports.py) and shares the helpers here. Each
+writing command is one transaction: it succeeds entirely or changes nothing. Printing happens here
+and in output.py only. Services are imported inside the commands so `dunflow --help` stays fast.
 """
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
-from dunflow.cli.common import ISO_DATE, parse_amount, workspace
-from dunflow.errors import DunflowError
-from dunflow.events.firing import current_actor
-from dunflow.ledger.payments import (
-    PaymentOutcome,
-    PaymentReport,
-    add_payment,
-    assign_payment,
-    import_payments,
-    money_text,
-    unmatched_payments,
+from dunflow.cli.common import (
+    ISO_DATE,
+    READ_FORMAT,
+    WRITE_FORMAT,
+    parse_amount,
+    report,
+    workspace,
 )
-from dunflow.store.uow import DuplicateWrite
+from dunflow.errors import DunflowError
+
+if TYPE_CHECKING:
+    from dunflow.ledger.payments import PaymentOutcome
+    from dunflow.store.uow import UnitOfWork
 
 CONCURRENT_HINT = "another command recorded the same payment at the same time; run this command again"
 
 
-def _transaction(ctx: click.Context, work: Any) -> Any:
+def recorded_once(ctx: click.Context, work: Callable[[UnitOfWork], Any]) -> Any:
     """Run `work(uow)` in one unit of work; a unique-key race becomes a user error, not a traceback."""
+    from dunflow.store.uow import DuplicateWrite
+
     ws = workspace(ctx)
     try:
         with ws.store.writing() as uow:
@@ -39,29 +40,23 @@ def _transaction(ctx: click.Context, work: Any) -> Any:
         raise DunflowError("the payment was recorded concurrently; nothing was changed", CONCURRENT_HINT) from None
 
 
-@click.command(name="payments")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "camt053"]), default=None,
-              help="Default: sniffed (.xml is camt.053).")
-@click.pass_context
-def import_payments_cmd(ctx: click.Context, file: Path, fmt: str | None) -> None:
-    """Record bank entries (canonical CSV/XLSX or camt.053) and match them to invoices."""
-    actor = current_actor()
-    report: PaymentReport = _transaction(ctx, lambda c: import_payments(c, file, fmt, actor))
-    click.echo(f"payments: {report.recorded} recorded ({report.count('matched')} matched, "
-               f"{report.count('credit')} with a credit left, {report.count('unmatched')} unmatched), "
-               f"{report.already_imported} already imported")
-    for outcome in report.outcomes:
-        if outcome.status != "matched":
-            click.echo("  " + _leftover(outcome))
-    for external_id in report.changed:
-        click.echo(f"warning: payment '{external_id}' was imported before with another date or amount; "
-                   "the first one is kept", err=True)
-    if report.count("unmatched") or report.count("credit"):
-        click.echo("See `dunflow payments unmatched`; assign with `dunflow payments assign ID INVOICE`.")
+def outcome_json(outcome: PaymentOutcome) -> dict[str, Any]:
+    """One recorded payment as JSON: amounts as decimal strings in the currency's minor unit."""
+    from dunflow.ledger.payments import money_text
+
+    def money(amount: Any) -> str:
+        return money_text(amount, outcome.currency)
+
+    return {"id": outcome.payment_id, "external_id": outcome.external_id, "kind": outcome.kind,
+            "amount": money(outcome.amount), "currency": outcome.currency, "status": outcome.status,
+            "matched_by": outcome.matched_by, "unallocated": money(outcome.unallocated),
+            "applied": [{"invoice": a.invoice, "amount": money(a.amount), "open_amount": money(a.open_amount),
+                         "state": a.state} for a in outcome.applied]}
 
 
-def _leftover(outcome: PaymentOutcome) -> str:
+def leftover_text(outcome: PaymentOutcome) -> str:
+    from dunflow.ledger.payments import money_text
+
     left = f"{money_text(outcome.unallocated, outcome.currency)} {outcome.currency}"
     if outcome.status == "credit":
         return f"#{outcome.payment_id} {outcome.external_id}: {left} left as a credit for the debtor"
@@ -69,46 +64,49 @@ def _leftover(outcome: PaymentOutcome) -> str:
 
 
 def _print_outcome(outcome: PaymentOutcome) -> None:
+    data = outcome_json(outcome)
     what = "credit note" if outcome.kind == "credit_note" else "payment"
-    click.echo(f"{what} #{outcome.payment_id} '{outcome.external_id}': "
-               f"{money_text(outcome.amount, outcome.currency)} {outcome.currency}")
-    for applied in outcome.applied:
-        click.echo(f"  {applied.invoice}: {money_text(applied.amount, outcome.currency)} applied, "
-                   f"{money_text(applied.open_amount, outcome.currency)} open, state {applied.state}")
+    click.echo(f"{what} #{data['id']} '{data['external_id']}': {data['amount']} {data['currency']}")
+    for applied in data["applied"]:
+        click.echo(f"  {applied['invoice']}: {applied['amount']} applied, {applied['open_amount']} open, "
+                   f"state {applied['state']}")
     if outcome.status != "matched":
-        click.echo("  " + _leftover(outcome))
+        click.echo("  " + leftover_text(outcome))
 
 
-@click.group(name="payment")
-def payment_group() -> None:
-    """Record one payment by hand."""
+def _emit_outcome(fmt: str, outcome: PaymentOutcome) -> None:
+    report(fmt, outcome_json(outcome), lambda _: _print_outcome(outcome))
 
 
-@payment_group.command(name="add")
+@click.group(name="payments")
+def payments_group() -> None:
+    """Record payments by hand, list unmatched bank entries and credits, assign them."""
+
+
+@payments_group.command(name="add")
 @click.argument("invoice")
 @click.argument("amount")
 @click.option("--date", "on", required=True, type=ISO_DATE, help="Date the money arrived (YYYY-MM-DD).")
 @click.option("--reference", default=None,
               help="Unique reference (e.g. the bank's); a second payment with it is refused.")
 @click.option("--credit-note", is_flag=True, help="Record a credit note instead of a payment.")
+@WRITE_FORMAT
 @click.pass_context
 def payment_add_cmd(ctx: click.Context, invoice: str, amount: str, on: date, reference: str | None,
-                    credit_note: bool) -> None:
+                    credit_note: bool, fmt: str) -> None:
     """Record AMOUNT received for INVOICE; any surplus goes to the debtor's other open invoices."""
+    from dunflow.events.firing import current_actor
+    from dunflow.ledger.payments import add_payment
+
     value = parse_amount(amount)
     actor = current_actor()
-    outcome = _transaction(ctx, lambda c: add_payment(c, invoice, value, on, reference, credit_note=credit_note,
-                                                      actor=actor))
-    _print_outcome(outcome)
-
-
-@click.group(name="payments")
-def payments_group() -> None:
-    """Unmatched bank entries and debtors' credits."""
+    outcome = recorded_once(ctx, lambda c: add_payment(c, invoice, value, on, reference, credit_note=credit_note,
+                                                       actor=actor))
+    _emit_outcome(fmt, outcome)
 
 
 @payments_group.command(name="unmatched")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@READ_FORMAT
 @click.pass_context
 def payments_unmatched_cmd(ctx: click.Context, fmt: str) -> None:
     """Payments with money not yet applied to an invoice: unmatched entries and debtors' credits.
@@ -117,6 +115,7 @@ def payments_unmatched_cmd(ctx: click.Context, fmt: str) -> None:
     unallocated, reference, payer, debtor (code or null), why}, amounts as decimal strings.
     """
     from dunflow.cli import output
+    from dunflow.ledger.payments import unmatched_payments
 
     ws = workspace(ctx)
     with ws.store.reading() as uow:
@@ -135,11 +134,19 @@ def payments_unmatched_cmd(ctx: click.Context, fmt: str) -> None:
 @payments_group.command(name="assign")
 @click.argument("payment_id", metavar="ID", type=int)
 @click.argument("invoice")
+@WRITE_FORMAT
 @click.pass_context
-def payments_assign_cmd(ctx: click.Context, payment_id: int, invoice: str) -> None:
+def payments_assign_cmd(ctx: click.Context, payment_id: int, invoice: str, fmt: str) -> None:
     """Apply what is left of payment ID to INVOICE."""
+    from dunflow.events.firing import current_actor
+    from dunflow.ledger.payments import assign_payment
+
     actor = current_actor()
-    _print_outcome(_transaction(ctx, lambda c: assign_payment(c, payment_id, invoice, actor)))
+    _emit_outcome(fmt, recorded_once(ctx, lambda c: assign_payment(c, payment_id, invoice, actor)))
 
 
-COMMANDS = (payment_group, payments_group)
+# The old spelling `dunflow payment add …`: the same commands (one shared dict), hidden from --help.
+payment_group = click.Group(name="payment", commands=payments_group.commands, hidden=True,
+                            help="Alias of `dunflow payments`.")
+
+COMMANDS = (payments_group, payment_group)

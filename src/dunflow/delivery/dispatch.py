@@ -10,7 +10,7 @@ message (the file sink rewrites the same file).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from dunflow.delivery.channels import Channel
 from dunflow.delivery.refresh import Refreshed
@@ -28,12 +28,13 @@ class SendReport:
 
 
 def send_pending(store: Store, channel_for: Callable[[str], Channel], refresher: Refresher | None = None,
-                 limit: int | None = None) -> SendReport:
-    """Deliver every pending message; `sent_at` comes from the store's clock."""
+                 limit: int | None = None, progress: Callable[[int, int], None] | None = None) -> SendReport:
+    """Deliver every pending message; `sent_at` comes from the store's clock; `progress(done, total)` is told after
+    each one (for a progress bar)."""
     report = SendReport()
     with store.reading() as uow:
         pending = uow.outbox.pending_ids(limit)
-    for message_id in pending:
+    for message_id in _reported(pending, progress):
         message = _prepare(store, message_id, refresher, report)
         if message is None:
             continue
@@ -46,6 +47,14 @@ def send_pending(store: Store, channel_for: Callable[[str], Channel], refresher:
         _mark(store, message_id, "sent", attempts=message["attempts"] + 1)
         report.sent += 1
     return report
+
+
+def _reported(pending: list[int], progress: Callable[[int, int], None] | None) -> Iterator[int]:
+    """The same ids; after each message is handled (sent, failed or withdrawn), `progress` hears of it."""
+    for done, message_id in enumerate(pending, start=1):
+        yield message_id
+        if progress is not None:
+            progress(done, len(pending))
 
 
 def _prepare(store: Store, message_id: int, refresher: Refresher | None,

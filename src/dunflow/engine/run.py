@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import groupby
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from dunflow.domain.notice import Creditor
 from dunflow.engine.advance import CaseFacts, Outcome, Timer, decide
@@ -50,8 +50,10 @@ class _Conflict(Exception):
 
 
 def run_due(store: Store, templates: TemplateStore, creditor: Creditor, as_of: date, timers: Timers, *,
-            dry_run: bool = False, batch_size: int = 1000, force: bool = False) -> RunReport:
-    """Advance every case due on `as_of`; `timers` (from bootstrap) end the timed pauses.
+            dry_run: bool = False, batch_size: int = 1000, force: bool = False,
+            progress: Callable[[int, int], None] | None = None) -> RunReport:
+    """Advance every case due on `as_of`; `timers` (from bootstrap) end the timed pauses; `progress(done, due)` is
+    told after each batch (for a progress bar).
 
     Timestamps (`recorded_at`, `created_at`, the run log) come from the store's clock.
     """
@@ -63,12 +65,23 @@ def run_due(store: Store, templates: TemplateStore, creditor: Creditor, as_of: d
         due = uow.cases.due_keys(as_of)  # (debtor, case), a debtor's cases together
     report.due = len(due)
     batch = _Batch(store, templates, creditor, as_of, timers, report, dry_run)
-    left = batch.process(_chunks_by_debtor(due, batch_size), wait=False)
+    left = batch.process(_reported(_chunks_by_debtor(due, batch_size), len(due), progress), wait=False)
     batch.process(_chunks_by_debtor(left, batch_size), wait=True)  # debtors another worker held: wait for them
     if not dry_run:
         with store.writing() as uow:
             uow.cases.record_run(as_of, started, store.clock.now(), report.advanced, report.messages)
     return report
+
+
+def _reported(chunks: Iterator[list[tuple[int, int]]], total: int,
+              progress: Callable[[int, int], None] | None) -> Iterator[list[tuple[int, int]]]:
+    """The same chunks; after each one is processed, `progress` hears how many cases are done."""
+    done = 0
+    for chunk in chunks:
+        yield chunk
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
 
 
 def _refuse_going_back(uow: UnitOfWork, as_of: date, force: bool) -> None:

@@ -8,7 +8,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from dunflow.domain.case import CaseFacts
 from dunflow.store.orm import Action, Case, Invoice, Run, table_of

@@ -9,7 +9,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, TypeVar
 
-from sqlalchemy import Connection, Numeric, Select, cast, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Numeric,
+    Select,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from dunflow.store.orm import Allocation, Case, Debtor, Invoice, Payment, table_of
 
