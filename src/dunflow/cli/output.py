@@ -8,6 +8,7 @@ from typing import Any, Iterable, Sequence
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from dunflow.errors import Problem
 
@@ -21,12 +22,22 @@ def emit_json(data: Any) -> None:
 
 
 def emit_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A table of `rows`; every cell is shown literally, whatever the user typed into it."""
     table = Table(title=title, title_justify="left")
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*(literal(v) for v in row))
     Console(width=160).print(table)
+
+
+def literal(value: Any) -> Text:
+    """A cell as plain text: rich would read `[/Rg 12]` as markup (and crash) or `:smile:` as an emoji.
+
+    Payment references, debtor names, invoice numbers and reasons come from users and bank
+    files, so no cell is ever parsed as markup; None is an empty cell.
+    """
+    return Text("" if value is None else str(value))
 
 
 def emit_problems(problems: Sequence[Problem], fmt: str = "text") -> None:
