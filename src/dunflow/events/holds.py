@@ -28,7 +28,8 @@ def active_hold(connection: Connection, debtor_id: int, on: date) -> Any:
         or_(HOLDS.c.until.is_(None), HOLDS.c.until > on)).order_by(HOLDS.c.id)).all()
     if not rows:
         return None
-    return next((r for r in rows if r.until is None), max(rows, key=lambda r: r.until))
+    open_ended = [r for r in rows if r.until is None]  # two of these must not be compared by their end
+    return open_ended[0] if open_ended else max(rows, key=lambda r: r.until)
 
 
 def debtors_on_hold(connection: Connection, debtor_ids: list[int], on: date) -> set[int]:
