@@ -4,6 +4,13 @@ PostgreSQL comes from DUNFLOW_TEST_POSTGRES_URL (default: the local server on
 127.0.0.1:5432, database `test`). Each test gets its own schema, dropped after.
 If the server is unreachable the tests FAIL; set DUNFLOW_SKIP_POSTGRES=1 to skip
 them knowingly on a machine without PostgreSQL (never in CI).
+
+Hypothesis runs under the profile named by DUNFLOW_HYPOTHESIS_PROFILE, default `ci`:
+derandomized (the same examples on every run and machine, so a red CI run is red on
+your laptop too), no example database (nothing remembered between runs changes what
+runs), and a failing example printed as a reproduction blob (`@reproduce_failure`).
+`explore` draws fresh random examples each run and remembers failures in .hypothesis/:
+use it to hunt for new bugs, then pin what it finds as an explicit example.
 """
 from __future__ import annotations
 
@@ -13,9 +20,14 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 from dunflow.scaffold import init_project
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("DUNFLOW_HYPOTHESIS_PROFILE", "ci"))
 
 POSTGRES_URL = os.environ.get("DUNFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

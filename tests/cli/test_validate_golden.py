@@ -108,3 +108,11 @@ def test_a_broken_policy_file_does_not_also_raise_a_coverage_gap(project_dir: Pa
     assert result.exit_code == 1
     assert "did you mean 'due_date'?" in result.stderr
     assert "no policy covers" not in result.stderr
+
+
+def test_a_policy_written_with_anchors_and_merge_keys_validates(project_dir: Path) -> None:
+    merged = INVALID.parent / "valid" / "b2b-standard-merged.yaml"
+    shutil.copy(merged, project_dir / "policies" / "b2b-standard.yaml")
+    result = validate(project_dir)
+    assert result.exit_code == 0, normalised(result, project_dir)
+    assert "ok: 3 policies valid" in result.stdout and result.stderr == ""

@@ -143,6 +143,14 @@ def test_release_resumes_a_hold_without_end_date(dunflow: Dunflow) -> None:
     dunflow("release", "DB1", "--date", "2026-11-03", code=1)
 
 
+def test_a_second_open_ended_hold_on_a_held_debtor_is_recorded_not_a_traceback(dunflow: Dunflow) -> None:
+    dunflow("hold", "DB1", "--reason", "insolvency check", "--date", "2026-10-10")
+    dunflow("hold", "DB1", "--reason", "insolvency filed", "--date", "2026-10-12")
+    assert dunflow.invoice("E-1")["state"] == "held"
+    dunflow("release", "DB1", "--date", "2026-11-02")
+    assert dunflow.invoice("E-1")["state"] == "new"
+
+
 def test_arrangement_reminds_a_missed_installment_then_defaults(dunflow: Dunflow) -> None:
     dunflow("arrangement", "create", "E-1", "E-2", "--installments", "3", "--first-due", "2026-11-02",
             "--every", "1m", "--date", "2026-11-01")

@@ -321,21 +321,61 @@ def test_a_run_killed_mid_way_and_run_again_sends_every_step_exactly_once(projec
     assert crashed.counts()["outbox"] == total
 
 
+HELD_WORKER = Path(__file__).with_name("held_worker.py")
+
+
+def run_two_held_workers(cli: Dunflow, as_of: str, folder: Path) -> list[dict[str, Any]]:
+    """Two `dunflow run` processes that both read the due set before either starts its first batch.
+
+    Each worker stops once it knows what is due (see held_worker.py); only when both have got that far
+    are they let go together, so their batches overlap instead of the second finding the work done.
+    Returns each worker's JSON summary.
+    """
+    go = folder / "go"
+    ready = [folder / f"ready{n}" for n in (1, 2)]
+    logs = [folder / f"worker{n}.log" for n in (1, 2)]
+    outputs = [folder / f"worker{n}.json" for n in (1, 2)]
+    workers = [subprocess.Popen([sys.executable, str(HELD_WORKER), str(flag), str(go), *cli.base, "run",
+                                 "--as-of", as_of, "--format", "json"], stdout=out.open("wb"), stderr=log.open("wb"))
+               for flag, out, log in zip(ready, outputs, logs)]
+    try:
+        deadline = time.monotonic() + 120
+        while not all(flag.exists() for flag in ready):
+            assert all(w.poll() is None for w in workers), [log.read_text() for log in logs]
+            assert time.monotonic() < deadline, "the workers never read their due sets"
+            time.sleep(0.01)
+        go.touch()
+        assert [w.wait(timeout=300) for w in workers] == [0, 0], [log.read_text() for log in logs]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    return [json.loads(out.read_text()) for out in outputs]
+
+
 def test_two_workers_running_at_once_send_every_step_exactly_once(project_dir: Path, database_url: str,
                                                                    tmp_path: Path) -> None:
-    set_batch_size(project_dir, 50)
-    portfolio = big_portfolio(tmp_path, debtors=600)
+    set_batch_size(project_dir, 20)
+    portfolio = big_portfolio(tmp_path, debtors=200)
     shared = Dunflow(project_dir, database_url)
     clean = Dunflow(project_dir, f"sqlite:///{tmp_path / 'clean.db'}")
     for cli in (shared, clean):
         cli("import", "invoices", str(portfolio))
-    clean("run", "--as-of", "2026-12-01")
+    alone = json.loads(clean("run", "--as-of", "2026-12-01", "--format", "json").stdout)
+    assert alone["advanced"] > 100
 
-    command = [str(Path(sys.executable).parent / "dunflow"), *shared.base, "run", "--as-of", "2026-12-01"]
-    logs = [tmp_path / f"worker{n}.log" for n in (1, 2)]
-    workers = [subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT) for log in logs]
-    assert [w.wait(timeout=300) for w in workers] == [0, 0], [log.read_text() for log in logs]
+    first, second = run_two_held_workers(shared, "2026-12-01", tmp_path)
 
+    # Both worked on the same due set at the same time: neither found the other's work already done...
+    assert first["due"] == second["due"] == alone["due"]
+    # ...and between them they advanced every due case once: one took the rest, or the other waited.
+    assert first["advanced"] + second["advanced"] == alone["advanced"]
+    assert first["messages"] + second["messages"] == alone["messages"]
+    assert shared.query("SELECT key FROM outbox GROUP BY key HAVING count(*) > 1") == []
+    assert shared.query("SELECT idempotency_key FROM actions GROUP BY idempotency_key HAVING count(*) > 1") == []
     assert sent_steps(shared) == sent_steps(clean)
     assert Counter(map(repr, shared.outbox())) == Counter(map(repr, clean.outbox()))
-    assert shared.query("SELECT key FROM outbox GROUP BY key HAVING count(*) > 1") == []
+    assert shared.query("SELECT i.number, c.state, c.revision FROM cases c JOIN invoices i ON i.id = c.invoice_id "
+                        "ORDER BY i.number") == clean.query(
+        "SELECT i.number, c.state, c.revision FROM cases c JOIN invoices i ON i.id = c.invoice_id ORDER BY i.number")

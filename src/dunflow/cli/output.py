@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import click
 
 from dunflow.errors import Problem
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 
 def default_format() -> str:
@@ -19,6 +22,7 @@ def emit_json(data: Any) -> None:
 
 
 def emit_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A table of `rows`; every cell is shown literally, whatever the user typed into it."""
     from rich.console import (
         Console,  # imported here: `dunflow --help` must not pay for rich
     )
@@ -28,8 +32,19 @@ def emit_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*(literal(v) for v in row))
     Console(width=160).print(table)
+
+
+def literal(value: Any) -> Text:
+    """A cell as plain text: rich would read `[/Rg 12]` as markup (and crash) or `:smile:` as an emoji.
+
+    Payment references, debtor names, invoice numbers and reasons come from users and bank
+    files, so no cell is ever parsed as markup; None is an empty cell.
+    """
+    from rich.text import Text
+
+    return Text("" if value is None else str(value))
 
 
 def emit_problems(problems: Sequence[Problem], fmt: str = "text") -> None:

@@ -94,13 +94,16 @@ class NoticeWriter:
                 single.append(Notice(f"case:{facts.case_id}:r{facts.revision}:{outcome.notice.id}",
                                      facts.debtor_id, facts.policy_version_id, outcome.notice, [self._line(facts)],
                                      [facts.case_id], dict(outcome.extra)))
-        return single + self._group_notices(grouped)
+        stopped = {o.facts.case_id for o in outcomes if o.state in NOT_DUNNED}  # e.g. below the minimum today
+        return single + self._group_notices(grouped, stopped)
 
     def _line(self, facts: Any) -> InvoiceLine:
         return invoice_line(facts.number, facts.issue_date, facts.due_date, Money(facts.amount, facts.currency),
                             Money(facts.open_amount, facts.currency), self.as_of)
 
-    def _group_notices(self, groups: dict[tuple[int, str, int], list[Outcome]]) -> list[Notice]:
+    def _group_notices(self, groups: dict[tuple[int, str, int], list[Outcome]], stopped: set[int]) -> list[Notice]:
+        """One notice per debtor, currency and policy version, listing the other invoices still dunned:
+        not those this batch stopped dunning, nor those below the policy's minimum (never dunned)."""
         if not groups:
             return []
         others = self._other_overdue({debtor for debtor, _, _ in groups})
@@ -108,7 +111,9 @@ class NoticeWriter:
         for (debtor_id, currency, version_id), members in groups.items():
             compiled = self.versions.compiled(version_id)
             advancing = {o.facts.case_id for o in members}
-            extra = [row for row in others.get((debtor_id, currency, version_id), []) if row.id not in advancing]
+            minimum = compiled.policy.settings.minimum_for(currency)
+            extra = [row for row in others.get((debtor_id, currency, version_id), [])
+                     if row.id not in advancing | stopped and row.open_amount >= minimum]
             level = max([compiled.reached_index(o.state) for o in members] +
                         [compiled.reached_index(row.state) for row in extra if row.state in compiled.dunning_states])
             first = members[0].facts

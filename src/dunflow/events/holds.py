@@ -21,7 +21,8 @@ def active_hold(uow: UnitOfWork, debtor_id: int, on: date) -> Any:
     rows = uow.pauses.holds_in_force(debtor_id, on)
     if not rows:
         return None
-    return next((r for r in rows if r.until is None), max(rows, key=lambda r: r.until))
+    open_ended = [r for r in rows if r.until is None]  # two of these must not be compared by their end
+    return open_ended[0] if open_ended else max(rows, key=lambda r: r.until)
 
 
 def debtors_on_hold(uow: UnitOfWork, debtor_ids: list[int], on: date) -> set[int]:

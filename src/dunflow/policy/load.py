@@ -7,6 +7,13 @@ no Python objects) and build the data ourselves, so that we can
 - report duplicate keys, which PyYAML silently keeps the last of;
 - read numbers with a fraction as `Decimal` straight from their text, so money
   in a policy never passes through a float.
+
+Anchors, aliases and merge keys (`<<: *notice`) are read as `yaml.safe_load` reads them,
+following the merge-key spec (https://yaml.org/type/merge.html): a mapping's own keys win
+over merged ones, and in `<<: [*a, *b]` the first mapping wins. (PyYAML 6.0.4 lets the
+last one win for keys longer than one character, yaml/pyyaml#953; we keep to the spec.)
+A merged key or value is located where it is written, in the anchored mapping: that is
+the text to fix.
 """
 from __future__ import annotations
 
@@ -20,6 +27,8 @@ import yaml
 from dunflow.errors import Problem
 
 PathKey = tuple[Any, ...]
+MERGE_TAG = "tag:yaml.org,2002:merge"
+MERGE = object()  # the `<<` key while a mapping is read: never a key of the data
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,10 @@ def _mark(node: yaml.Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _shown(key: Any) -> str:
+    return "<<" if key is MERGE else str(key)
+
+
 class _Builder:
     """Turns a composed node tree into data, recording marks and duplicate keys."""
 
@@ -76,21 +89,55 @@ class _Builder:
             return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
         return self._scalar(node)
 
-    def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[Any, Any]:
+    def _mapping(self, node: yaml.MappingNode, path: PathKey, taken: frozenset[Any] = frozenset()) -> dict[Any, Any]:
+        """The mapping's keys not in `taken`: its own first (they win), then what its merge key brings.
+
+        Keys that win are built first, so a merged key that loses is never built and leaves no mark.
+        """
+        own = self._own_keys(node, path, taken)
+        merged: dict[Any, Any] = {}
+        for source in self._merge_sources(node):
+            merged.update(self._mapping(source, path, taken | own.keys() | merged.keys()))
+        return {**merged, **own}
+
+    def _own_keys(self, node: yaml.MappingNode, path: PathKey, taken: frozenset[Any]) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
+        marks: dict[Any, Mark] = {}
         for key_node, value_node in node.value:
-            key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
-            if key in result:
-                first = self.document.key_marks[(*path, key)]
-                here = _mark(key_node)
-                self.problems.append(Problem(
-                    self.document.file, here.line, here.col,
-                    f"duplicate key '{key}' (first defined on line {first.line})",
-                    "remove one of them: YAML would silently keep only the last", "duplicate-key"))
+            key = MERGE if key_node.tag == MERGE_TAG else self._key(key_node)
+            if key in marks:
+                self._report(key_node, f"duplicate key '{_shown(key)}' (first defined on line {marks[key].line})",
+                             "remove one of them: YAML would silently keep only the last", "duplicate-key")
                 continue
-            self.document.key_marks[(*path, key)] = _mark(key_node)
+            marks[key] = _mark(key_node)
+            if key is MERGE or key in taken:
+                continue
+            self.document.key_marks[(*path, key)] = marks[key]
             result[key] = self.build(value_node, (*path, key))
         return result
+
+    def _merge_sources(self, node: yaml.MappingNode) -> list[yaml.MappingNode]:
+        """The mappings `<<` merges in, the one that wins first; anything else is reported at the `<<`."""
+        merges = [(key, value) for key, value in node.value if key.tag == MERGE_TAG][:1]
+        if not merges:
+            return []
+        key, value = merges[0]
+        sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+        if all(isinstance(source, yaml.MappingNode) for source in sources):
+            return sources
+        self._report(key, "a merge key '<<' takes a mapping or a list of mappings, e.g. `<<: *notice`",
+                     "anchor a mapping (`- &notice {...}`) and merge its alias: `<<: *notice`", "yaml-merge")
+        return []
+
+    def _key(self, node: yaml.Node) -> Any:
+        return self._scalar(node) if isinstance(node, yaml.ScalarNode) else str(node.value)
+
+    def _report(self, node: yaml.Node, message: str, hint: str, rule: str) -> None:
+        """Record a problem once, however often an alias repeats the node it is about."""
+        here = _mark(node)
+        problem = Problem(self.document.file, here.line, here.col, message, hint, rule)
+        if problem not in self.problems:
+            self.problems.append(problem)
 
     def _scalar(self, node: yaml.Node) -> Any:
         if node.tag == "tag:yaml.org,2002:float":
@@ -124,7 +171,11 @@ def load_yaml_text(text: str, name: str) -> tuple[Document | None, list[Problem]
     document = Document(name, text, None)
     if node is None:
         return None, [Problem(name, 1, 1, "file is empty", "start from a shipped example in policies/", "empty")]
-    document.data = _Builder(document, problems).build(node, ())
+    try:
+        document.data = _Builder(document, problems).build(node, ())
+    except RecursionError:
+        return None, [Problem(name, 1, 1, "an alias refers to a mapping or list that contains it", "a policy is a "
+                              "tree: repeat the values instead of nesting an anchor in itself", "yaml-recursive")]
     return document, problems
 
 
