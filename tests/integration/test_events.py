@@ -123,6 +123,23 @@ def test_kept_promise_ends_in_paid(dunflow: Dunflow) -> None:
     assert steps_sent(dunflow, "E-3") == []
 
 
+def test_a_promised_part_paid_in_time_is_kept_and_dunning_resumes_for_the_rest(dunflow: Dunflow) -> None:
+    dunflow("promise", "E-3", "--date", "2026-11-20", "--amount", "100.00", "--on", "2026-11-02")
+    dunflow("payment", "add", "E-3", "60.00", "--date", "2026-11-01")  # before the promise: does not count
+    dunflow("payment", "add", "E-3", "100.00", "--date", "2026-11-19")
+    dunflow("run", "--as-of", "2026-11-23")  # promised date + 3 days' grace
+    shown = dunflow.invoice("E-3")
+    assert shown["state"] not in ("promised", "paid") and shown["open_amount"] == "140.00"
+    assert any(a["rule"].startswith("promise kept: 100.00 paid since the promise") for a in shown["actions"])
+
+
+def test_a_promised_part_not_paid_since_the_promise_is_broken(dunflow: Dunflow) -> None:
+    dunflow("payment", "add", "E-3", "100.00", "--date", "2026-11-01")  # before the promise: does not count
+    dunflow("promise", "E-3", "--date", "2026-11-20", "--amount", "100.00", "--on", "2026-11-02")
+    dunflow("run", "--as-of", "2026-11-23")
+    assert any("broken" in a["rule"] for a in dunflow.invoice("E-3")["actions"])
+
+
 def test_hold_pauses_every_invoice_of_the_debtor_until_its_date(dunflow: Dunflow) -> None:
     dunflow("hold", "DB1", "--until", "2026-11-30", "--reason", "special circumstances", "--date", "2026-10-10")
     dunflow("run", "--as-of", "2026-11-16")

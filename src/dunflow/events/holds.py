@@ -18,11 +18,17 @@ from dunflow.store.uow import UnitOfWork
 
 def active_hold(uow: UnitOfWork, debtor_id: int, on: date) -> Any:
     """The debtor's hold in force on `on` (the latest-ending one), or None."""
-    rows = uow.pauses.holds_in_force(debtor_id, on)
-    if not rows:
-        return None
-    open_ended = [r for r in rows if r.until is None]  # two of these must not be compared by their end
-    return open_ended[0] if open_ended else max(rows, key=lambda r: r.until)
+    return active_holds(uow, [debtor_id], on).get(debtor_id)
+
+
+def active_holds(uow: UnitOfWork, debtor_ids: list[int], on: date) -> dict[int, Any]:
+    """Debtor id → its hold in force on `on`, for those that have one (one query for all of them)."""
+    return {debtor_id: _latest_ending(rows) for debtor_id, rows in uow.pauses.holds_in_force(debtor_ids, on).items()}
+
+
+def _latest_ending(rows: list[Any]) -> Any:
+    """An open-ended hold outlasts any dated one; among dated holds, the one that ends last."""
+    return next((r for r in rows if r.until is None), max(rows, key=lambda r: r.until))
 
 
 def debtors_on_hold(uow: UnitOfWork, debtor_ids: list[int], on: date) -> set[int]:

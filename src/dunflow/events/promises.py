@@ -46,11 +46,14 @@ def make_promise(uow: UnitOfWork, number: str, pay_by: date, amount: Decimal | N
 
 def promise_facts(uow: UnitOfWork, invoice_ids: list[int]) -> dict[int, PromiseFacts]:
     """Open promises of these invoices, with what was paid since each was made (invoice id → facts)."""
-    found: dict[int, PromiseFacts] = {}
-    for row in uow.pauses.open_promises(invoice_ids):
-        found[row.invoice_id] = PromiseFacts(row.id, row.pay_by, row.amount,
-                                             uow.payments.paid_since(row.invoice_id, row.made_on))
-    return found
+    promises = uow.pauses.open_promises(invoice_ids)
+    if not promises:
+        return {}
+    paid = uow.payments.allocations_since([p.invoice_id for p in promises], min(p.made_on for p in promises))
+    return {p.invoice_id: PromiseFacts(p.id, p.pay_by, p.amount,
+                                       sum((a.amount for a in paid if a.invoice_id == p.invoice_id
+                                            and a.on >= p.made_on), Decimal("0")))
+            for p in promises}
 
 
 def promise_timer(compiled: CompiledPolicy, case: CaseState, outcome: Outcome, as_of: date,

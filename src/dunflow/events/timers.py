@@ -12,7 +12,7 @@ from dunflow.domain.policy import ARRANGEMENT, HELD, PROMISED
 from dunflow.engine.advance import CaseFacts, Outcome, transition
 from dunflow.engine.pauses import PauseTimer
 from dunflow.events.arrangements import arrangement_facts, arrangement_timer
-from dunflow.events.holds import active_hold
+from dunflow.events.holds import active_holds
 from dunflow.events.promises import promise_facts, promise_timer
 from dunflow.policy.compile import CaseState, CompiledPolicy
 from dunflow.store.uow import UnitOfWork
@@ -27,7 +27,8 @@ def hold_timer(compiled: CompiledPolicy, case: CaseState, outcome: Outcome, as_o
 
 
 def _holds(uow: UnitOfWork, cases: list[CaseFacts], as_of: date) -> dict[int, Any]:
-    return {f.case_id: active_hold(uow, f.debtor_id, as_of) for f in cases}
+    holds = active_holds(uow, sorted({f.debtor_id for f in cases}), as_of)
+    return {f.case_id: holds.get(f.debtor_id) for f in cases}
 
 
 def _promises(uow: UnitOfWork, cases: list[CaseFacts], as_of: date) -> dict[int, Any]:

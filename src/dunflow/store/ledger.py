@@ -167,10 +167,13 @@ class PaymentRepository:
         self.connection.execute(insert(ALLOCATIONS).values(payment_id=payment_id, invoice_id=invoice_id,
                                                            amount=amount, on=on))
 
-    def paid_since(self, invoice_id: int, since: date) -> Decimal:
-        amounts = self.connection.execute(select(ALLOCATIONS.c.amount).where(
-            ALLOCATIONS.c.invoice_id == invoice_id, ALLOCATIONS.c.on >= since)).scalars()
-        return sum(amounts, Decimal("0"))
+    def allocations_since(self, invoice_ids: list[int], since: date) -> list[Any]:
+        """(invoice_id, amount, on) of the allocations to these invoices on or after `since`."""
+        rows: list[Any] = []
+        for chunk in chunks(invoice_ids):
+            rows += self.connection.execute(select(ALLOCATIONS.c.invoice_id, ALLOCATIONS.c.amount, ALLOCATIONS.c.on)
+                                            .where(ALLOCATIONS.c.invoice_id.in_(chunk), ALLOCATIONS.c.on >= since))
+        return rows
 
     def count_with_prefix(self, prefix: str) -> int:
         return int(self.connection.execute(select(func.count()).select_from(PAYMENTS).where(

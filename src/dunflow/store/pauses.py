@@ -32,11 +32,15 @@ class PauseRepository:
 
     # --- holds ------------------------------------------------------------------------------------
 
-    def holds_in_force(self, debtor_id: int, on: date) -> list[Any]:
-        """The debtor's unreleased holds that have not ended by `on`."""
-        return list(self.connection.execute(select(HOLDS).where(
-            HOLDS.c.debtor_id == debtor_id, HOLDS.c.released_on.is_(None),
-            or_(HOLDS.c.until.is_(None), HOLDS.c.until > on)).order_by(HOLDS.c.id)))
+    def holds_in_force(self, debtor_ids: list[int], on: date) -> dict[int, list[Any]]:
+        """Debtor id → its unreleased holds that have not ended by `on`, oldest first (one query per 500)."""
+        found: dict[int, list[Any]] = {}
+        for chunk in chunks(debtor_ids):
+            for row in self.connection.execute(select(HOLDS).where(
+                    HOLDS.c.debtor_id.in_(chunk), HOLDS.c.released_on.is_(None),
+                    or_(HOLDS.c.until.is_(None), HOLDS.c.until > on)).order_by(HOLDS.c.id)):
+                found.setdefault(row.debtor_id, []).append(row)
+        return found
 
     def debtors_on_hold(self, debtor_ids: list[int], on: date) -> set[int]:
         held: set[int] = set()

@@ -67,7 +67,11 @@ class UnitOfWork:
         if self.read_only:
             connection = connection.execution_options(**{READ_ONLY: True})
         self.connection: Connection = connection
-        self._transaction = connection.begin()
+        try:
+            self._transaction = connection.begin()  # SQLite: may wait for, or give up on, the write lock
+        except BaseException:
+            connection.close()
+            raise
         self.cases, self.outbox = CaseRepository(connection), OutboxRepository(connection)
         self.invoices, self.payments = InvoiceRepository(connection), PaymentRepository(connection)
         self.pauses, self.reports = PauseRepository(connection), ReportQueries(connection)
@@ -81,6 +85,8 @@ class UnitOfWork:
                 self._transaction.commit()
             else:
                 self._transaction.rollback()
+        except IntegrityError as late:  # a constraint checked at commit
+            error = late
         finally:
             self.connection.close()
         if isinstance(error, IntegrityError):  # services and the CLI need not know SQLAlchemy's exceptions
