@@ -28,7 +28,8 @@ def active_holds(uow: UnitOfWork, debtor_ids: list[int], on: date) -> dict[int, 
 
 def _latest_ending(rows: list[Any]) -> Any:
     """An open-ended hold outlasts any dated one; among dated holds, the one that ends last."""
-    return next((r for r in rows if r.until is None), max(rows, key=lambda r: r.until))
+    open_ended = [r for r in rows if r.until is None]  # two of these must not be compared by their end
+    return open_ended[0] if open_ended else max(rows, key=lambda r: r.until)
 
 
 def debtors_on_hold(uow: UnitOfWork, debtor_ids: list[int], on: date) -> set[int]:
