@@ -161,7 +161,8 @@ def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, f
     result = run_due(ws.engine, ws.templates, ws.project.creditor, day, ws.clock, dry_run=dry_run,
                      batch_size=ws.project.batch_size, force=force)
     summary = {"as_of": str(result.as_of), "dry_run": dry_run, "due": result.due, "advanced": result.advanced,
-               "messages": result.messages, "deferred": result.deferred, "steps": dict(result.steps)}
+               "messages": result.messages, "deferred": result.deferred, "steps": dict(result.steps),
+               "failed": result.failed}
     if dry_run:
         summary["notices"] = result.notices
     if fmt == "json":
@@ -170,6 +171,8 @@ def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, f
         _print_run(summary)
     if send_now and not dry_run:
         _send(ws)
+    if result.failed:  # the others went on, but someone must fix these: exit code 1
+        sys.exit(1)
 
 
 def _print_run(summary: dict[str, Any]) -> None:
@@ -182,6 +185,11 @@ def _print_run(summary: dict[str, Any]) -> None:
     for notice in summary.get("notices", []):
         click.echo(f"  would send {notice['step']} by {notice['channel']} to {notice['recipient'].splitlines()[0]}: "
                    f"{notice['subject']}")
+    for failed in summary["failed"]:
+        click.echo(f"error: invoice {failed['invoice']} left as it was (retried by the next run): {failed['error']}"
+                   + (f"\n  hint: {failed['hint']}" if failed["hint"] else ""), err=True)
+    if summary["failed"]:
+        click.echo(f"{len(summary['failed'])} case(s) failed; `dunflow status` lists them", err=True)
 
 
 def _send(ws: Workspace) -> None:
@@ -216,6 +224,10 @@ def status(ctx: click.Context, as_of: date | None, fmt: str) -> None:
     output.emit_table("Due within a week", ("date", "cases"),
                       [(r["date"], r["cases"]) for r in data["due"]])
     click.echo("Outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(data["outbox"].items())) or "empty"))
+    if data["failing"]:
+        output.emit_table("Failing cases (left as they were, retried by every run)",
+                          ("invoice", "debtor", "since", "attempts", "error"),
+                          [(r["invoice"], r["debtor"], r["since"], r["attempts"], r["error"]) for r in data["failing"]])
 
 
 @main.command(name="outbox")

@@ -26,6 +26,7 @@ from dunflow.domain.notice import (
 )
 from dunflow.domain.policy import NOT_DUNNED, Step
 from dunflow.engine.advance import Outcome
+from dunflow.errors import DunflowError
 from dunflow.policy.versions import CompiledVersions
 from dunflow.rendering.templates import TemplateStore
 from dunflow.store.orm import Case, Invoice, OutboxMessage, table_of
@@ -51,6 +52,7 @@ class Notice:
 class Messages:
     rows: list[dict[str, Any]] = field(default_factory=list)
     by_case: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    failed: dict[int, DunflowError] = field(default_factory=dict)  # case id → why its notice could not be made
 
 
 def debtor_from_row(row: Any) -> Debtor:
@@ -82,7 +84,10 @@ class NoticeWriter:
         debtors = self._debtors({n.debtor_id for n in notices})
         messages = Messages()
         for notice in notices:
-            self._render(notice, debtors[notice.debtor_id], messages)
+            try:
+                self._render(notice, debtors[notice.debtor_id], messages)
+            except DunflowError as exc:  # one bad notice: its cases are left behind, the others go on
+                messages.failed.update(dict.fromkeys(notice.case_ids, exc))
         if messages.rows:
             self.connection.execute(insert(OUTBOX), messages.rows)
         return messages

@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from dunflow.domain.notice import Creditor
 from dunflow.engine.advance import CaseFacts, Outcome, decide
 from dunflow.engine.cases import facts_of, locked_cases
+from dunflow.engine.failures import Failure, clear_failures, record_failures
 from dunflow.engine.notices import Messages, NoticeWriter
 from dunflow.errors import DunflowError
 from dunflow.events.timers import load_pause_facts, write_effects
@@ -62,6 +63,7 @@ class RunReport:
     deferred: int = 0
     steps: Counter[str] = field(default_factory=Counter)
     notices: list[dict[str, object]] = field(default_factory=list)
+    failed: list[dict[str, object]] = field(default_factory=list)  # cases left behind: their notice failed
 
 
 class _Conflict(Exception):
@@ -192,11 +194,23 @@ class _Batch:
                                self.report)
         now = self.clock.now()
         messages = NoticeWriter(connection, versions, self.templates, self.creditor, self.as_of, now).write(outcomes)
+        outcomes, failures = self._leave_failed_behind(connection, outcomes, messages)
         _write_actions(connection, outcomes, messages, self.as_of, now)
         _update_cases(connection, outcomes)
         write_effects(connection, outcomes)
         _tally(self.report, outcomes, messages.rows, self.dry_run)
+        self.report.failed += [f.summary() for f in failures]
         return skipped
+
+    def _leave_failed_behind(self, connection: Connection, outcomes: list[Outcome],
+                             messages: Messages) -> tuple[list[Outcome], list[Failure]]:
+        """Cases whose notice failed stay as they were (due, retried next run) and are recorded; the rest go on."""
+        failures = [Failure(o.facts, messages.failed[o.facts.case_id]) for o in outcomes
+                    if o.facts.case_id in messages.failed]
+        record_failures(connection, failures, self.as_of)
+        kept = [o for o in outcomes if o.facts.case_id not in messages.failed]
+        clear_failures(connection, [o.facts.case_id for o in kept])
+        return kept, failures
 
 
 def _decide_all(versions: CompiledVersions, claimed: list[CaseFacts], pauses: dict[int, Any], as_of: date,

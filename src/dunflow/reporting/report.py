@@ -8,6 +8,7 @@ from sqlalchemy import Connection, func, select
 
 from dunflow.domain.policy import FINAL_STATES
 from dunflow.domain.schedule import explain, next_step
+from dunflow.engine.failures import failing_cases
 from dunflow.errors import NotFound, unknown_invoice
 from dunflow.policy.versions import CompiledVersions
 from dunflow.store.orm import (
@@ -25,7 +26,8 @@ ACTIONS, VERSIONS, OUTBOX = table_of(Action), table_of(PolicyVersion), table_of(
 
 
 def status(connection: Connection, as_of: date) -> dict[str, Any]:
-    """Cases per policy and state, what falls due in the next 7 days, and the outbox."""
+    """Cases per policy and state, what falls due in the next 7 days, the outbox, and the cases whose notice
+    failed (left behind by the runs until fixed)."""
     rows = connection.execute(
         select(VERSIONS.c.name, CASES.c.state, func.count()).join(VERSIONS, VERSIONS.c.id == CASES.c.policy_version_id)
         .group_by(VERSIONS.c.name, CASES.c.state).order_by(VERSIONS.c.name, CASES.c.state))
@@ -35,7 +37,8 @@ def status(connection: Connection, as_of: date) -> dict[str, Any]:
         .group_by(CASES.c.next_action_at).order_by(CASES.c.next_action_at))
     upcoming = [{"date": str(on), "cases": count} for on, count in due]
     outbox: dict[str, int] = dict(connection.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)).all())
-    return {"as_of": str(as_of), "cases": by_state, "due": upcoming, "outbox": outbox}
+    return {"as_of": str(as_of), "cases": by_state, "due": upcoming, "outbox": outbox,
+            "failing": failing_cases(connection)}
 
 
 def show_invoice(connection: Connection, number: str) -> dict[str, Any]:

@@ -136,6 +136,22 @@ class OutboxMessage(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
 
 
+class CaseFailure(Base):
+    """A case whose notice could not be made (a template error): left as it was, retried by every run until it
+    goes through. Stale once the case's revision moved on (an event or a later run changed it)."""
+
+    __tablename__ = "case_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"), index=True)
+    case_revision: Mapped[int] = mapped_column(Integer)
+    first_failed_on: Mapped[date] = mapped_column(Date)
+    failed_on: Mapped[date] = mapped_column(Date)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str] = mapped_column(Text)
+    hint: Mapped[str] = mapped_column(Text, default="")
+
+
 class Run(Base):
     """One `dunflow run`: its date, how far it got. A run dated before the last one is refused."""
 
