@@ -158,9 +158,11 @@ class EventRules:
 
 @dataclass(frozen=True)
 class Policy:
+    """`escalation` is None only for a segment deliberately not dunned (`dunning: off`, no steps)."""
+
     name: str
     steps: tuple[Step, ...]
-    escalation: Escalation
+    escalation: Escalation | None
     segment: Segment = field(default_factory=Segment)
     settings: Settings = field(default_factory=Settings)
     events: EventRules = field(default_factory=EventRules)
@@ -169,9 +171,14 @@ class Policy:
     source_file: str = ""
 
     @property
+    def dunned(self) -> bool:
+        """False for a segment deliberately not dunned: its invoices are tracked, never get a notice."""
+        return self.escalation is not None
+
+    @property
     def all_steps(self) -> tuple[Step, ...]:
-        """Regular steps in order, then the escalation."""
-        return (*self.steps, self.escalation)
+        """Regular steps in order, then the escalation (none when not dunned)."""
+        return (*self.steps, self.escalation) if self.escalation is not None else self.steps
 
     def step_index(self, step_id: str) -> int:
         for index, step in enumerate(self.all_steps):

@@ -111,16 +111,18 @@ def build_events(data: dict[str, Any]) -> EventRules:
 
 
 def build_policy(data: dict[str, Any], source_file: str = "") -> Policy:
-    """Assumes `data` passed the JSON Schema; semantic checks run on the result."""
+    """Assumes `data` passed the JSON Schema; semantic checks run on the result. With `dunning: off` any steps
+    or escalation written are ignored (the `not-dunned` rule reports them)."""
     metadata = data["metadata"]
+    dunned = data.get("dunning", True)
     return Policy(
         name=metadata["name"],
         description=metadata.get("description", ""),
         owner=metadata.get("owner", ""),
         segment=build_segment(data["applies_to"]),
         settings=build_settings(data["settings"]),
-        steps=tuple(build_step(s) for s in data["steps"]),
-        escalation=build_escalation(data["escalation"]),
+        steps=tuple(build_step(s) for s in data["steps"]) if dunned else (),
+        escalation=build_escalation(data["escalation"]) if dunned else None,
         events=build_events(data.get("events", {})),
         source_file=source_file,
     )

@@ -128,7 +128,8 @@ def machine_spec(policy: Policy) -> tuple[list[str], list[dict[str, Any]]]:
     transitions: list[dict[str, Any]] = []
     for index, step in enumerate(steps):
         transitions.append(dict(trigger=advance_event(step), source=dunning[: index + 1], dest=step))
-    transitions.append(dict(trigger=advance_event(policy.escalation.id), source=steps[-1], dest=ESCALATED))
+    if policy.escalation is not None:
+        transitions.append(dict(trigger=advance_event(policy.escalation.id), source=steps[-1], dest=ESCALATED))
     for trigger, dest in (("pay", PAID), ("cancel", CANCELLED), ("settle", BELOW_MINIMUM)):
         transitions.append(dict(trigger=trigger, source=open_states, dest=dest))
     transitions += _pause_transitions(policy, dunning)

@@ -13,7 +13,7 @@ from typing import Iterable
 
 from dunflow.domain.money import Money
 from dunflow.domain.notice import Creditor, Debtor, NoticeFacts, invoice_line
-from dunflow.domain.policy import Policy, Step
+from dunflow.domain.policy import Delay, Policy, Step
 from dunflow.errors import InputProblems, Problem
 from dunflow.policy.build import build_policy
 from dunflow.policy.load import load_yaml
@@ -101,10 +101,10 @@ def _display(path: Path, root: Path | None) -> str:
 
 def _template_uses(policy: Policy) -> list[tuple[tuple[object, ...], Step, str]]:
     uses: list[tuple[tuple[object, ...], Step, str]] = [(("steps", i, "template"), s, s.template) for i, s in enumerate(policy.steps)]
-    if policy.escalation.template:
+    if policy.escalation is not None and policy.escalation.template:
         uses.append((("escalation", "template"), policy.escalation, policy.escalation.template))
     rules = policy.events.arrangement
-    installment_step = Step("installment", policy.steps[0].after, rules.reminder_channels, rules.reminder_template,
+    installment_step = Step("installment", Delay(0), rules.reminder_channels, rules.reminder_template,
                             kind="installment")
     uses.append((("events", "arrangement", "reminder", "template"), installment_step, rules.reminder_template))
     return uses

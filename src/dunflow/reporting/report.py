@@ -79,9 +79,12 @@ PAUSED_WHY = {
 def _next(connection: Connection, row: Any) -> dict[str, Any] | None:
     if row.state in FINAL_STATES:
         return None
+    compiled = CompiledVersions(connection).get(row.policy_version_id)
+    if not compiled.policy.dunned:
+        return {"step": None, "at": None, "why": f"policy {compiled.policy.name} does not dun this segment "
+                                                  "(dunning: off): the invoice is only tracked"}
     if row.next_action_at is None:
         return {"step": None, "at": None, "why": PAUSED_WHY[row.state]} if row.state in PAUSED_WHY else None
-    compiled = CompiledVersions(connection).get(row.policy_version_id)
     if row.state not in compiled.dunning_states:
         return {"step": None, "at": str(row.next_action_at), "why": f"{row.state}: looked at again on this date"}
     policy = compiled.policy

@@ -22,7 +22,7 @@ def _earliest(step: Step, previous: int | None) -> int:
 
 
 def check(pf: PolicyFile) -> Iterable[Problem]:
-    if all(step.is_courtesy for step in pf.policy.steps):
+    if pf.policy.steps and all(step.is_courtesy for step in pf.policy.steps):
         yield pf.document.problem(("steps",), "every step is a courtesy reminder before the due date",
                                   "add at least one step after the due date; the escalation follows the last one", ID)
     previous: int | None = None
