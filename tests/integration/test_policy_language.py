@@ -96,3 +96,81 @@ R-3,C1,EUR,99.00,,2026-09-01,2026-10-01,Jan Jansen,consumer,DE,de,jan@example.de
     assert {code for code, *_ in cli.outbox()} == {"B1"}
     cli("payment", "add", "R-3", "99.00", "--date", "2027-02-02")
     assert cli.invoice("R-3")["state"] == "paid"
+
+
+# --- (b) issue-date anchors, months, repeating steps ---------------------------------------------------
+
+B2B_HEAD = MODELINE + """\
+apiVersion: dunflow/v1
+kind: Policy
+metadata: {name: b2b-standard}
+applies_to:
+  priority: 10
+  match: {customer_type: business}
+settings: {timezone: Europe/Berlin, calendar: DE, language: de}
+"""
+
+TIMED = B2B_HEAD + """\
+steps:
+  - id: reminder
+    after: {days: 30, from: issue_date}
+    repeat: {every: {days: 14}, times: 3}
+    channels: [email]
+    template: b2b/reminder
+  - id: first-notice
+    after: {months: 2}
+    channels: [email]
+    template: b2b/first-notice
+escalation:
+  id: handover
+  after: {months: 1, from: previous_step}
+  to: collection_agency
+  channels: [letter]
+  template: b2b/handover
+"""
+
+
+def test_issue_date_anchor_months_and_a_repeating_step_through_the_runner(project_dir: Path, database_url: str,
+                                                                          tmp_path: Path) -> None:
+    replace_policy(project_dir, "b2b-standard", "b2b-standard", TIMED)
+    cli = Dunflow(project_dir, database_url)
+    cli("validate")
+    cli("import", "invoices", str(write_csv(tmp_path, "i.csv", f"""{HEADER}
+T-1,B1,EUR,1190.00,,2026-10-01,2026-10-31,Alpha GmbH,business,DE,de,ap@alpha.example
+""")))
+    for day in ("2026-10-30", "2026-11-02", "2026-11-09", "2026-11-16", "2026-11-23", "2026-11-30", "2026-12-14",
+                "2026-12-28", "2026-12-31", "2027-01-29", "2027-02-01"):
+        cli("run", "--as-of", day)
+    assert actions_of(cli, "T-1") == [
+        ("step", "reminder", "2026-11-02"),  # issue date + 30 days = Sat 10-31, the next business day
+        ("step", "reminder", "2026-11-16"),  # again 14 days later
+        ("step", "reminder", "2026-11-30"),  # third and last time
+        ("step", "first-notice", "2026-12-31"),  # due date + 2 months
+        ("escalation", "handover", "2027-02-01"),  # one month after the first notice: Sun 01-31 → Monday
+    ]
+    rules = [a["rule"] for a in cli.invoice("T-1")["actions"] if a["step"] == "reminder"]
+    assert "reminder again (2 of at most 3): every 14 days after the last one (2026-11-02)" in rules[1]
+
+
+def test_show_invoice_names_the_coming_repetition(project_dir: Path, database_url: str, tmp_path: Path) -> None:
+    replace_policy(project_dir, "b2b-standard", "b2b-standard", TIMED)
+    cli = Dunflow(project_dir, database_url)
+    cli("import", "invoices", str(write_csv(tmp_path, "i.csv", f"""{HEADER}
+T-1,B1,EUR,1190.00,,2026-10-01,2026-10-31,Alpha GmbH,business,DE,de,ap@alpha.example
+""")))
+    cli("run", "--as-of", "2026-11-02")
+    assert cli.invoice("T-1")["next"]["step"] == "reminder"
+    assert cli.invoice("T-1")["next"]["at"] == "2026-11-16"
+
+
+def test_mistakes_in_the_new_delays_are_located(project_dir: Path) -> None:
+    text = TIMED.replace("after: {days: 30, from: issue_date}", "after: {days: 30, from: issue_dat}") \
+        .replace("repeat: {every: {days: 14}, times: 3}", "repeat: {every: {weeks: 2}, times: 1}") \
+        .replace("after: {months: 2}", "after: {from: due_date}")
+    replace_policy(project_dir, "b2b-standard", "b2b-standard", text)
+    err = validate(project_dir).stderr
+    assert "policies/b2b-standard.yaml:11:29: error: steps.0.after.from: 'issue_dat' is not allowed here" in err
+    assert "did you mean 'issue_date'?" in err
+    assert "policies/b2b-standard.yaml:12:22: error: steps.0.repeat.every: unknown key 'weeks'" in err
+    assert "policies/b2b-standard.yaml:12:40: error: steps.0.repeat.times: 1 is less than the minimum of 2" in err
+    assert "policies/b2b-standard.yaml:16:12: error: steps.1.after: needs 'days' or 'months' [schema/anyOf]" in err

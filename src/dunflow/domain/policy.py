@@ -12,7 +12,7 @@ from typing import Literal
 
 API_VERSION = "dunflow/v1"
 
-Anchor = Literal["due_date", "previous_step", "end_of_month"]
+Anchor = Literal["due_date", "issue_date", "previous_step", "end_of_month"]
 ChannelKind = Literal["email", "sms", "letter", "webhook", "task"]
 CHANNELS: tuple[str, ...] = ("email", "sms", "letter", "webhook", "task")
 CustomerType = Literal["business", "consumer"]
@@ -35,10 +35,21 @@ RESERVED_STATES: frozenset[str] = NOT_DUNNED | {NEW}
 
 @dataclass(frozen=True)
 class Delay:
-    """`after: {days: N, from: ...}`; negative days before the due date are courtesy reminders."""
+    """`after: {months: M, days: N, from: ...}`: M calendar months (clamped to the month end: Jan 31 + 1 month =
+    Feb 28), then N days; negative days before the due date are courtesy reminders."""
 
-    days: int
+    days: int = 0
     anchor: Anchor = "due_date"
+    months: int = 0
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """`repeat: {every: {days: 14}, times: 3}`: the step goes out again `every` after its last sending while
+    no later step is due, at most `times` sendings in all (the first included)."""
+
+    every: Delay
+    times: int
 
 
 @dataclass(frozen=True)
@@ -52,11 +63,12 @@ class Step:
     pay_within_days: int = 7
     required: bool = False
     title: str = ""
+    repeat: Repeat | None = None
 
     @property
     def is_courtesy(self) -> bool:
         """A reminder planned before the due date: pointless once the invoice is overdue."""
-        return self.after.anchor == "due_date" and self.after.days < 0
+        return self.after.anchor == "due_date" and self.after.months == 0 and self.after.days < 0
 
 
 @dataclass(frozen=True)

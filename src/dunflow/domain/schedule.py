@@ -1,8 +1,9 @@
 """When is which step due? The pure timing rules of a policy.
 
 Rules (documented in the README, "Timing rules"):
-- a step's date is its anchor plus its delay: the due date, the date the previous
-  step was actually sent, or the end of the month containing due date + delay;
+- a step's date is its anchor plus its delay: the due date, the issue date, the date
+  the previous step was actually sent, or the end of the month containing due date +
+  delay; a delay in months keeps the day of the month, clamped to the month end;
 - never closer than `min_days_between_steps` after the previous notice;
 - moved forward onto the next business day of the policy's calendar;
 - catch-up: when several steps became due since the last run, only the latest
@@ -11,41 +12,69 @@ Rules (documented in the README, "Timing rules"):
   Catch-up never jumps over a `required` step, and the escalation is only
   reached from the last regular step actually sent;
 - a courtesy reminder (negative delay before the due date) expires once the
-  invoice is overdue.
+  invoice is overdue;
+- a repeating step goes out again `every` after its last sending, at most `times`
+  sendings in all, as long as no later step is due (a later step always wins).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from dunflow.domain.calendar import BusinessDay, end_of_month, next_business_day
-from dunflow.domain.policy import Policy, Step
+from dunflow.domain.calendar import BusinessDay, add_months, end_of_month, next_business_day
+from dunflow.domain.policy import Delay, Policy, Step
 
 
 @dataclass(frozen=True)
 class Due:
-    """A step to take now, and the ones passed over to get there (with their planned dates)."""
+    """A step to take now, and the ones passed over to get there (with their planned dates).
+
+    `repeat` counts the sendings of a repeating step before this one (0: its first sending)."""
 
     index: int
     step: Step
     planned_on: date
     skipped: tuple[tuple[Step, date], ...] = ()
+    repeat: int = 0
+
+
+def after(day: date, delay: Delay) -> date:
+    """`day` moved by a delay: first its months (clamped to the month end), then its days."""
+    return add_months(day, delay.months) + timedelta(days=delay.days)
+
+
+def raw_date(step: Step, due_date: date, previous_on: date | None, issue_date: date | None = None) -> date:
+    """Anchor plus delay, before the minimum gap and the business-day shift."""
+    anchor = step.after.anchor
+    if anchor == "end_of_month":
+        return end_of_month(after(due_date, step.after))
+    if anchor == "previous_step":
+        return after(previous_on or due_date, step.after)
+    if anchor == "issue_date":
+        return after(issue_date or due_date, step.after)
+    return after(due_date, step.after)
 
 
 def planned_date(
-    policy: Policy, index: int, due_date: date, previous_on: date | None, is_business_day: BusinessDay
+    policy: Policy, index: int, due_date: date, previous_on: date | None, is_business_day: BusinessDay,
+    *, issue_date: date | None = None,
 ) -> date:
     """The date step `index` falls on, given when the step before it went out (None: no step yet)."""
-    step = policy.all_steps[index]
-    delay = timedelta(days=step.after.days)
-    if step.after.anchor == "previous_step":
-        day = (previous_on or due_date) + delay
-    elif step.after.anchor == "end_of_month":
-        day = end_of_month(due_date + delay)
-    else:
-        day = due_date + delay
+    day = raw_date(policy.all_steps[index], due_date, previous_on, issue_date)
     if previous_on is not None:
         day = max(day, previous_on + timedelta(days=policy.settings.min_days_between_steps))
+    return next_business_day(day, is_business_day)
+
+
+def repeat_date(policy: Policy, reached: int, reached_on: date | None, repeats: int,
+                is_business_day: BusinessDay) -> date | None:
+    """When the step reached goes out again, or None (it does not repeat, or has gone out `times` times)."""
+    if reached < 0 or reached >= len(policy.steps) or reached_on is None:
+        return None
+    repeat = policy.steps[reached].repeat
+    if repeat is None or repeats + 1 >= repeat.times:
+        return None
+    day = max(after(reached_on, repeat.every), reached_on + timedelta(days=policy.settings.min_days_between_steps))
     return next_business_day(day, is_business_day)
 
 
@@ -56,10 +85,17 @@ def next_planned(
     reached_on: date | None,
     as_of: date,
     is_business_day: BusinessDay,
+    *,
+    issue_date: date | None = None,
+    repeats: int = 0,
 ) -> date | None:
-    """When to look at the case again after `as_of`; None once no step is left to send."""
+    """When to look at the case again after `as_of`: the next step's date, or the step's repetition if that
+    comes first; None once nothing is left to send."""
     index = next_step(policy, reached, due_date, as_of)
-    return None if index is None else planned_date(policy, index, due_date, reached_on, is_business_day)
+    dates = [planned_date(policy, index, due_date, reached_on, is_business_day, issue_date=issue_date)
+             if index is not None else None, repeat_date(policy, reached, reached_on, repeats, is_business_day)]
+    found = [d for d in dates if d is not None]
+    return min(found) if found else None
 
 
 def next_step(policy: Policy, reached: int, due_date: date, as_of: date) -> int | None:
@@ -82,8 +118,12 @@ def due_step(
     reached_on: date | None,
     as_of: date,
     is_business_day: BusinessDay,
+    *,
+    issue_date: date | None = None,
+    repeats: int = 0,
 ) -> Due | None:
-    """The step to send on `as_of` after step `reached` (-1: none yet) went out on `reached_on`."""
+    """The step to send on `as_of` after step `reached` (-1: none yet) went out on `reached_on` (`repeats`
+    times again since): a later step if one is due, else the repetition of the step reached if due."""
     candidates: list[tuple[int, Step, date]] = []
     previous_on = reached_on
     last_regular = len(policy.steps) - 1
@@ -93,7 +133,7 @@ def due_step(
             continue
         if index > last_regular and reached != last_regular:
             break  # the escalation only follows the last regular step actually sent
-        on = planned_date(policy, index, due_date, previous_on, is_business_day)
+        on = planned_date(policy, index, due_date, previous_on, is_business_day, issue_date=issue_date)
         if on > as_of:
             break
         candidates.append((index, step, on))
@@ -101,7 +141,10 @@ def due_step(
         if step.required or policy.settings.catch_up == "next":
             break
     if not candidates:
-        return None
+        again = repeat_date(policy, reached, reached_on, repeats, is_business_day)
+        if again is None or again > as_of or _expired(policy.steps[reached], due_date, as_of):
+            return None
+        return Due(index=reached, step=policy.steps[reached], planned_on=again, repeat=repeats + 1)
     index, step, on = candidates[-1]
     return Due(index=index, step=step, planned_on=on, skipped=tuple((s, d) for _, s, d in candidates[:-1]))
 
@@ -111,20 +154,31 @@ def _expired(step: Step, due_date: date, as_of: date) -> bool:
     return step.is_courtesy and as_of > due_date
 
 
-def explain(policy: Policy, step: Step, due_date: date, previous_on: date | None, planned_on: date) -> str:
+def _delay_words(delay: Delay) -> str:
+    parts = [f"{delay.months} month{'s' if delay.months != 1 else ''}"] if delay.months else []
+    if delay.days or not parts:
+        parts.append(f"{abs(delay.days) if not parts else delay.days} days")
+    return " + ".join(parts)
+
+
+def _base_words(step: Step, due_date: date, previous_on: date | None, issue_date: date | None) -> str:
+    delay, words = step.after, _delay_words(step.after)
+    if delay.anchor == "previous_step":
+        return f"{words} after the previous step ({previous_on or due_date})"
+    if delay.anchor == "end_of_month":
+        return f"end of the month of due date {due_date} + {words}"
+    if delay.anchor == "issue_date":
+        return f"{words} after the issue date {issue_date or due_date}"
+    if step.is_courtesy:
+        return f"{words} before the due date {due_date}"
+    return f"{words} after the due date {due_date}"
+
+
+def explain(policy: Policy, step: Step, due_date: date, previous_on: date | None, planned_on: date,
+            *, issue_date: date | None = None) -> str:
     """Why a step falls on its date, in words for the audit trail and `show invoice`."""
-    days = step.after.days
-    if step.after.anchor == "previous_step":
-        base, raw = f"{days} days after the previous step ({previous_on or due_date})", (previous_on or due_date)
-    elif step.after.anchor == "end_of_month":
-        base, raw = f"end of the month of due date {due_date} + {days} days", end_of_month(due_date + timedelta(days))
-        days = 0
-    elif days < 0:
-        base, raw = f"{-days} days before the due date {due_date}", due_date
-    else:
-        base, raw = f"{days} days after the due date {due_date}", due_date
-    reasons = [f"{step.id}: {base} = {raw + timedelta(days=days)}"]
-    earliest = raw + timedelta(days=days)
+    earliest = raw_date(step, due_date, previous_on, issue_date)
+    reasons = [f"{step.id}: {_base_words(step, due_date, previous_on, issue_date)} = {earliest}"]
     gap = policy.settings.min_days_between_steps
     if previous_on is not None and previous_on + timedelta(days=gap) > earliest:
         earliest = previous_on + timedelta(days=gap)
@@ -132,3 +186,10 @@ def explain(policy: Policy, step: Step, due_date: date, previous_on: date | None
     if planned_on > earliest:
         reasons.append(f"moved to the next business day {planned_on}")
     return "; ".join(reasons)
+
+
+def explain_repeat(step: Step, previous_on: date | None, planned_on: date, repeat: int) -> str:
+    """Why a repeating step goes out again today."""
+    assert step.repeat is not None
+    return (f"{step.id} again ({repeat + 1} of at most {step.repeat.times}): every {_delay_words(step.repeat.every)}"
+            f" after the last one ({previous_on}), due {planned_on}")

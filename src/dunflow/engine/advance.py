@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from dunflow.domain.calendar import BusinessDay
 from dunflow.domain.policy import FINAL_STATES, Step
-from dunflow.domain.schedule import due_step, explain, next_planned, not_before_tomorrow
+from dunflow.domain.schedule import Due, due_step, explain, explain_repeat, next_planned, not_before_tomorrow
 from dunflow.policy.compile import CaseState, CompiledPolicy, advance_event
 
 
@@ -36,6 +36,7 @@ class CaseFacts:
     issue_date: date
     due_date: date
     next_action_at: date | None = None
+    repeats: int = 0  # sendings of the current step after its first (a repeating step)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Outcome:
     escalated: bool = False
     extra: dict[str, object] = field(default_factory=dict)
     effects: list[tuple[str, int, dict[str, object]]] = field(default_factory=list)
+    repeats: int = 0
 
 
 # A timer looks at a paused case on its date, given what the runner loaded about the pause
@@ -76,7 +78,7 @@ def decide(compiled: CompiledPolicy, is_business_day: BusinessDay, facts: CaseFa
     if not is_business_day(as_of):
         return None
     case = CaseState(facts.state, facts.resume_state)
-    outcome = Outcome(facts, case.state, case.resume_state, facts.last_step_on, None)
+    outcome = Outcome(facts, case.state, case.resume_state, facts.last_step_on, None, repeats=facts.repeats)
     timer = TIMERS.get(case.state)
     if timer is not None:
         timer(compiled, case, outcome, as_of, pause)
@@ -109,10 +111,10 @@ def enter_step(compiled: CompiledPolicy, is_business_day: BusinessDay, case: Cas
     outcome.records.append(Record("step", step.id, f"{step.id}: the policy names it after "
                                   f"{outcome.records[-1].rule if outcome.records else 'the pause'}", "queued",
                                   case.state, case.state))
-    outcome.notice, outcome.last_step_on = step, as_of
+    outcome.notice, outcome.last_step_on, outcome.repeats = step, as_of, 0
     outcome.next_action_at = not_before_tomorrow(next_planned(
-        compiled.policy, compiled.reached_index(case.state), outcome.facts.due_date, as_of, as_of, is_business_day),
-        as_of)
+        compiled.policy, compiled.reached_index(case.state), outcome.facts.due_date, as_of, as_of, is_business_day,
+        issue_date=outcome.facts.issue_date), as_of)
 
 
 def _dun(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState, outcome: Outcome,
@@ -125,26 +127,40 @@ def _dun(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState
         transition(compiled, case, outcome, "settle", rule)
         return
     reached = compiled.reached_index(case.state)
-    due = due_step(policy, reached, facts.due_date, outcome.last_step_on, as_of, is_business_day)
+    due = due_step(policy, reached, facts.due_date, outcome.last_step_on, as_of, is_business_day,
+                   issue_date=facts.issue_date, repeats=outcome.repeats)
     if due is not None:
-        for step, planned_on in due.skipped:
-            outcome.records.append(Record(
-                "skipped", step.id, f"catch-up: {step.id} was due {planned_on}, but {due.step.id} is due too; "
-                f"only the latest due step is sent ({policy.settings.catch_up})", "skipped", case.state, case.state))
-        escalating = due.index == len(policy.steps)
-        why = explain(policy, due.step, facts.due_date, outcome.last_step_on, due.planned_on)
-        transition(compiled, case, outcome, advance_event(due.step.id), why, "escalation" if escalating else "step", due.step.id, "queued")
-        outcome.notice, outcome.escalated, outcome.last_step_on = due.step, escalating, as_of
+        _send_step(compiled, case, outcome, due, as_of)
     if case.state not in FINAL_STATES:
         nxt = next_planned(policy, compiled.reached_index(case.state), facts.due_date, outcome.last_step_on, as_of,
-                           is_business_day)
+                           is_business_day, issue_date=facts.issue_date, repeats=outcome.repeats)
         outcome.next_action_at = not_before_tomorrow(nxt, as_of) if outcome.notice else nxt
 
 
+def _send_step(compiled: CompiledPolicy, case: CaseState, outcome: Outcome, due: Due, as_of: date) -> None:
+    """Move to the due step (or send the step reached once more), recording the steps passed over."""
+    facts, policy = outcome.facts, compiled.policy
+    for step, planned_on in due.skipped:
+        outcome.records.append(Record(
+            "skipped", step.id, f"catch-up: {step.id} was due {planned_on}, but {due.step.id} is due too; "
+            f"only the latest due step is sent ({policy.settings.catch_up})", "skipped", case.state, case.state))
+    escalating = due.index == len(policy.steps)
+    if due.repeat:
+        why = explain_repeat(due.step, outcome.last_step_on, due.planned_on, due.repeat)
+    else:
+        why = explain(policy, due.step, facts.due_date, outcome.last_step_on, due.planned_on,
+                      issue_date=facts.issue_date)
+    transition(compiled, case, outcome, advance_event(due.step.id), why, "escalation" if escalating else "step",
+               due.step.id, "queued")
+    outcome.notice, outcome.escalated, outcome.last_step_on = due.step, escalating, as_of
+    outcome.repeats = due.repeat
+
+
 def next_look(compiled: CompiledPolicy, is_business_day: BusinessDay, state: str, due_date: date,
-              last_step_on: date | None, as_of: date) -> date | None:
+              last_step_on: date | None, as_of: date, *, issue_date: date | None = None,
+              repeats: int = 0) -> date | None:
     """When a case in a dunning state should be looked at again (used after events resume a case)."""
     if state not in compiled.dunning_states:
         return None
     return next_planned(compiled.policy, compiled.reached_index(state), due_date, last_step_on, as_of,
-                        is_business_day)
+                        is_business_day, issue_date=issue_date, repeats=repeats)

@@ -257,10 +257,11 @@ def _update_cases(connection: Connection, outcomes: list[Outcome]) -> None:
         update(CASES)
         .where(and_(CASES.c.id == bindparam("case_id"), CASES.c.revision == bindparam("old_revision")))
         .values(state=bindparam("new_state"), resume_state=bindparam("new_resume"), last_step_on=bindparam("new_last"),
-                next_action_at=bindparam("new_next"), revision=CASES.c.revision + 1)
+                next_action_at=bindparam("new_next"), repeats=bindparam("new_repeats"), revision=CASES.c.revision + 1)
     )
     params = [dict(case_id=o.facts.case_id, old_revision=o.facts.revision, new_state=o.state,
-                   new_resume=o.resume_state, new_last=o.last_step_on, new_next=o.next_action_at)
+                   new_resume=o.resume_state, new_last=o.last_step_on, new_next=o.next_action_at,
+                   new_repeats=o.repeats)
               for o in outcomes]
     result = connection.execute(statement, params)
     if result.rowcount != len(params):

@@ -266,7 +266,8 @@ def _new_case(invoice: _InvoiceRow, debtor: Any, invoice_id: int, policies: Poli
                                 f"no policy applies to debtor '{debtor.code}' ({debtor.type}, {debtor.country})",
                                 "add a catch-all policy (match: {}) or widen a policy's match", "no-policy"))
         return None
-    first = planned_date(policy, 0, invoice.due_date, None, business_days(policy.settings.calendar)) \
+    first = planned_date(policy, 0, invoice.due_date, None, business_days(policy.settings.calendar),
+                         issue_date=invoice.issue_date) \
         if policy.dunned else None  # a segment not dunned: tracked, never due
     return dict(invoice_id=invoice_id, debtor_id=debtor.id, policy_version_id=version_ids[policy.name], state=NEW,
                 resume_state=None, last_step_on=None, next_action_at=first, revision=0)

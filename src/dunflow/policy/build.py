@@ -12,6 +12,7 @@ from dunflow.domain.policy import (
     EventRules,
     Policy,
     PromiseRules,
+    Repeat,
     Segment,
     Settings,
     Step,
@@ -61,13 +62,17 @@ def build_settings(data: dict[str, Any]) -> Settings:
     )
 
 
+def build_delay(after: dict[str, Any]) -> Delay:
+    return Delay(days=after.get("days", 0), anchor=after.get("from", "due_date"), months=after.get("months", 0))
+
+
 def _step_fields(data: dict[str, Any], default_kind: str) -> dict[str, Any]:
     after = data["after"]
     return dict(
         id=data["id"],
         title=data.get("title", ""),
         kind=data.get("kind", default_kind),
-        after=Delay(days=after["days"], anchor=after.get("from", "due_date")),
+        after=build_delay(after),
         channels=tuple(data.get("channels", ())),
         fallback=data.get("fallback"),
         template=data.get("template", ""),
@@ -77,8 +82,10 @@ def _step_fields(data: dict[str, Any], default_kind: str) -> dict[str, Any]:
 
 
 def build_step(data: dict[str, Any]) -> Step:
-    kind = "reminder" if data["after"]["days"] < 0 else "notice"
-    return Step(**_step_fields(data, kind))
+    kind = "reminder" if data["after"].get("days", 0) < 0 and not data["after"].get("months") else "notice"
+    repeat = data.get("repeat")
+    return Step(**_step_fields(data, kind),
+                repeat=Repeat(build_delay(repeat["every"]), repeat["times"]) if repeat else None)
 
 
 def build_escalation(data: dict[str, Any]) -> Escalation:

@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from dunflow.domain.policy import FINAL_STATES
-from dunflow.domain.schedule import explain, next_step
+from dunflow.domain.schedule import explain, explain_repeat, next_step, repeat_date
 from dunflow.engine.failures import failing_cases
 from dunflow.errors import NotFound, unknown_invoice
-from dunflow.policy.versions import CompiledVersions
+from dunflow.policy.versions import CompiledVersions, business_days
 from dunflow.store.orm import (
     Action,
     Case,
@@ -45,7 +45,7 @@ def show_invoice(connection: Connection, number: str) -> dict[str, Any]:
     row = connection.execute(
         select(INVOICES, DEBTORS.c.code.label("debtor_code"), DEBTORS.c.name.label("debtor_name"),
                CASES.c.id.label("case_id"), CASES.c.state, CASES.c.resume_state, CASES.c.next_action_at,
-               CASES.c.last_step_on, CASES.c.policy_version_id, VERSIONS.c.name.label("policy"),
+               CASES.c.last_step_on, CASES.c.repeats, CASES.c.policy_version_id, VERSIONS.c.name.label("policy"),
                VERSIONS.c.version.label("policy_version"))
         .join(DEBTORS, DEBTORS.c.id == INVOICES.c.debtor_id)
         .join(CASES, CASES.c.invoice_id == INVOICES.c.id)
@@ -87,13 +87,18 @@ def _next(connection: Connection, row: Any) -> dict[str, Any] | None:
         return {"step": None, "at": None, "why": PAUSED_WHY[row.state]} if row.state in PAUSED_WHY else None
     if row.state not in compiled.dunning_states:
         return {"step": None, "at": str(row.next_action_at), "why": f"{row.state}: looked at again on this date"}
-    policy = compiled.policy
-    index = next_step(policy, compiled.reached_index(row.state), row.due_date, row.next_action_at)
+    policy, reached = compiled.policy, compiled.reached_index(row.state)
+    again = repeat_date(policy, reached, row.last_step_on, row.repeats, business_days(policy.settings.calendar))
+    if again is not None and again == row.next_action_at:
+        return {"step": row.state, "at": str(again),
+                "why": explain_repeat(policy.steps[reached], row.last_step_on, again, row.repeats + 1)}
+    index = next_step(policy, reached, row.due_date, row.next_action_at)
     if index is None:
         return None
     step = policy.all_steps[index]
     return {"step": step.id, "at": str(row.next_action_at),
-            "why": explain(policy, step, row.due_date, row.last_step_on, row.next_action_at)}
+            "why": explain(policy, step, row.due_date, row.last_step_on, row.next_action_at,
+                           issue_date=row.issue_date)}
 
 
 def show_debtor(connection: Connection, code: str) -> dict[str, Any]:

@@ -87,6 +87,7 @@ class Case(Base):
     last_step_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     next_action_at: Mapped[date | None] = mapped_column(Date, nullable=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    repeats: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # sendings of a repeating step after its first
 
 
 class Action(Base):

@@ -1,4 +1,4 @@
-"""case failures: a case whose notice could not be rendered, with the error, retried by the next run
+"""case failures (a case whose notice could not be rendered, retried by the next run); repeats of a step
 
 Revision ID: 0005
 Revises: 0003
@@ -33,9 +33,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("case_failures") as batch:
         batch.create_index(batch.f("ix_case_failures_debtor_id"), ["debtor_id"], unique=False)
+    with op.batch_alter_table("cases") as batch:
+        batch.add_column(sa.Column("repeats", sa.Integer(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("cases") as batch:
+        batch.drop_column("repeats")
     with op.batch_alter_table("case_failures") as batch:
         batch.drop_index(batch.f("ix_case_failures_debtor_id"))
     op.drop_table("case_failures")
