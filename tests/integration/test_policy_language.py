@@ -174,3 +174,68 @@ def test_mistakes_in_the_new_delays_are_located(project_dir: Path) -> None:
     assert "policies/b2b-standard.yaml:12:22: error: steps.0.repeat.every: unknown key 'weeks'" in err
     assert "policies/b2b-standard.yaml:12:40: error: steps.0.repeat.times: 1 is less than the minimum of 2" in err
     assert "policies/b2b-standard.yaml:16:12: error: steps.1.after: needs 'days' or 'months' [schema/anyOf]" in err
+
+
+# --- (c) a debtor-level trigger for small invoices -----------------------------------------------------
+
+SMALL = B2B_HEAD.replace("settings: {timezone: Europe/Berlin, calendar: DE, language: de}\n", """\
+settings:
+  timezone: Europe/Berlin
+  calendar: DE
+  language: de
+  minimum_open_amount: "50.00"
+  debtor_minimum: {default: "100.00"}
+  group_per_debtor: true
+""") + """\
+steps:
+  - {id: reminder, after: {days: 7}, channels: [email], template: b2b/reminder}
+  - {id: first-notice, after: {days: 21}, channels: [email], template: b2b/first-notice}
+escalation: {id: handover, after: {days: 60}, to: collection_agency, channels: [letter], template: b2b/handover}
+"""
+
+
+def small_invoices(debtor: str, name: str, first: int, count: int, due: str) -> str:
+    return "".join(f"S-{n:03d},{debtor},EUR,9.00,,2026-09-01,{due},{name},business,DE,de,ap@{debtor}.example\n"
+                   for n in range(first, first + count))
+
+
+def test_small_invoices_are_dunned_together_once_the_debtors_total_reaches_the_threshold(
+        project_dir: Path, database_url: str, tmp_path: Path) -> None:
+    replace_policy(project_dir, "b2b-standard", "b2b-standard", SMALL)
+    cli = Dunflow(project_dir, database_url)
+    cli("validate")
+    cli("import", "invoices", str(write_csv(tmp_path, "a.csv", HEADER + "\n" + small_invoices(
+        "B1", "Alpha", 1, 20, "2026-10-01") + small_invoices("B2", "Beta", 101, 3, "2026-10-01"))))
+    cli("run", "--as-of", "2026-10-08")
+    alpha = [m for m in cli.outbox() if m[0] == "B1"]
+    assert [(step, len(numbers)) for _, step, _, numbers in alpha] == [("reminder", 20)]  # 20 × 9.00 = 180.00
+    assert "add up to 180.00 EUR, at least the debtor minimum 100.00 EUR" in cli.invoice("S-001")["actions"][0]["rule"]
+    beta = cli.invoice("S-101")
+    assert (beta["state"], beta["actions"], beta["next"]["at"]) == ("new", [], "2026-10-15")  # waits, not dropped
+    assert "dunned once the debtor's overdue invoices in EUR add up to 100.00 EUR" in beta["next"]["why"]
+    assert not [m for m in cli.outbox() if m[0] == "B2"]
+    cli("import", "invoices", str(write_csv(tmp_path, "b.csv", HEADER + "\n" + small_invoices(
+        "B2", "Beta", 104, 9, "2026-10-10"))))
+    cli("run", "--as-of", "2026-10-15")  # 12 × 9.00 = 108.00 overdue now
+    assert cli.invoice("S-101")["state"] == "reminder"
+    beta_notices = [numbers for code, _, _, numbers in cli.outbox() if code == "B2"]
+    assert len(beta_notices) == 1 and len(beta_notices[0]) == 12
+
+
+def test_without_a_debtor_minimum_a_small_invoice_still_stops_being_dunned(project_dir: Path, database_url: str,
+                                                                        tmp_path: Path) -> None:
+    replace_policy(project_dir, "b2b-standard", "b2b-standard", SMALL.replace('  debtor_minimum: {default: "100.00"}\n', ""))
+    cli = Dunflow(project_dir, database_url)
+    cli("import", "invoices", str(write_csv(tmp_path, "a.csv", HEADER + "\n" + small_invoices(
+        "B1", "Alpha", 1, 20, "2026-10-01"))))
+    cli("run", "--as-of", "2026-10-08")
+    assert cli.invoice("S-001")["state"] == "below_minimum" and cli.outbox() == []
+
+
+def test_a_debtor_minimum_not_above_the_invoice_minimum_is_a_located_error(project_dir: Path) -> None:
+    replace_policy(project_dir, "b2b-standard", "b2b-standard",
+                   SMALL.replace('debtor_minimum: {default: "100.00"}', 'debtor_minimum: {default: "20.00"}'))
+    err = validate(project_dir).stderr
+    assert "policies/b2b-standard.yaml:13:29: error: debtor minimum 20.00 is not above the invoice minimum 50.00" \
+        in err, err
+    assert "[debtor-minimum]" in err

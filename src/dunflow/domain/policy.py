@@ -134,10 +134,17 @@ class Settings:
     group_per_debtor: bool = False
     catch_up: Literal["latest", "next"] = "latest"
     min_days_between_steps: int = 0
+    debtor_minimum: Decimal | None = None
+    debtor_minimum_by_currency: tuple[tuple[str, Decimal], ...] = ()
 
     def minimum_for(self, currency: str) -> Decimal:
         """Open amounts below this are not dunned (tolerance per currency, DOMAIN 'Tolerance')."""
         return dict(self.minimum_by_currency).get(currency, self.minimum_open_amount)
+
+    def debtor_minimum_for(self, currency: str) -> Decimal | None:
+        """When a debtor's overdue invoices in `currency` add up to this, even invoices below `minimum_for` are
+        dunned (Lago's dunning threshold); None: small invoices are never dunned."""
+        return dict(self.debtor_minimum_by_currency).get(currency, self.debtor_minimum)
 
 
 @dataclass(frozen=True)

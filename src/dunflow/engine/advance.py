@@ -9,7 +9,7 @@ then the ordinary dunning decision runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -70,11 +70,16 @@ class Outcome:
 # (a hold, a promise, an arrangement), and may fire an event on it.
 Timer = Callable[[CompiledPolicy, CaseState, Outcome, date, Any], None]
 TIMERS: dict[str, Timer] = {}
+# An invoice below the minimum whose debtor's total is below the debtor minimum is looked at again this often.
+SMALL_INVOICE_WAIT_DAYS = 7
 
 
 def decide(compiled: CompiledPolicy, is_business_day: BusinessDay, facts: CaseFacts, as_of: date,
-           pause: Any = None) -> Outcome | None:
-    """The outcome for a due case, or None when nothing may happen today (a weekend or holiday)."""
+           pause: Any = None, *, debtor_overdue: Decimal | None = None) -> Outcome | None:
+    """The outcome for a due case, or None when nothing may happen today (a weekend or holiday).
+
+    `debtor_overdue`: what the debtor owes overdue in the invoice's currency (only needed, and only loaded,
+    when the policy has a `debtor_minimum` and the invoice alone is below `minimum_open_amount`)."""
     if not is_business_day(as_of):
         return None
     case = CaseState(facts.state, facts.resume_state)
@@ -85,7 +90,7 @@ def decide(compiled: CompiledPolicy, is_business_day: BusinessDay, facts: CaseFa
         if _named_target(compiled, case, facts):
             enter_step(compiled, is_business_day, case, outcome, as_of)
     if case.state in compiled.dunning_states and outcome.notice is None:
-        _dun(compiled, is_business_day, case, outcome, as_of)
+        _dun(compiled, is_business_day, case, outcome, as_of, debtor_overdue)
     outcome.state, outcome.resume_state = case.state, case.resume_state
     return outcome
 
@@ -117,27 +122,54 @@ def enter_step(compiled: CompiledPolicy, is_business_day: BusinessDay, case: Cas
         issue_date=outcome.facts.issue_date), as_of)
 
 
+def needs_debtor_total(compiled: CompiledPolicy, facts: CaseFacts) -> bool:
+    """Is the invoice too small on its own, and does the policy then look at the debtor's total?"""
+    settings = compiled.policy.settings
+    return (facts.open_amount < settings.minimum_for(facts.currency)
+            and settings.debtor_minimum_for(facts.currency) is not None)
+
+
 def _dun(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState, outcome: Outcome,
-         as_of: date) -> None:
+         as_of: date, debtor_overdue: Decimal | None = None) -> None:
     facts, policy = outcome.facts, compiled.policy
-    minimum = policy.settings.minimum_for(facts.currency)
+    minimum, currency = policy.settings.minimum_for(facts.currency), facts.currency
+    note = ""
     if facts.open_amount < minimum:
-        rule = (f"open amount {facts.open_amount} {facts.currency} is below the policy minimum "
-                f"{minimum} {facts.currency}: dunning stops")
-        transition(compiled, case, outcome, "settle", rule)
-        return
+        threshold = policy.settings.debtor_minimum_for(currency)
+        if threshold is None:
+            rule = (f"open amount {facts.open_amount} {currency} is below the policy minimum "
+                    f"{minimum} {currency}: dunning stops")
+            transition(compiled, case, outcome, "settle", rule)
+            return
+        total = debtor_overdue or Decimal(0)
+        if total < threshold:
+            _wait_for_debtor_total(compiled, is_business_day, case, outcome, as_of)
+            return
+        note = (f" (below the minimum {minimum} {currency} on its own, but the debtor's overdue invoices in "
+                f"{currency} add up to {total} {currency}, at least the debtor minimum {threshold} {currency})")
     reached = compiled.reached_index(case.state)
     due = due_step(policy, reached, facts.due_date, outcome.last_step_on, as_of, is_business_day,
                    issue_date=facts.issue_date, repeats=outcome.repeats)
     if due is not None:
-        _send_step(compiled, case, outcome, due, as_of)
+        _send_step(compiled, case, outcome, due, as_of, note)
     if case.state not in FINAL_STATES:
         nxt = next_planned(policy, compiled.reached_index(case.state), facts.due_date, outcome.last_step_on, as_of,
                            is_business_day, issue_date=facts.issue_date, repeats=outcome.repeats)
         outcome.next_action_at = not_before_tomorrow(nxt, as_of) if outcome.notice else nxt
 
 
-def _send_step(compiled: CompiledPolicy, case: CaseState, outcome: Outcome, due: Due, as_of: date) -> None:
+def _wait_for_debtor_total(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState,
+                           outcome: Outcome, as_of: date) -> None:
+    """Too small alone, and the debtor's total is too small too: the invoice waits (never dropped) and is looked
+    at again at its next step's date, or a week from now if that has passed."""
+    facts = outcome.facts
+    nxt = next_planned(compiled.policy, compiled.reached_index(case.state), facts.due_date, outcome.last_step_on,
+                       as_of, is_business_day, issue_date=facts.issue_date, repeats=outcome.repeats)
+    outcome.next_action_at = None if nxt is None else max(nxt, as_of + timedelta(days=SMALL_INVOICE_WAIT_DAYS))
+
+
+def _send_step(compiled: CompiledPolicy, case: CaseState, outcome: Outcome, due: Due, as_of: date,
+               note: str = "") -> None:
     """Move to the due step (or send the step reached once more), recording the steps passed over."""
     facts, policy = outcome.facts, compiled.policy
     for step, planned_on in due.skipped:
@@ -150,8 +182,8 @@ def _send_step(compiled: CompiledPolicy, case: CaseState, outcome: Outcome, due:
     else:
         why = explain(policy, due.step, facts.due_date, outcome.last_step_on, due.planned_on,
                       issue_date=facts.issue_date)
-    transition(compiled, case, outcome, advance_event(due.step.id), why, "escalation" if escalating else "step",
-               due.step.id, "queued")
+    transition(compiled, case, outcome, advance_event(due.step.id), why + note,
+               "escalation" if escalating else "step", due.step.id, "queued")
     outcome.notice, outcome.escalated, outcome.last_step_on = due.step, escalating, as_of
     outcome.repeats = due.repeat
 

@@ -36,10 +36,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from dunflow.domain.notice import Creditor
-from dunflow.engine.advance import CaseFacts, Outcome, decide
+from dunflow.engine.advance import CaseFacts, Outcome, decide, needs_debtor_total
 from dunflow.engine.cases import facts_of, locked_cases
 from dunflow.engine.failures import Failure, clear_failures, record_failures
 from dunflow.engine.notices import Messages, NoticeWriter
+from dunflow.engine.totals import overdue_totals
 from dunflow.errors import DunflowError
 from dunflow.events.timers import load_pause_facts, write_effects
 from dunflow.policy.versions import CompiledVersions
@@ -216,9 +217,11 @@ class _Batch:
 def _decide_all(versions: CompiledVersions, claimed: list[CaseFacts], pauses: dict[int, Any], as_of: date,
                 report: RunReport) -> list[Outcome]:
     outcomes: list[Outcome] = []
+    totals = overdue_totals(versions.connection, {f.debtor_id for f in claimed
+                                                  if needs_debtor_total(versions.get(f.policy_version_id), f)}, as_of)
     for facts in claimed:
         outcome = decide(versions.get(facts.policy_version_id), versions.calendar(facts.policy_version_id), facts,
-                         as_of, pauses.get(facts.case_id))
+                         as_of, pauses.get(facts.case_id), debtor_overdue=totals.get((facts.debtor_id, facts.currency)))
         if outcome is None:
             report.deferred += 1
         else:

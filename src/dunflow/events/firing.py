@@ -140,13 +140,14 @@ def apply_amount(connection: Connection, invoice_id: int, amount: Decimal, *, on
     record_payment(connection, invoice_id, applied)
     if case.state in FINAL_STATES:
         return applied
-    minimum = CompiledVersions(connection).get(case.policy_version_id).policy.settings.minimum_for(case.currency)
+    settings = CompiledVersions(connection).get(case.policy_version_id).policy.settings
+    minimum = settings.minimum_for(case.currency)
     detail = f"{why}: {applied} {case.currency} applied, {remaining} {case.currency} open"
     if remaining == 0:
         fire(connection, case, "pay", on=on, rule=detail, actor=actor, kind="payment")
         connection.execute(update(PROMISES).where(PROMISES.c.invoice_id == invoice_id, PROMISES.c.status == "open")
                            .values(status="kept"))
-    elif remaining < minimum:
+    elif remaining < minimum and settings.debtor_minimum_for(case.currency) is None:  # else the runner weighs
         fire(connection, case, "settle", on=on, actor=actor, kind="payment",
              rule=f"{detail}; below the policy minimum {minimum} {case.currency}: dunning stops")
     else:

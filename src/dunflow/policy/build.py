@@ -44,18 +44,25 @@ def build_segment(applies_to: dict[str, Any]) -> Segment:
     )
 
 
+def _per_currency(value: Any, default: Any) -> tuple[Any, tuple[tuple[str, Decimal], ...]]:
+    """An amount, or a mapping of currency → amount with 'default' for the rest: (default, per currency)."""
+    if not isinstance(value, dict):
+        return value, ()
+    by_currency = {k: _amount(v) for k, v in value.items() if k != "default"}
+    return value.get("default", default), tuple(sorted(by_currency.items()))
+
+
 def build_settings(data: dict[str, Any]) -> Settings:
-    minimum = data.get("minimum_open_amount", "0.01")
-    by_currency: dict[str, Decimal] = {}
-    if isinstance(minimum, dict):
-        by_currency = {k: _amount(v) for k, v in minimum.items() if k != "default"}
-        minimum = minimum.get("default", "0.01")
+    minimum, by_currency = _per_currency(data.get("minimum_open_amount", "0.01"), "0.01")
+    debtor_minimum, debtor_by_currency = _per_currency(data.get("debtor_minimum"), None)
     return Settings(
         timezone=data["timezone"],
         calendar=data["calendar"],
         language=data["language"],
         minimum_open_amount=_amount(minimum),
-        minimum_by_currency=tuple(sorted(by_currency.items())),
+        minimum_by_currency=by_currency,
+        debtor_minimum=_amount(debtor_minimum) if debtor_minimum is not None else None,
+        debtor_minimum_by_currency=debtor_by_currency,
         group_per_debtor=data.get("group_per_debtor", False),
         catch_up=data.get("catch_up", "latest"),
         min_days_between_steps=data.get("min_days_between_steps", 0),

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from dunflow.domain.policy import FINAL_STATES
+from dunflow.domain.policy import FINAL_STATES, Policy
 from dunflow.domain.schedule import explain, explain_repeat, next_step, repeat_date
 from dunflow.engine.failures import failing_cases
 from dunflow.errors import NotFound, unknown_invoice
@@ -88,6 +88,9 @@ def _next(connection: Connection, row: Any) -> dict[str, Any] | None:
     if row.state not in compiled.dunning_states:
         return {"step": None, "at": str(row.next_action_at), "why": f"{row.state}: looked at again on this date"}
     policy, reached = compiled.policy, compiled.reached_index(row.state)
+    waiting = _waiting_for_debtor_total(policy, row)
+    if waiting:
+        return {"step": None, "at": str(row.next_action_at), "why": waiting}
     again = repeat_date(policy, reached, row.last_step_on, row.repeats, business_days(policy.settings.calendar))
     if again is not None and again == row.next_action_at:
         return {"step": row.state, "at": str(again),
@@ -99,6 +102,15 @@ def _next(connection: Connection, row: Any) -> dict[str, Any] | None:
     return {"step": step.id, "at": str(row.next_action_at),
             "why": explain(policy, step, row.due_date, row.last_step_on, row.next_action_at,
                            issue_date=row.issue_date)}
+
+
+def _waiting_for_debtor_total(policy: Policy, row: Any) -> str:
+    """Why a small invoice waits instead of being dunned (empty when it does not)."""
+    minimum, threshold = policy.settings.minimum_for(row.currency), policy.settings.debtor_minimum_for(row.currency)
+    if threshold is None or row.open_amount >= minimum:
+        return ""
+    return (f"below the minimum {minimum} {row.currency} on its own: dunned once the debtor's overdue invoices in "
+            f"{row.currency} add up to {threshold} {row.currency}; looked at again on this date")
 
 
 def show_debtor(connection: Connection, code: str) -> dict[str, Any]:
