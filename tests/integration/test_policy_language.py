@@ -41,7 +41,9 @@ def replace_policy(project: Path, old: str | None, name: str, text: str) -> Path
 
 
 def actions_of(cli: Dunflow, number: str) -> list[tuple[str, str, str]]:
-    return [(a["kind"], a["step"], a["at"]) for a in cli.invoice(number)["actions"] if a["kind"] != "transition"]
+    """The steps taken, in order, once each (a step sent on two channels is recorded once per channel)."""
+    steps = [(a["kind"], a["step"], a["at"]) for a in cli.invoice(number)["actions"] if a["kind"] != "transition"]
+    return list(dict.fromkeys(steps))
 
 
 # --- (a) a segment deliberately not dunned -----------------------------------------------------------
@@ -239,3 +241,44 @@ def test_a_debtor_minimum_not_above_the_invoice_minimum_is_a_located_error(proje
     assert "policies/b2b-standard.yaml:13:29: error: debtor minimum 20.00 is not above the invoice minimum 50.00" \
         in err, err
     assert "[debtor-minimum]" in err
+
+
+# --- (d) weekends and holidays per channel --------------------------------------------------------------
+
+ANY_DAY = B2B_HEAD.replace("settings: {timezone: Europe/Berlin, calendar: DE, language: de}\n", """\
+settings:
+  timezone: Europe/Berlin
+  calendar: DE
+  language: de
+  send_any_day: [email, sms]
+""") + """\
+steps:
+  - {id: reminder, after: {days: 7}, channels: [email], template: b2b/reminder}
+  - {id: first-notice, after: {days: 14}, channels: [email, letter], template: b2b/first-notice}
+escalation: {id: handover, after: {days: 60}, to: collection_agency, channels: [letter], template: b2b/handover}
+"""
+
+
+def test_email_goes_out_on_a_weekend_when_the_policy_says_so_letters_wait_for_monday(
+        project_dir: Path, database_url: str, tmp_path: Path) -> None:
+    replace_policy(project_dir, "b2b-standard", "b2b-standard", ANY_DAY)
+    cli = Dunflow(project_dir, database_url)
+    cli("validate")
+    cli("import", "invoices", str(write_csv(tmp_path, "i.csv", f"""{HEADER}
+W-1,B1,EUR,500.00,,2026-09-24,2026-10-24,Alpha GmbH,business,DE,de,ap@alpha.example
+""")))
+    saturday = json.loads(cli("run", "--as-of", "2026-10-31", "--format", "json").stdout)  # due + 7: a Saturday
+    assert (saturday["advanced"], saturday["deferred"]) == (1, 0)
+    assert cli.invoice("W-1")["next"]["at"] == "2026-11-09"  # due + 14 is a Saturday, and a letter goes too
+    late = json.loads(cli("run", "--as-of", "2026-11-14", "--format", "json").stdout)  # runs missed; a Saturday
+    assert (late["advanced"], late["deferred"]) == (0, 1)
+    cli("run", "--as-of", "2026-11-16")
+    assert actions_of(cli, "W-1") == [("step", "reminder", "2026-10-31"), ("step", "first-notice", "2026-11-16")]
+
+
+def test_a_channel_that_cannot_go_out_any_day_is_a_located_error(project_dir: Path) -> None:
+    replace_policy(project_dir, "b2b-standard", "b2b-standard",
+                   ANY_DAY.replace("send_any_day: [email, sms]", "send_any_day: [email, letter]"))
+    err = validate(project_dir).stderr
+    assert "policies/b2b-standard.yaml:12:25: error: settings.send_any_day.1: 'letter' is not allowed here" in err, err
+    assert "use one of: email, sms, webhook" in err

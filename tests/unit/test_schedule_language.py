@@ -69,3 +69,50 @@ def test_the_next_step_wins_over_a_repetition_due_the_same_day() -> None:
 
 def test_the_next_look_is_the_earlier_of_repetition_and_next_step() -> None:
     assert next_planned(REPEATING, 0, DUE, date(2026, 11, 7), date(2026, 11, 7), every_day) == date(2026, 11, 21)
+
+
+# --- weekends and holidays per channel; the business-day shift does not drift the schedule ---------------
+
+def test_an_email_step_goes_out_on_a_saturday_when_the_policy_allows_email_any_day() -> None:
+    from dataclasses import replace
+
+    from dunflow.policy.versions import business_days
+
+    germany = business_days("DE")
+    base = policy(Step("reminder", Delay(days=7), ("email",), "b2b/reminder"),
+                  Step("notice", Delay(days=14), ("email",), "b2b/notice", fallback="letter"))
+    anyday = replace(base, settings=replace(base.settings, send_any_day=frozenset({"email", "sms"})))
+    due = date(2026, 10, 24)  # + 7 days = Saturday 10-31
+    assert planned_date(base, 0, due, None, germany) == date(2026, 11, 2)
+    assert planned_date(anyday, 0, due, None, germany) == date(2026, 10, 31)
+    assert planned_date(anyday, 1, due, None, germany) == date(2026, 11, 9)  # its letter fallback waits for Monday
+
+
+def _ascension_policy(anchor: str) -> Policy:
+    return policy(Step("reminder", Delay(days=10), ("email",), "b2b/reminder",
+                       repeat=Repeat(Delay(days=7), 3)),
+                  Step("notice", Delay(days=14 if anchor == "previous_step" else 40, anchor=anchor),  # type: ignore[arg-type]
+                       ("email",), "b2b/notice"))
+
+
+ASCENSION_DUE = date(2026, 5, 4)  # + 10 days = Thursday 2026-05-14, Ascension Day: moved to Friday 05-15
+
+
+def test_a_step_after_a_holiday_shift_counts_from_the_day_it_was_planned_for() -> None:
+    from dunflow.policy.versions import business_days
+
+    p, germany = _ascension_policy("previous_step"), business_days("DE")
+    assert planned_date(p, 0, ASCENSION_DUE, None, germany) == date(2026, 5, 15)
+    assert planned_date(p, 1, ASCENSION_DUE, date(2026, 5, 15), germany) == date(2026, 5, 28)  # 05-14 + 14
+    assert planned_date(p, 1, ASCENSION_DUE, date(2026, 5, 18), germany) == date(2026, 6, 1)  # sent late: from then
+    assert "14 days after the previous step (2026-05-14)" in explain(
+        p, p.steps[1], ASCENSION_DUE, date(2026, 5, 15), date(2026, 5, 28), is_business_day=germany)
+
+
+def test_repetitions_keep_their_rhythm_after_a_holiday_shift() -> None:
+    from dunflow.policy.versions import business_days
+
+    p, germany = _ascension_policy("due_date"), business_days("DE")
+    assert next_planned(p, 0, ASCENSION_DUE, date(2026, 5, 15), date(2026, 5, 15), germany) == date(2026, 5, 21)
+    assert next_planned(p, 0, ASCENSION_DUE, date(2026, 5, 21), date(2026, 5, 21), germany,
+                        repeats=1) == date(2026, 5, 28)

@@ -134,6 +134,7 @@ class Settings:
     group_per_debtor: bool = False
     catch_up: Literal["latest", "next"] = "latest"
     min_days_between_steps: int = 0
+    send_any_day: frozenset[str] = frozenset()  # channels that may go out on weekends and holidays
     debtor_minimum: Decimal | None = None
     debtor_minimum_by_currency: tuple[tuple[str, Decimal], ...] = ()
 

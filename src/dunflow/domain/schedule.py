@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from dunflow.domain.calendar import BusinessDay, add_months, end_of_month, next_business_day
+from dunflow.domain.calendar import BusinessDay, add_months, any_day, end_of_month, next_business_day
 from dunflow.domain.policy import Delay, Policy, Step
 
 
@@ -55,27 +55,74 @@ def raw_date(step: Step, due_date: date, previous_on: date | None, issue_date: d
     return after(due_date, step.after)
 
 
+def sends_any_day(policy: Policy, step: Step) -> bool:
+    """May this step go out on a weekend or holiday? Only if every channel it may use (its fallback too) is one
+    the policy lists in `send_any_day`."""
+    channels = {*step.channels, *([step.fallback] if step.fallback else [])}
+    return bool(channels) and channels <= policy.settings.send_any_day
+
+
+def step_calendar(policy: Policy, step: Step, is_business_day: BusinessDay) -> BusinessDay:
+    """The days this step may go out on: any day for the `send_any_day` channels, else business days."""
+    return any_day if sends_any_day(policy, step) else is_business_day
+
+
+def _raw_sending(step: Step, due_date: date, issue_date: date | None, k: int) -> date | None:
+    """The unshifted date the k-th sending of a step (0: the first) was planned for; None when it depends on
+    when the step before it went out."""
+    if step.after.anchor == "previous_step":
+        return None
+    first = raw_date(step, due_date, None, issue_date)
+    if k == 0 or step.repeat is None:
+        return first
+    every = step.repeat.every
+    return add_months(first, every.months * k) + timedelta(days=every.days * k)
+
+
+def counts_from(policy: Policy, index: int, due_date: date, sent_on: date | None, is_business_day: BusinessDay,
+                *, issue_date: date | None = None, repeats: int = 0) -> date | None:
+    """The day a notice of step `index`, sent on `sent_on`, is counted from by what follows it: the day it was
+    planned for when only the business-day shift moved it to `sent_on` (so the shift does not drift the rest of
+    the schedule); otherwise (sent late, after a pause, moved by the minimum gap) the day it went out."""
+    if sent_on is None or index < 0:
+        return sent_on
+    step = policy.all_steps[index]
+    planned = _raw_sending(step, due_date, issue_date, repeats)
+    if planned is None or planned >= sent_on:
+        return sent_on
+    shifted = next_business_day(planned, step_calendar(policy, step, is_business_day))
+    return planned if shifted == sent_on else sent_on
+
+
 def planned_date(
     policy: Policy, index: int, due_date: date, previous_on: date | None, is_business_day: BusinessDay,
-    *, issue_date: date | None = None,
+    *, issue_date: date | None = None, repeats: int = 0,
 ) -> date:
-    """The date step `index` falls on, given when the step before it went out (None: no step yet)."""
-    day = raw_date(policy.all_steps[index], due_date, previous_on, issue_date)
+    """The date step `index` falls on, given when the step before it went out (None: no step yet) and how often
+    that one was repeated."""
+    step = policy.all_steps[index]
+    anchor = previous_on
+    if step.after.anchor == "previous_step":
+        anchor = counts_from(policy, index - 1, due_date, previous_on, is_business_day, issue_date=issue_date,
+                             repeats=repeats)
+    day = raw_date(step, due_date, anchor, issue_date)
     if previous_on is not None:
         day = max(day, previous_on + timedelta(days=policy.settings.min_days_between_steps))
-    return next_business_day(day, is_business_day)
+    return next_business_day(day, step_calendar(policy, step, is_business_day))
 
 
-def repeat_date(policy: Policy, reached: int, reached_on: date | None, repeats: int,
-                is_business_day: BusinessDay) -> date | None:
+def repeat_date(policy: Policy, reached: int, due_date: date, reached_on: date | None, repeats: int,
+                is_business_day: BusinessDay, *, issue_date: date | None = None) -> date | None:
     """When the step reached goes out again, or None (it does not repeat, or has gone out `times` times)."""
     if reached < 0 or reached >= len(policy.steps) or reached_on is None:
         return None
-    repeat = policy.steps[reached].repeat
-    if repeat is None or repeats + 1 >= repeat.times:
+    step = policy.steps[reached]
+    if step.repeat is None or repeats + 1 >= step.repeat.times:
         return None
-    day = max(after(reached_on, repeat.every), reached_on + timedelta(days=policy.settings.min_days_between_steps))
-    return next_business_day(day, is_business_day)
+    anchor = counts_from(policy, reached, due_date, reached_on, is_business_day, issue_date=issue_date,
+                         repeats=repeats) or reached_on
+    day = max(after(anchor, step.repeat.every), reached_on + timedelta(days=policy.settings.min_days_between_steps))
+    return next_business_day(day, step_calendar(policy, step, is_business_day))
 
 
 def next_planned(
@@ -92,8 +139,9 @@ def next_planned(
     """When to look at the case again after `as_of`: the next step's date, or the step's repetition if that
     comes first; None once nothing is left to send."""
     index = next_step(policy, reached, due_date, as_of)
-    dates = [planned_date(policy, index, due_date, reached_on, is_business_day, issue_date=issue_date)
-             if index is not None else None, repeat_date(policy, reached, reached_on, repeats, is_business_day)]
+    dates = [planned_date(policy, index, due_date, reached_on, is_business_day, issue_date=issue_date,
+                          repeats=repeats) if index is not None else None,
+             repeat_date(policy, reached, due_date, reached_on, repeats, is_business_day, issue_date=issue_date)]
     found = [d for d in dates if d is not None]
     return min(found) if found else None
 
@@ -133,7 +181,8 @@ def due_step(
             continue
         if index > last_regular and reached != last_regular:
             break  # the escalation only follows the last regular step actually sent
-        on = planned_date(policy, index, due_date, previous_on, is_business_day, issue_date=issue_date)
+        on = planned_date(policy, index, due_date, previous_on, is_business_day, issue_date=issue_date,
+                          repeats=repeats if index == reached + 1 else 0)
         if on > as_of:
             break
         candidates.append((index, step, on))
@@ -141,7 +190,7 @@ def due_step(
         if step.required or policy.settings.catch_up == "next":
             break
     if not candidates:
-        again = repeat_date(policy, reached, reached_on, repeats, is_business_day)
+        again = repeat_date(policy, reached, due_date, reached_on, repeats, is_business_day, issue_date=issue_date)
         if again is None or again > as_of or _expired(policy.steps[reached], due_date, as_of):
             return None
         return Due(index=reached, step=policy.steps[reached], planned_on=again, repeat=repeats + 1)
@@ -175,16 +224,25 @@ def _base_words(step: Step, due_date: date, previous_on: date | None, issue_date
 
 
 def explain(policy: Policy, step: Step, due_date: date, previous_on: date | None, planned_on: date,
-            *, issue_date: date | None = None) -> str:
-    """Why a step falls on its date, in words for the audit trail and `show invoice`."""
-    earliest = raw_date(step, due_date, previous_on, issue_date)
-    reasons = [f"{step.id}: {_base_words(step, due_date, previous_on, issue_date)} = {earliest}"]
+            *, issue_date: date | None = None, is_business_day: BusinessDay | None = None, repeats: int = 0) -> str:
+    """Why a step falls on its date, in words for the audit trail and `show invoice`.
+
+    With `is_business_day`, a previous step that only the business-day shift moved is counted from the day it
+    was planned for, as `planned_date` does."""
+    anchor = previous_on
+    if is_business_day is not None and step.after.anchor == "previous_step":
+        anchor = counts_from(policy, policy.all_steps.index(step) - 1, due_date, previous_on, is_business_day,
+                             issue_date=issue_date, repeats=repeats)
+    earliest = raw_date(step, due_date, anchor, issue_date)
+    reasons = [f"{step.id}: {_base_words(step, due_date, anchor, issue_date)} = {earliest}"]
     gap = policy.settings.min_days_between_steps
     if previous_on is not None and previous_on + timedelta(days=gap) > earliest:
         earliest = previous_on + timedelta(days=gap)
         reasons.append(f"not before {earliest} ({gap} days after the previous notice)")
     if planned_on > earliest:
         reasons.append(f"moved to the next business day {planned_on}")
+    elif sends_any_day(policy, step) and is_business_day is not None and not is_business_day(planned_on):
+        reasons.append(f"{'/'.join(step.channels)} may go out on a weekend or holiday (send_any_day)")
     return "; ".join(reasons)
 
 

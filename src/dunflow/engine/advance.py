@@ -15,7 +15,15 @@ from typing import Any, Callable
 
 from dunflow.domain.calendar import BusinessDay
 from dunflow.domain.policy import FINAL_STATES, Step
-from dunflow.domain.schedule import Due, due_step, explain, explain_repeat, next_planned, not_before_tomorrow
+from dunflow.domain.schedule import (
+    Due,
+    due_step,
+    explain,
+    explain_repeat,
+    next_planned,
+    not_before_tomorrow,
+    sends_any_day,
+)
 from dunflow.policy.compile import CaseState, CompiledPolicy, advance_event
 
 
@@ -76,11 +84,13 @@ SMALL_INVOICE_WAIT_DAYS = 7
 
 def decide(compiled: CompiledPolicy, is_business_day: BusinessDay, facts: CaseFacts, as_of: date,
            pause: Any = None, *, debtor_overdue: Decimal | None = None) -> Outcome | None:
-    """The outcome for a due case, or None when nothing may happen today (a weekend or holiday).
+    """The outcome for a due case, or None when nothing may happen today (a weekend or holiday, unless the
+    policy lets the notice due today go out on any day: `send_any_day`).
 
     `debtor_overdue`: what the debtor owes overdue in the invoice's currency (only needed, and only loaded,
     when the policy has a `debtor_minimum` and the invoice alone is below `minimum_open_amount`)."""
-    if not is_business_day(as_of):
+    business_day = is_business_day(as_of)
+    if not business_day and not compiled.policy.settings.send_any_day:
         return None
     case = CaseState(facts.state, facts.resume_state)
     outcome = Outcome(facts, case.state, case.resume_state, facts.last_step_on, None, repeats=facts.repeats)
@@ -92,6 +102,8 @@ def decide(compiled: CompiledPolicy, is_business_day: BusinessDay, facts: CaseFa
     if case.state in compiled.dunning_states and outcome.notice is None:
         _dun(compiled, is_business_day, case, outcome, as_of, debtor_overdue)
     outcome.state, outcome.resume_state = case.state, case.resume_state
+    if not business_day and (outcome.notice is None or not sends_any_day(compiled.policy, outcome.notice)):
+        return None  # only notices on the policy's any-day channels go out on a weekend or holiday
     return outcome
 
 
@@ -151,7 +163,7 @@ def _dun(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState
     due = due_step(policy, reached, facts.due_date, outcome.last_step_on, as_of, is_business_day,
                    issue_date=facts.issue_date, repeats=outcome.repeats)
     if due is not None:
-        _send_step(compiled, case, outcome, due, as_of, note)
+        _send_step(compiled, is_business_day, case, outcome, due, as_of, note)
     if case.state not in FINAL_STATES:
         nxt = next_planned(policy, compiled.reached_index(case.state), facts.due_date, outcome.last_step_on, as_of,
                            is_business_day, issue_date=facts.issue_date, repeats=outcome.repeats)
@@ -168,8 +180,8 @@ def _wait_for_debtor_total(compiled: CompiledPolicy, is_business_day: BusinessDa
     outcome.next_action_at = None if nxt is None else max(nxt, as_of + timedelta(days=SMALL_INVOICE_WAIT_DAYS))
 
 
-def _send_step(compiled: CompiledPolicy, case: CaseState, outcome: Outcome, due: Due, as_of: date,
-               note: str = "") -> None:
+def _send_step(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState, outcome: Outcome,
+               due: Due, as_of: date, note: str = "") -> None:
     """Move to the due step (or send the step reached once more), recording the steps passed over."""
     facts, policy = outcome.facts, compiled.policy
     for step, planned_on in due.skipped:
@@ -181,7 +193,7 @@ def _send_step(compiled: CompiledPolicy, case: CaseState, outcome: Outcome, due:
         why = explain_repeat(due.step, outcome.last_step_on, due.planned_on, due.repeat)
     else:
         why = explain(policy, due.step, facts.due_date, outcome.last_step_on, due.planned_on,
-                      issue_date=facts.issue_date)
+                      issue_date=facts.issue_date, is_business_day=is_business_day, repeats=outcome.repeats)
     transition(compiled, case, outcome, advance_event(due.step.id), why + note,
                "escalation" if escalating else "step", due.step.id, "queued")
     outcome.notice, outcome.escalated, outcome.last_step_on = due.step, escalating, as_of

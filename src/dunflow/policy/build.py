@@ -66,6 +66,7 @@ def build_settings(data: dict[str, Any]) -> Settings:
         group_per_debtor=data.get("group_per_debtor", False),
         catch_up=data.get("catch_up", "latest"),
         min_days_between_steps=data.get("min_days_between_steps", 0),
+        send_any_day=frozenset(data.get("send_any_day", ())),
     )
 
 

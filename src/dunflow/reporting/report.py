@@ -91,7 +91,8 @@ def _next(connection: Connection, row: Any) -> dict[str, Any] | None:
     waiting = _waiting_for_debtor_total(policy, row)
     if waiting:
         return {"step": None, "at": str(row.next_action_at), "why": waiting}
-    again = repeat_date(policy, reached, row.last_step_on, row.repeats, business_days(policy.settings.calendar))
+    bday = business_days(policy.settings.calendar)
+    again = repeat_date(policy, reached, row.due_date, row.last_step_on, row.repeats, bday, issue_date=row.issue_date)
     if again is not None and again == row.next_action_at:
         return {"step": row.state, "at": str(again),
                 "why": explain_repeat(policy.steps[reached], row.last_step_on, again, row.repeats + 1)}
@@ -101,7 +102,7 @@ def _next(connection: Connection, row: Any) -> dict[str, Any] | None:
     step = policy.all_steps[index]
     return {"step": step.id, "at": str(row.next_action_at),
             "why": explain(policy, step, row.due_date, row.last_step_on, row.next_action_at,
-                           issue_date=row.issue_date)}
+                           issue_date=row.issue_date, is_business_day=bday, repeats=row.repeats)}
 
 
 def _waiting_for_debtor_total(policy: Policy, row: Any) -> str:
