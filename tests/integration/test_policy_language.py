@@ -282,3 +282,39 @@ def test_a_channel_that_cannot_go_out_any_day_is_a_located_error(project_dir: Pa
     err = validate(project_dir).stderr
     assert "policies/b2b-standard.yaml:12:25: error: settings.send_any_day.1: 'letter' is not allowed here" in err, err
     assert "use one of: email, sms, webhook" in err
+
+
+# --- (e) per-invoice contact ------------------------------------------------------------------------------
+
+WITH_EMAIL = HEADER + ",email"
+
+
+def recipients(cli: Dunflow) -> list[tuple[str, str, list[str]]]:
+    rows = cli.query("SELECT channel, recipient, invoice_numbers FROM outbox ORDER BY id")
+    return sorted((channel, recipient.splitlines()[0], numbers if isinstance(numbers, list) else json.loads(numbers))
+                  for channel, recipient, numbers in rows)
+
+
+def test_an_invoice_with_its_own_email_is_dunned_there_before_the_debtors_address(
+        project_dir: Path, database_url: str, tmp_path: Path) -> None:
+    cli = Dunflow(project_dir, database_url)
+    cli("import", "invoices", str(write_csv(tmp_path, "i.csv", f"""{WITH_EMAIL}
+P-1,B1,EUR,300.00,,2026-10-01,2026-11-02,Alpha GmbH,business,DE,de,ap@alpha.example,po-desk@alpha.example
+P-2,B1,EUR,200.00,,2026-10-01,2026-11-02,Alpha GmbH,business,DE,de,ap@alpha.example,
+P-3,B2,EUR,100.00,,2026-10-01,2026-11-02,Beta AG,business,DE,de,,billing@beta.example
+""")))
+    cli("run", "--as-of", "2026-11-09")  # the reminder: e-mail, letter as fallback
+    assert recipients(cli) == [("email", "ap@alpha.example", ["P-2"]),
+                               ("email", "billing@beta.example", ["P-3"]),  # no debtor e-mail, yet no letter
+                               ("email", "po-desk@alpha.example", ["P-1"])]
+
+
+def test_a_malformed_invoice_email_is_a_located_import_error(project_dir: Path, database_url: str,
+                                                              tmp_path: Path) -> None:
+    cli = Dunflow(project_dir, database_url)
+    result = cli("import", "invoices", str(write_csv(tmp_path, "i.csv", f"""{WITH_EMAIL}
+P-1,B1,EUR,300.00,,2026-10-01,2026-11-02,Alpha GmbH,business,DE,de,ap@alpha.example,po-desk at alpha
+""")), code=1)
+    assert re.search(r"i\.csv:2:\d+: error: email 'po-desk at alpha' is not an e-mail address", result.stderr), \
+        result.stderr
+    assert cli.query("SELECT count(*) FROM invoices") == [(0,)]

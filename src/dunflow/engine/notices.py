@@ -8,7 +8,7 @@ reminders are never grouped: they concern one invoice.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Iterable
 
@@ -46,6 +46,7 @@ class Notice:
     invoices: list[InvoiceLine]
     case_ids: list[int]
     extra: dict[str, Any] = field(default_factory=dict)
+    email: str = ""  # the invoices' own e-mail contact, used before the debtor's
 
 
 @dataclass
@@ -93,48 +94,58 @@ class NoticeWriter:
         return messages
 
     def notices(self, outcomes: list[Outcome]) -> list[Notice]:
+        """Invoices with their own e-mail contact are grouped per contact: each notice goes to one address."""
         single: list[Notice] = []
-        grouped: dict[tuple[int, str, int], list[Outcome]] = {}
+        grouped: dict[tuple[int, str, int, str], list[Outcome]] = {}
+        emails = self._invoice_emails([o.facts.invoice_id for o in outcomes if o.notice is not None])
         for outcome in outcomes:
             if outcome.notice is None or (outcome.escalated and not outcome.notice.channels):
                 continue
-            facts = outcome.facts
+            facts, email = outcome.facts, emails.get(outcome.facts.invoice_id, "")
             policy = self.versions.get(facts.policy_version_id).policy
             if policy.settings.group_per_debtor and not outcome.escalated and outcome.notice.kind != "installment":
-                grouped.setdefault((facts.debtor_id, facts.currency, facts.policy_version_id), []).append(outcome)
+                grouped.setdefault((facts.debtor_id, facts.currency, facts.policy_version_id, email), []).append(outcome)
             else:
                 single.append(Notice(f"case:{facts.case_id}:r{facts.revision}:{outcome.notice.id}",
                                      facts.debtor_id, facts.policy_version_id, outcome.notice, [self._line(facts)],
-                                     [facts.case_id], dict(outcome.extra)))
+                                     [facts.case_id], dict(outcome.extra), email))
         return single + self._group_notices(grouped)
+
+    def _invoice_emails(self, invoice_ids: list[int]) -> dict[int, str]:
+        if not invoice_ids:
+            return {}
+        query = select(INVOICES.c.id, INVOICES.c.email).where(INVOICES.c.id.in_(invoice_ids), INVOICES.c.email != "")
+        return {row.id: row.email for row in self.connection.execute(query) if row.email}
 
     def _line(self, facts: Any) -> InvoiceLine:
         return invoice_line(facts.number, facts.issue_date, facts.due_date, Money(facts.amount, facts.currency),
                             Money(facts.open_amount, facts.currency), self.as_of)
 
-    def _group_notices(self, groups: dict[tuple[int, str, int], list[Outcome]]) -> list[Notice]:
+    def _group_notices(self, groups: dict[tuple[int, str, int, str], list[Outcome]]) -> list[Notice]:
         if not groups:
             return []
-        others = self._other_overdue({debtor for debtor, _, _ in groups})
+        others = self._other_overdue({debtor for debtor, _, _, _ in groups})
         notices: list[Notice] = []
-        for (debtor_id, currency, version_id), members in groups.items():
+        for (debtor_id, currency, version_id, email), members in groups.items():
             compiled = self.versions.get(version_id)
             advancing = {o.facts.case_id for o in members}
-            extra = [row for row in others.get((debtor_id, currency, version_id), []) if row.id not in advancing]
+            extra = [row for row in others.get((debtor_id, currency, version_id), [])
+                     if row.id not in advancing and (row.email or "") == email]
             level = max([compiled.reached_index(o.state) for o in members] +
                         [compiled.reached_index(row.state) for row in extra if row.state in compiled.dunning_states])
             first = members[0].facts
             lines = [self._line(o.facts) for o in members] + [self._line(row) for row in extra]
             lines.sort(key=lambda line: (line.due_date, line.number))
             notices.append(Notice(f"group:{debtor_id}:{currency}:case:{first.case_id}:r{first.revision}",
-                                  debtor_id, version_id, compiled.policy.steps[level], lines, sorted(advancing)))
+                                  debtor_id, version_id, compiled.policy.steps[level], lines, sorted(advancing),
+                                  email=email))
         return notices
 
     def _other_overdue(self, debtor_ids: set[int]) -> dict[tuple[int, str, int], list[Any]]:
         query = (
             select(CASES.c.id, CASES.c.state, CASES.c.debtor_id, CASES.c.policy_version_id, INVOICES.c.number,
                    INVOICES.c.currency, INVOICES.c.amount, INVOICES.c.open_amount, INVOICES.c.issue_date,
-                   INVOICES.c.due_date)
+                   INVOICES.c.due_date, INVOICES.c.email)
             .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
             .where(CASES.c.debtor_id.in_(debtor_ids), INVOICES.c.due_date < self.as_of,
                    CASES.c.state.not_in(NOT_DUNNED))
@@ -152,6 +163,8 @@ class NoticeWriter:
         return {row.id: debtor_from_row(row) for row in rows}
 
     def _render(self, notice: Notice, debtor: Debtor, messages: Messages) -> None:
+        if notice.email:  # the invoice's own contact comes before the debtor's
+            debtor = replace(debtor, email=notice.email)
         compiled = self.versions.get(notice.policy_version_id)
         policy, step = compiled.policy, notice.step
         language = self.templates.language_for(step.template, debtor.language, policy.settings.language)

@@ -7,6 +7,7 @@ policy's first step.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -120,6 +121,20 @@ class _InvoiceRow:
     open_amount: Decimal
     issue_date: date
     due_date: date
+    email: str = ""
+
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _invoice_email(row: t.Row, problems: list[Problem]) -> str:
+    """The invoice's own e-mail contact (optional column `email`): its notices go there, not to the debtor's."""
+    email = row.get("email").strip()
+    if email and not EMAIL.fullmatch(email):
+        problems.append(Problem(row.file, row.line, row.col("email"), f"email '{email}' is not an e-mail address",
+                                "write one address like ap@example.com, or leave it empty for the debtor's",
+                                "bad-email"))
+    return email
 
 
 def _invoice(row: t.Row, problems: list[Problem]) -> _InvoiceRow | None:
@@ -130,6 +145,7 @@ def _invoice(row: t.Row, problems: list[Problem]) -> _InvoiceRow | None:
     open_amount = t.parse_decimal(row, "open_amount", problems, optional=True)
     issue = t.parse_date(row, "issue_date", problems)
     due = t.parse_date(row, "due_date", problems)
+    email = _invoice_email(row, problems)
     if len(problems) > before or money is None:
         return None
     amount, currency = money
@@ -143,7 +159,8 @@ def _invoice(row: t.Row, problems: list[Problem]) -> _InvoiceRow | None:
                                 "check the two dates", "bad-date"))
     if len(problems) > before:
         return None
-    return _InvoiceRow(row, number, debtor_code, currency, amount, open_amount, issue, due)  # type: ignore[arg-type]
+    return _InvoiceRow(row, number, debtor_code, currency, amount, open_amount, issue, due,  # type: ignore[arg-type]
+                       email)
 
 
 def import_invoices(connection: Connection, path: Path, policies: PolicySet, version_ids: dict[str, int],
@@ -245,7 +262,8 @@ def _insert_invoices(connection: Connection, fresh: list[_InvoiceRow], debtors: 
         return
     connection.execute(insert(INVOICES), [
         dict(number=i.number, debtor_id=debtors[i.debtor_code].id, currency=i.currency, amount=i.amount,
-             open_amount=i.open_amount, issue_date=i.issue_date, due_date=i.due_date) for i in fresh])
+             open_amount=i.open_amount, issue_date=i.issue_date, due_date=i.due_date, email=i.email or None)
+        for i in fresh])
     ids = {number: row.id for number, row in _existing_invoices(connection, [i.number for i in fresh]).items()}
     cases = []
     for invoice in fresh:

@@ -56,7 +56,7 @@ def show_invoice(connection: Connection, number: str) -> dict[str, Any]:
     return {
         "number": row.number, "debtor": row.debtor_code, "debtor_name": row.debtor_name, "currency": row.currency,
         "amount": str(row.amount), "open_amount": str(row.open_amount), "issue_date": str(row.issue_date),
-        "due_date": str(row.due_date), "policy": row.policy, "policy_version": row.policy_version,
+        "due_date": str(row.due_date), "email": row.email or "", "policy": row.policy, "policy_version": row.policy_version,
         "state": row.state, "next": _next(connection, row), "actions": _actions(connection, row.case_id),
     }
 

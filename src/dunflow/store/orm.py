@@ -71,6 +71,7 @@ class Invoice(Base):
     open_amount: Mapped[Decimal] = mapped_column(Amount())
     issue_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date)
+    email: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the invoice's own contact, if any
 
 
 class Case(Base):

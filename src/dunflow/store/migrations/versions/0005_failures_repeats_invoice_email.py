@@ -1,4 +1,5 @@
-"""case failures (a case whose notice could not be rendered, retried by the next run); repeats of a step
+"""case failures (a case whose notice could not be rendered, retried by the next run); repeats of a step;
+the invoice's own e-mail contact
 
 Revision ID: 0005
 Revises: 0003
@@ -35,9 +36,13 @@ def upgrade() -> None:
         batch.create_index(batch.f("ix_case_failures_debtor_id"), ["debtor_id"], unique=False)
     with op.batch_alter_table("cases") as batch:
         batch.add_column(sa.Column("repeats", sa.Integer(), nullable=False, server_default="0"))
+    with op.batch_alter_table("invoices") as batch:
+        batch.add_column(sa.Column("email", sa.String(length=200), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("invoices") as batch:
+        batch.drop_column("email")
     with op.batch_alter_table("cases") as batch:
         batch.drop_column("repeats")
     with op.batch_alter_table("case_failures") as batch:
