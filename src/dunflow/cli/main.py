@@ -171,12 +171,14 @@ def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, f
                          batch_size=ws.project.batch_size, force=force, progress=progress)
     summary: dict[str, Any] = {"as_of": str(result.as_of), "dry_run": dry_run, "due": result.due,
                                "advanced": result.advanced, "messages": result.messages,
-                               "deferred": result.deferred, "steps": dict(result.steps)}
+                               "deferred": result.deferred, "steps": dict(result.steps), "failed": result.failed}
     if dry_run:
         summary["notices"] = result.notices
     if send_now and not dry_run:
         summary["sent"] = _deliver(ctx, ws)
     report(fmt, summary, _print_run)
+    if result.failed:  # the others went on, but someone must fix these: exit code 1
+        sys.exit(EXIT_USER_ERROR)
 
 
 def _print_run(summary: dict[str, Any]) -> None:
@@ -191,6 +193,11 @@ def _print_run(summary: dict[str, Any]) -> None:
                    f"{notice['subject']}")
     if "sent" in summary:
         _print_send(summary["sent"])
+    for failed in summary["failed"]:
+        click.echo(f"error: invoice {failed['invoice']} left as it was (retried by the next run): {failed['error']}"
+                   + (f"\n  hint: {failed['hint']}" if failed["hint"] else ""), err=True)
+    if summary["failed"]:
+        click.echo(f"{len(summary['failed'])} case(s) failed; `dunflow status` lists them", err=True)
 
 
 def _deliver(ctx: click.Context, ws: Workspace) -> dict[str, Any]:
@@ -236,6 +243,10 @@ def status(ctx: click.Context, as_of: date | None, fmt: str) -> None:
     output.emit_table("Due within a week", ("date", "cases"),
                       [(r["date"], r["cases"]) for r in data["due"]])
     click.echo("Outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(data["outbox"].items())) or "empty"))
+    if data["failing"]:
+        output.emit_table("Failing cases (left as they were, retried by every run)",
+                          ("invoice", "debtor", "since", "attempts", "error"),
+                          [(r["invoice"], r["debtor"], r["since"], r["attempts"], r["error"]) for r in data["failing"]])
 
 
 @main.command(name="outbox")

@@ -17,6 +17,11 @@ def weekdays_only(day: date) -> bool:
     return day.weekday() < 5
 
 
+def any_day(day: date) -> bool:
+    """The calendar of channels the policy lets go out on weekends and holidays (`send_any_day`)."""
+    return True
+
+
 def end_of_month(day: date) -> date:
     return day.replace(day=_stdcal.monthrange(day.year, day.month)[1])
 

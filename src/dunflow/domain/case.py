@@ -23,3 +23,4 @@ class CaseFacts:
     issue_date: date
     due_date: date
     next_action_at: date | None = None
+    repeats: int = 0  # sendings of the current step after its first (a repeating step)

@@ -12,7 +12,7 @@ from typing import Literal
 
 API_VERSION = "dunflow/v1"
 
-Anchor = Literal["due_date", "previous_step", "end_of_month"]
+Anchor = Literal["due_date", "issue_date", "previous_step", "end_of_month"]
 ChannelKind = Literal["email", "sms", "letter", "webhook", "task"]
 CHANNELS: tuple[str, ...] = ("email", "sms", "letter", "webhook", "task")
 CustomerType = Literal["business", "consumer"]
@@ -36,10 +36,21 @@ RESERVED_STATES: frozenset[str] = NOT_DUNNED | {NEW}
 
 @dataclass(frozen=True)
 class Delay:
-    """`after: {days: N, from: ...}`; negative days before the due date are courtesy reminders."""
+    """`after: {months: M, days: N, from: ...}`: M calendar months (clamped to the month end: Jan 31 + 1 month =
+    Feb 28), then N days; negative days before the due date are courtesy reminders."""
 
-    days: int
+    days: int = 0
     anchor: Anchor = "due_date"
+    months: int = 0
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """`repeat: {every: {days: 14}, times: 3}`: the step goes out again `every` after its last sending while
+    no later step is due, at most `times` sendings in all (the first included)."""
+
+    every: Delay
+    times: int
 
 
 @dataclass(frozen=True)
@@ -53,11 +64,12 @@ class Step:
     pay_within_days: int = 7
     required: bool = False
     title: str = ""
+    repeat: Repeat | None = None
 
     @property
     def is_courtesy(self) -> bool:
         """A reminder planned before the due date: pointless once the invoice is overdue."""
-        return self.after.anchor == "due_date" and self.after.days < 0
+        return self.after.anchor == "due_date" and self.after.months == 0 and self.after.days < 0
 
 
 @dataclass(frozen=True)
@@ -123,10 +135,18 @@ class Settings:
     group_per_debtor: bool = False
     catch_up: Literal["latest", "next"] = "latest"
     min_days_between_steps: int = 0
+    send_any_day: frozenset[str] = frozenset()  # channels that may go out on weekends and holidays
+    debtor_minimum: Decimal | None = None
+    debtor_minimum_by_currency: tuple[tuple[str, Decimal], ...] = ()
 
     def minimum_for(self, currency: str) -> Decimal:
         """Open amounts below this are not dunned (tolerance per currency, DOMAIN 'Tolerance')."""
         return dict(self.minimum_by_currency).get(currency, self.minimum_open_amount)
+
+    def debtor_minimum_for(self, currency: str) -> Decimal | None:
+        """When a debtor's overdue invoices in `currency` add up to this, even invoices below `minimum_for` are
+        dunned (Lago's dunning threshold); None: small invoices are never dunned."""
+        return dict(self.debtor_minimum_by_currency).get(currency, self.debtor_minimum)
 
 
 @dataclass(frozen=True)
@@ -159,9 +179,11 @@ class EventRules:
 
 @dataclass(frozen=True)
 class Policy:
+    """`escalation` is None only for a segment deliberately not dunned (`dunning: off`, no steps)."""
+
     name: str
     steps: tuple[Step, ...]
-    escalation: Escalation
+    escalation: Escalation | None
     segment: Segment = field(default_factory=Segment)
     settings: Settings = field(default_factory=Settings)
     events: EventRules = field(default_factory=EventRules)
@@ -170,9 +192,14 @@ class Policy:
     source_file: str = ""
 
     @property
+    def dunned(self) -> bool:
+        """False for a segment deliberately not dunned: its invoices are tracked, never get a notice."""
+        return self.escalation is not None
+
+    @property
     def all_steps(self) -> tuple[Step, ...]:
-        """Regular steps in order, then the escalation."""
-        return (*self.steps, self.escalation)
+        """Regular steps in order, then the escalation (none when not dunned)."""
+        return (*self.steps, self.escalation) if self.escalation is not None else self.steps
 
     def step_index(self, step_id: str) -> int:
         for index, step in enumerate(self.all_steps):

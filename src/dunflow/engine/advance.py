@@ -11,13 +11,22 @@ paused case without its timer is refused loudly instead of staying paused foreve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from dunflow.domain.calendar import BusinessDay
 from dunflow.domain.case import CaseFacts
 from dunflow.domain.policy import FINAL_STATES, TIMED_PAUSES, Step
-from dunflow.domain.schedule import due_step, explain, next_planned, not_before_tomorrow
+from dunflow.domain.schedule import (
+    Due,
+    due_step,
+    explain,
+    explain_repeat,
+    next_planned,
+    not_before_tomorrow,
+    sends_any_day,
+)
 from dunflow.policy.compile import CaseState, CompiledPolicy, advance_event
 
 
@@ -45,11 +54,14 @@ class Outcome:
     escalated: bool = False
     extra: dict[str, object] = field(default_factory=dict)
     effects: list[tuple[str, int, dict[str, object]]] = field(default_factory=list)
+    repeats: int = 0
 
 
 # A timer looks at a paused case on its date, given what the runner loaded about the pause
 # (a hold, a promise, an arrangement), and may fire an event on it.
 Timer = Callable[[CompiledPolicy, CaseState, Outcome, date, Any], None]
+# An invoice below the minimum whose debtor's total is below the debtor minimum is looked at again this often.
+SMALL_INVOICE_WAIT_DAYS = 7
 
 
 class UnwiredTimer(Exception):
@@ -57,15 +69,20 @@ class UnwiredTimer(Exception):
 
 
 def decide(compiled: CompiledPolicy, is_business_day: BusinessDay, facts: CaseFacts, as_of: date,
-           pause: Any = None, timers: Mapping[str, Timer] | None = None) -> Outcome | None:
-    """The outcome for a due case, or None when nothing may happen today (a weekend or holiday).
+           pause: Any = None, timers: Mapping[str, Timer] | None = None, *,
+           debtor_overdue: Decimal | None = None) -> Outcome | None:
+    """The outcome for a due case, or None when nothing may happen today (a weekend or holiday, unless the
+    policy lets the notice due today go out on any day: `send_any_day`).
 
     `timers` maps each timed pause state (held, promised, arrangement) to the timer that looks at it.
+    `debtor_overdue`: what the debtor owes overdue in the invoice's currency (only needed, and only loaded,
+    when the policy has a `debtor_minimum` and the invoice alone is below `minimum_open_amount`).
     """
-    if not is_business_day(as_of):
+    business_day = is_business_day(as_of)
+    if not business_day and not compiled.policy.settings.send_any_day:
         return None
     case = CaseState(facts.state, facts.resume_state)
-    outcome = Outcome(facts, case.state, case.resume_state, facts.last_step_on, None)
+    outcome = Outcome(facts, case.state, case.resume_state, facts.last_step_on, None, repeats=facts.repeats)
     timer = (timers or {}).get(case.state)
     if timer is None and case.state in TIMED_PAUSES:
         raise UnwiredTimer(f"case {facts.case_id} is {case.state} but no timer for it was wired "
@@ -75,8 +92,10 @@ def decide(compiled: CompiledPolicy, is_business_day: BusinessDay, facts: CaseFa
         if _named_target(compiled, case, facts):
             enter_step(compiled, is_business_day, case, outcome, as_of)
     if case.state in compiled.dunning_states and outcome.notice is None:
-        _dun(compiled, is_business_day, case, outcome, as_of)
+        _dun(compiled, is_business_day, case, outcome, as_of, debtor_overdue)
     outcome.state, outcome.resume_state = case.state, case.resume_state
+    if not business_day and (outcome.notice is None or not sends_any_day(compiled.policy, outcome.notice)):
+        return None  # only notices on the policy's any-day channels go out on a weekend or holiday
     return outcome
 
 
@@ -101,42 +120,83 @@ def enter_step(compiled: CompiledPolicy, is_business_day: BusinessDay, case: Cas
     outcome.records.append(Record("step", step.id, f"{step.id}: the policy names it after "
                                   f"{outcome.records[-1].rule if outcome.records else 'the pause'}", "queued",
                                   case.state, case.state))
-    outcome.notice, outcome.last_step_on = step, as_of
+    outcome.notice, outcome.last_step_on, outcome.repeats = step, as_of, 0
     outcome.next_action_at = not_before_tomorrow(next_planned(
-        compiled.policy, compiled.reached_index(case.state), outcome.facts.due_date, as_of, as_of, is_business_day),
-        as_of)
+        compiled.policy, compiled.reached_index(case.state), outcome.facts.due_date, as_of, as_of, is_business_day,
+        issue_date=outcome.facts.issue_date), as_of)
+
+
+def needs_debtor_total(compiled: CompiledPolicy, facts: CaseFacts) -> bool:
+    """Is the invoice too small on its own, and does the policy then look at the debtor's total?"""
+    settings = compiled.policy.settings
+    return (facts.open_amount < settings.minimum_for(facts.currency)
+            and settings.debtor_minimum_for(facts.currency) is not None)
 
 
 def _dun(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState, outcome: Outcome,
-         as_of: date) -> None:
+         as_of: date, debtor_overdue: Decimal | None = None) -> None:
     facts, policy = outcome.facts, compiled.policy
-    minimum = policy.settings.minimum_for(facts.currency)
+    minimum, currency = policy.settings.minimum_for(facts.currency), facts.currency
+    note = ""
     if facts.open_amount < minimum:
-        rule = (f"open amount {facts.open_amount} {facts.currency} is below the policy minimum "
-                f"{minimum} {facts.currency}: dunning stops")
-        transition(compiled, case, outcome, "settle", rule)
-        return
+        threshold = policy.settings.debtor_minimum_for(currency)
+        if threshold is None:
+            rule = (f"open amount {facts.open_amount} {currency} is below the policy minimum "
+                    f"{minimum} {currency}: dunning stops")
+            transition(compiled, case, outcome, "settle", rule)
+            return
+        total = debtor_overdue or Decimal(0)
+        if total < threshold:
+            _wait_for_debtor_total(compiled, is_business_day, case, outcome, as_of)
+            return
+        note = (f" (below the minimum {minimum} {currency} on its own, but the debtor's overdue invoices in "
+                f"{currency} add up to {total} {currency}, at least the debtor minimum {threshold} {currency})")
     reached = compiled.reached_index(case.state)
-    due = due_step(policy, reached, facts.due_date, outcome.last_step_on, as_of, is_business_day)
+    due = due_step(policy, reached, facts.due_date, outcome.last_step_on, as_of, is_business_day,
+                   issue_date=facts.issue_date, repeats=outcome.repeats)
     if due is not None:
-        for step, planned_on in due.skipped:
-            outcome.records.append(Record(
-                "skipped", step.id, f"catch-up: {step.id} was due {planned_on}, but {due.step.id} is due too; "
-                f"only the latest due step is sent ({policy.settings.catch_up})", "skipped", case.state, case.state))
-        escalating = due.index == len(policy.steps)
-        why = explain(policy, due.step, facts.due_date, outcome.last_step_on, due.planned_on)
-        transition(compiled, case, outcome, advance_event(due.step.id), why, "escalation" if escalating else "step", due.step.id, "queued")
-        outcome.notice, outcome.escalated, outcome.last_step_on = due.step, escalating, as_of
+        _send_step(compiled, is_business_day, case, outcome, due, as_of, note)
     if case.state not in FINAL_STATES:
         nxt = next_planned(policy, compiled.reached_index(case.state), facts.due_date, outcome.last_step_on, as_of,
-                           is_business_day)
+                           is_business_day, issue_date=facts.issue_date, repeats=outcome.repeats)
         outcome.next_action_at = not_before_tomorrow(nxt, as_of) if outcome.notice else nxt
 
 
+def _wait_for_debtor_total(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState,
+                           outcome: Outcome, as_of: date) -> None:
+    """Too small alone, and the debtor's total is too small too: the invoice waits (never dropped) and is looked
+    at again at its next step's date, or a week from now if that has passed."""
+    facts = outcome.facts
+    nxt = next_planned(compiled.policy, compiled.reached_index(case.state), facts.due_date, outcome.last_step_on,
+                       as_of, is_business_day, issue_date=facts.issue_date, repeats=outcome.repeats)
+    outcome.next_action_at = None if nxt is None else max(nxt, as_of + timedelta(days=SMALL_INVOICE_WAIT_DAYS))
+
+
+def _send_step(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState, outcome: Outcome,
+               due: Due, as_of: date, note: str = "") -> None:
+    """Move to the due step (or send the step reached once more), recording the steps passed over."""
+    facts, policy = outcome.facts, compiled.policy
+    for step, planned_on in due.skipped:
+        outcome.records.append(Record(
+            "skipped", step.id, f"catch-up: {step.id} was due {planned_on}, but {due.step.id} is due too; "
+            f"only the latest due step is sent ({policy.settings.catch_up})", "skipped", case.state, case.state))
+    escalating = due.index == len(policy.steps)
+    if due.repeat:
+        why = explain_repeat(due.step, outcome.last_step_on, due.planned_on, due.repeat)
+    else:
+        why = explain(policy, due.step, facts.due_date, outcome.last_step_on, due.planned_on,
+                      issue_date=facts.issue_date, is_business_day=is_business_day, repeats=outcome.repeats)
+    transition(compiled, case, outcome, advance_event(due.step.id), why + note,
+               "escalation" if escalating else "step", due.step.id, "queued")
+    outcome.notice, outcome.escalated, outcome.last_step_on = due.step, escalating, as_of
+    outcome.repeats = due.repeat
+
+
 def next_look(compiled: CompiledPolicy, is_business_day: BusinessDay, state: str, due_date: date,
-              last_step_on: date | None, as_of: date) -> date | None:
+              last_step_on: date | None, as_of: date, *, issue_date: date | None = None,
+              repeats: int = 0) -> date | None:
     """When a case in a dunning state should be looked at again (used after events resume a case)."""
     if state not in compiled.dunning_states:
         return None
     return next_planned(compiled.policy, compiled.reached_index(state), due_date, last_step_on, as_of,
-                        is_business_day)
+                        is_business_day, issue_date=issue_date, repeats=repeats)

@@ -25,9 +25,11 @@ from itertools import groupby
 from typing import Any, Callable, Iterable, Iterator
 
 from dunflow.domain.notice import Creditor
-from dunflow.engine.advance import CaseFacts, Outcome, Timer, decide
+from dunflow.engine.advance import CaseFacts, Outcome, Timer, decide, needs_debtor_total
+from dunflow.engine.failures import leave_failed_behind
 from dunflow.engine.notices import Messages, NoticeWriter
 from dunflow.engine.pauses import Timers, fires, load_pause_facts, require_timers
+from dunflow.engine.totals import overdue_totals
 from dunflow.errors import DunflowError
 from dunflow.rendering.templates import TemplateStore
 from dunflow.store.uow import DuplicateWrite, Store, UnitOfWork
@@ -43,6 +45,7 @@ class RunReport:
     deferred: int = 0
     steps: Counter[str] = field(default_factory=Counter)
     notices: list[dict[str, object]] = field(default_factory=list)
+    failed: list[dict[str, object]] = field(default_factory=list)  # cases left behind: their notice failed
 
 
 class _Conflict(Exception):
@@ -153,21 +156,26 @@ class _Batch:
         outcomes = _decide_all(uow, claimed, pauses, fires(self.timers), self.as_of, self.report)
         now = uow.clock.now()
         messages = NoticeWriter(uow, self.templates, self.creditor, self.as_of, now).write(outcomes)
+        outcomes, failures = leave_failed_behind(uow, outcomes, messages.failed, self.as_of)
         _write_actions(uow, outcomes, messages, self.as_of, now)
         if uow.cases.advance(_case_changes(outcomes)) != len(outcomes):
             raise _Conflict()
         uow.pauses.apply_effects([effect for outcome in outcomes for effect in outcome.effects])
         _tally(self.report, outcomes, messages.rows, self.dry_run)
+        self.report.failed += [f.summary() for f in failures]
         return skipped
 
 
 def _decide_all(uow: UnitOfWork, claimed: list[CaseFacts], pauses: dict[int, Any],
                 timers: dict[str, Timer], as_of: date, report: RunReport) -> list[Outcome]:
     outcomes: list[Outcome] = []
+    totals = overdue_totals(uow, {f.debtor_id for f in claimed
+                                  if needs_debtor_total(uow.versions.compiled(f.policy_version_id), f)}, as_of)
     for facts in claimed:
         version = facts.policy_version_id
         outcome = decide(uow.versions.compiled(version), uow.versions.calendar(version), facts,
-                         as_of, pauses.get(facts.case_id), timers)
+                         as_of, pauses.get(facts.case_id), timers,
+                         debtor_overdue=totals.get((facts.debtor_id, facts.currency)))
         if outcome is None:
             report.deferred += 1
         else:
@@ -200,7 +208,8 @@ def _write_actions(uow: UnitOfWork, outcomes: list[Outcome], messages: Messages,
 
 def _case_changes(outcomes: list[Outcome]) -> list[dict[str, Any]]:
     return [dict(case_id=o.facts.case_id, old_revision=o.facts.revision, new_state=o.state,
-                 new_resume=o.resume_state, new_last=o.last_step_on, new_next=o.next_action_at)
+                 new_resume=o.resume_state, new_last=o.last_step_on, new_next=o.next_action_at,
+                 new_repeats=o.repeats)
             for o in outcomes]
 
 

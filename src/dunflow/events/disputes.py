@@ -63,7 +63,8 @@ def _restarted(compiled: CompiledPolicy, case: CaseFacts, state: str, on: date) 
     if reached + 1 >= len(policy.all_steps):
         return None
     start = case.last_step_on or case.due_date
-    gap = (planned_date(policy, reached + 1, case.due_date, case.last_step_on, bday) - start).days
+    gap = (planned_date(policy, reached + 1, case.due_date, case.last_step_on, bday, issue_date=case.issue_date)
+           - start).days
     return on + timedelta(days=max(gap, 1))
 
 

@@ -55,7 +55,8 @@ def cases_of_debtor(uow: UnitOfWork, code: str) -> tuple[int, list[CaseFacts]]:
 def dunning_resumes_on(compiled: CompiledPolicy, case: CaseFacts, state: str, last_step_on: date | None,
                        on: date) -> date | None:
     """The next look for a case back in a dunning state: its next step's date (the runner catches up)."""
-    return next_look(compiled, business_days(compiled.policy.settings.calendar), state, case.due_date, last_step_on, on)
+    return next_look(compiled, business_days(compiled.policy.settings.calendar), state, case.due_date, last_step_on, on,
+                     issue_date=case.issue_date, repeats=case.repeats)
 
 
 def fire(uow: UnitOfWork, case: CaseFacts, event: str, *, on: date, rule: str, actor: str | None = None,

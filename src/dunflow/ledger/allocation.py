@@ -32,12 +32,13 @@ def apply_amount(uow: UnitOfWork, invoice_id: int, amount: Decimal, *, on: date,
     pay_installments(uow, invoice_id, applied)
     if case.state in FINAL_STATES:
         return applied
-    minimum = uow.versions.compiled(case.policy_version_id).policy.settings.minimum_for(case.currency)
+    settings = uow.versions.compiled(case.policy_version_id).policy.settings
+    minimum = settings.minimum_for(case.currency)
     detail = f"{why}: {applied} {case.currency} applied, {remaining} {case.currency} open"
     if remaining == 0:
         fire(uow, case, "pay", on=on, rule=detail, actor=actor, kind="payment")
         uow.pauses.keep_promises(invoice_id)
-    elif remaining < minimum:
+    elif remaining < minimum and settings.debtor_minimum_for(case.currency) is None:  # else the runner weighs
         fire(uow, case, "settle", on=on, actor=actor, kind="payment",
              rule=f"{detail}; below the policy minimum {minimum} {case.currency}: dunning stops")
     else:

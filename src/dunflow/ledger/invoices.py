@@ -7,6 +7,7 @@ policy's first step.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -109,6 +110,20 @@ class _InvoiceRow:
     open_amount: Decimal
     issue_date: date
     due_date: date
+    email: str = ""
+
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _invoice_email(row: t.Row, problems: list[Problem]) -> str:
+    """The invoice's own e-mail contact (optional column `email`): its notices go there, not to the debtor's."""
+    email = row.get("email").strip()
+    if email and not EMAIL.fullmatch(email):
+        problems.append(Problem(row.file, row.line, row.col("email"), f"email '{email}' is not an e-mail address",
+                                "write one address like ap@example.com, or leave it empty for the debtor's",
+                                "bad-email"))
+    return email
 
 
 def _invoice(row: t.Row, problems: list[Problem]) -> _InvoiceRow | None:
@@ -119,6 +134,7 @@ def _invoice(row: t.Row, problems: list[Problem]) -> _InvoiceRow | None:
     open_amount = t.parse_decimal(row, "open_amount", problems, optional=True)
     issue = t.parse_date(row, "issue_date", problems)
     due = t.parse_date(row, "due_date", problems)
+    email = _invoice_email(row, problems)
     if len(problems) > before or money is None:
         return None
     amount, currency = money
@@ -132,7 +148,8 @@ def _invoice(row: t.Row, problems: list[Problem]) -> _InvoiceRow | None:
                                 "check the two dates", "bad-date"))
     if len(problems) > before:
         return None
-    return _InvoiceRow(row, number, debtor_code, currency, amount, open_amount, issue, due)  # type: ignore[arg-type]
+    return _InvoiceRow(row, number, debtor_code, currency, amount, open_amount, issue, due,  # type: ignore[arg-type]
+                       email)
 
 
 def import_invoices(uow: UnitOfWork, path: Path, policies: PolicySet, version_ids: dict[str, int],
@@ -225,7 +242,8 @@ def _insert_invoices(uow: UnitOfWork, fresh: list[_InvoiceRow], debtors: dict[st
         return
     uow.invoices.add([
         dict(number=i.number, debtor_id=debtors[i.debtor_code].id, currency=i.currency, amount=i.amount,
-             open_amount=i.open_amount, issue_date=i.issue_date, due_date=i.due_date) for i in fresh])
+             open_amount=i.open_amount, issue_date=i.issue_date, due_date=i.due_date, email=i.email or None)
+        for i in fresh])
     ids = {number: row.id for number, row in uow.invoices.by_number([i.number for i in fresh]).items()}
     cases = []
     for invoice in fresh:
@@ -246,6 +264,8 @@ def _new_case(invoice: _InvoiceRow, debtor: Any, invoice_id: int, policies: Poli
                                 f"no policy applies to debtor '{debtor.code}' ({debtor.type}, {debtor.country})",
                                 "add a catch-all policy (match: {}) or widen a policy's match", "no-policy"))
         return None
-    first = planned_date(policy, 0, invoice.due_date, None, business_days(policy.settings.calendar))
+    first = planned_date(policy, 0, invoice.due_date, None, business_days(policy.settings.calendar),
+                         issue_date=invoice.issue_date) \
+        if policy.dunned else None  # a segment not dunned: tracked, never due
     return dict(invoice_id=invoice_id, debtor_id=debtor.id, policy_version_id=version_ids[policy.name], state=NEW,
                 resume_state=None, last_step_on=None, next_action_at=first, revision=0)

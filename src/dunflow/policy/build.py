@@ -12,6 +12,7 @@ from dunflow.domain.policy import (
     EventRules,
     Policy,
     PromiseRules,
+    Repeat,
     Segment,
     Settings,
     Step,
@@ -43,22 +44,34 @@ def build_segment(applies_to: dict[str, Any]) -> Segment:
     )
 
 
+def _per_currency(value: Any, default: Any) -> tuple[Any, tuple[tuple[str, Decimal], ...]]:
+    """An amount, or a mapping of currency → amount with 'default' for the rest: (default, per currency)."""
+    if not isinstance(value, dict):
+        return value, ()
+    by_currency = {k: _amount(v) for k, v in value.items() if k != "default"}
+    return value.get("default", default), tuple(sorted(by_currency.items()))
+
+
 def build_settings(data: dict[str, Any]) -> Settings:
-    minimum = data.get("minimum_open_amount", "0.01")
-    by_currency: dict[str, Decimal] = {}
-    if isinstance(minimum, dict):
-        by_currency = {k: _amount(v) for k, v in minimum.items() if k != "default"}
-        minimum = minimum.get("default", "0.01")
+    minimum, by_currency = _per_currency(data.get("minimum_open_amount", "0.01"), "0.01")
+    debtor_minimum, debtor_by_currency = _per_currency(data.get("debtor_minimum"), None)
     return Settings(
         timezone=data["timezone"],
         calendar=data["calendar"],
         language=data["language"],
         minimum_open_amount=_amount(minimum),
-        minimum_by_currency=tuple(sorted(by_currency.items())),
+        minimum_by_currency=by_currency,
+        debtor_minimum=_amount(debtor_minimum) if debtor_minimum is not None else None,
+        debtor_minimum_by_currency=debtor_by_currency,
         group_per_debtor=data.get("group_per_debtor", False),
         catch_up=data.get("catch_up", "latest"),
         min_days_between_steps=data.get("min_days_between_steps", 0),
+        send_any_day=frozenset(data.get("send_any_day", ())),
     )
+
+
+def build_delay(after: dict[str, Any]) -> Delay:
+    return Delay(days=after.get("days", 0), anchor=after.get("from", "due_date"), months=after.get("months", 0))
 
 
 def _step_fields(data: dict[str, Any], default_kind: str) -> dict[str, Any]:
@@ -67,7 +80,7 @@ def _step_fields(data: dict[str, Any], default_kind: str) -> dict[str, Any]:
         id=data["id"],
         title=data.get("title", ""),
         kind=data.get("kind", default_kind),
-        after=Delay(days=after["days"], anchor=after.get("from", "due_date")),
+        after=build_delay(after),
         channels=tuple(data.get("channels", ())),
         fallback=data.get("fallback"),
         template=data.get("template", ""),
@@ -77,8 +90,10 @@ def _step_fields(data: dict[str, Any], default_kind: str) -> dict[str, Any]:
 
 
 def build_step(data: dict[str, Any]) -> Step:
-    kind = "reminder" if data["after"]["days"] < 0 else "notice"
-    return Step(**_step_fields(data, kind))
+    kind = "reminder" if data["after"].get("days", 0) < 0 and not data["after"].get("months") else "notice"
+    repeat = data.get("repeat")
+    return Step(**_step_fields(data, kind),
+                repeat=Repeat(build_delay(repeat["every"]), repeat["times"]) if repeat else None)
 
 
 def build_escalation(data: dict[str, Any]) -> Escalation:
@@ -111,16 +126,18 @@ def build_events(data: dict[str, Any]) -> EventRules:
 
 
 def build_policy(data: dict[str, Any], source_file: str = "") -> Policy:
-    """Assumes `data` passed the JSON Schema; semantic checks run on the result."""
+    """Assumes `data` passed the JSON Schema; semantic checks run on the result. With `dunning: off` any steps
+    or escalation written are ignored (the `not-dunned` rule reports them)."""
     metadata = data["metadata"]
+    dunned = data.get("dunning", True)
     return Policy(
         name=metadata["name"],
         description=metadata.get("description", ""),
         owner=metadata.get("owner", ""),
         segment=build_segment(data["applies_to"]),
         settings=build_settings(data["settings"]),
-        steps=tuple(build_step(s) for s in data["steps"]),
-        escalation=build_escalation(data["escalation"]),
+        steps=tuple(build_step(s) for s in data["steps"]) if dunned else (),
+        escalation=build_escalation(data["escalation"]) if dunned else None,
         events=build_events(data.get("events", {})),
         source_file=source_file,
     )

@@ -126,9 +126,11 @@ def machine_spec(policy: Policy) -> tuple[list[str], list[dict[str, Any]]]:
     states = [*dunning, DISPUTED, PROMISED, HELD, ARRANGEMENT, PAID, CANCELLED, BELOW_MINIMUM, ESCALATED]
     open_states = [s for s in states if s not in FINAL_STATES]
     transitions: list[dict[str, Any]] = []
-    for index, step in enumerate(steps):
-        transitions.append(dict(trigger=advance_event(step), source=dunning[: index + 1], dest=step))
-    transitions.append(dict(trigger=advance_event(policy.escalation.id), source=steps[-1], dest=ESCALATED))
+    for index, step in enumerate(policy.steps):  # a repeating step may also be entered again from itself
+        reach = index + 2 if step.repeat else index + 1
+        transitions.append(dict(trigger=advance_event(step.id), source=dunning[:reach], dest=step.id))
+    if policy.escalation is not None:
+        transitions.append(dict(trigger=advance_event(policy.escalation.id), source=steps[-1], dest=ESCALATED))
     for trigger, dest in (("pay", PAID), ("cancel", CANCELLED), ("settle", BELOW_MINIMUM)):
         transitions.append(dict(trigger=trigger, source=open_states, dest=dest))
     transitions += _pause_transitions(policy, dunning)

@@ -60,9 +60,16 @@ def _leaves(errors: Iterable[ValidationError]) -> Iterable[ValidationError]:
 
 def _clearest(error: ValidationError) -> ValidationError:
     """For oneOf/anyOf, the sub-error that explains most (jsonschema's best_match)."""
-    if error.validator in ("oneOf", "anyOf") and error.context:
+    if error.validator in ("oneOf", "anyOf") and error.context and not _one_of_keys(error):
         return best_match(error.context) or error
     return error
+
+
+def _one_of_keys(error: ValidationError) -> list[str]:
+    """The keys of an `anyOf` of `required`s (a delay needs days or months); empty for any other error."""
+    if error.validator != "anyOf" or not all(e.validator == "required" for e in error.context or ()):
+        return []
+    return [str(key) for e in error.context or () for key in e.validator_value]
 
 
 def _to_problem(document: Document, error: ValidationError) -> Problem:
@@ -84,6 +91,10 @@ def _explain(error: ValidationError) -> tuple[str, str, str | None]:
             f"add `{key}:` here (see `dunflow schema`, or a shipped policy in policies/)", None
     if validator == "additionalProperties":
         return _unknown_keys(error)
+    if _one_of_keys(error):
+        keys = _one_of_keys(error)
+        return f"needs {' or '.join(repr(k) for k in keys)}", \
+            f"add one of them here, e.g. `{keys[0]}: 1`", None
     if validator in ("enum", "const"):
         allowed = schema.get("enum") or [schema.get("const")]
         close = difflib.get_close_matches(str(error.instance), [str(a) for a in allowed], n=1)

@@ -13,13 +13,13 @@ from typing import Iterable
 
 from dunflow.domain.money import Money
 from dunflow.domain.notice import Creditor, Debtor, NoticeFacts, invoice_line
-from dunflow.domain.policy import Policy, Step
+from dunflow.domain.policy import Delay, Policy, Step
 from dunflow.errors import InputProblems, Problem
 from dunflow.policy.build import build_policy
 from dunflow.policy.load import load_yaml
 from dunflow.policy.rules import PolicyFile, cross_checks, policy_checks
 from dunflow.policy.schema import schema_problems
-from dunflow.rendering.templates import TemplateStore
+from dunflow.rendering.templates import TemplateOutsideProject, TemplateStore
 
 MODELINE = "# yaml-language-server: $schema="
 
@@ -101,10 +101,10 @@ def _display(path: Path, root: Path | None) -> str:
 
 def _template_uses(policy: Policy) -> list[tuple[tuple[object, ...], Step, str]]:
     uses: list[tuple[tuple[object, ...], Step, str]] = [(("steps", i, "template"), s, s.template) for i, s in enumerate(policy.steps)]
-    if policy.escalation.template:
+    if policy.escalation is not None and policy.escalation.template:
         uses.append((("escalation", "template"), policy.escalation, policy.escalation.template))
     rules = policy.events.arrangement
-    installment_step = Step("installment", policy.steps[0].after, rules.reminder_channels, rules.reminder_template,
+    installment_step = Step("installment", Delay(0), rules.reminder_channels, rules.reminder_template,
                             kind="installment")
     uses.append((("events", "arrangement", "reminder", "template"), installment_step, rules.reminder_template))
     return uses
@@ -114,16 +114,26 @@ def template_problems(pf: PolicyFile, templates: TemplateStore) -> list[Problem]
     """Each template the policy uses must exist in its default language and render in every language it has."""
     problems: list[Problem] = []
     languages = sorted(p.name for p in templates.root.iterdir() if p.is_dir()) if templates.root.is_dir() else []
-    default = pf.policy.settings.language
     for path, step, name in _template_uses(pf.policy):
-        if not templates.exists(name, default):
-            problems.append(pf.document.problem(
-                path, f"unknown template '{name}': {templates.file_of(name, default)} does not exist",
-                f"create it, or use one of the templates under {templates.root}/{default}/", "unknown-template"))
-            continue
-        for language in languages:
-            if templates.exists(name, language):
-                problems += templates.check(name, language, sample_context(pf.policy, step, language))
+        try:
+            problems += _one_template(pf, templates, path, step, name, languages)
+        except TemplateOutsideProject as exc:
+            problems.append(pf.document.problem(path, f"template '{name}': {exc.message}", exc.hint,
+                                                "template-outside-project"))
+    return problems
+
+
+def _one_template(pf: PolicyFile, templates: TemplateStore, path: tuple[object, ...], step: Step, name: str,
+                  languages: list[str]) -> list[Problem]:
+    default = pf.policy.settings.language
+    if not templates.exists(name, default):
+        return [pf.document.problem(
+            path, f"unknown template '{name}': {templates.file_of(name, default)} does not exist",
+            f"create it, or use one of the templates under {templates.root}/{default}/", "unknown-template")]
+    problems: list[Problem] = []
+    for language in languages:
+        if templates.exists(name, language):
+            problems += templates.check(name, language, sample_context(pf.policy, step, language))
     return problems
 
 

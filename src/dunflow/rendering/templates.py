@@ -6,21 +6,25 @@ notice's language (`{{ total_open|money }}`, `{{ pay_by|date }}`).
 """
 from __future__ import annotations
 
+import re
 import traceback
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from jinja2 import (
+    Environment,
     FileSystemLoader,
     StrictUndefined,
+    Template,
     TemplateError,
     TemplateNotFound,
     TemplateSyntaxError,
     pass_context,
 )
+from jinja2.loaders import split_template_path
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -29,6 +33,8 @@ from dunflow.errors import DunflowError, Problem
 from dunflow.rendering import formats
 
 REQUIRED_BLOCKS = ("subject", "body")
+# The schema's `templateName` pattern: plain path segments, none starting with a dot.
+TEMPLATE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
 
 
 @dataclass(frozen=True)
@@ -52,13 +58,52 @@ def _date(context: Context, value: date, style: str = "long") -> str:
     return formats.day(value, style, context.get("language", "en"))
 
 
+class TemplateOutsideProject(DunflowError):
+    """A template file that resolves outside the templates folder (a symlink to a system file): never read."""
+
+    def __init__(self, file: Path, target: Path, root: Path) -> None:
+        super().__init__(f"template file {file} leads outside the templates folder (to {target})",
+                         f"templates must be real files under {root}; replace the link by a copy of the template")
+        self.file, self.target = file, target
+
+
+def valid_name(name: str) -> bool:
+    """Template names are relative paths of plain segments (the same pattern as the policy schema): no `..`,
+    no absolute paths, no hidden files."""
+    return bool(TEMPLATE_NAME.fullmatch(name))
+
+
+class ProjectLoader(FileSystemLoader):
+    """Jinja2's FileSystemLoader, confined: a file whose real path lies outside the folder is refused before it
+    is read, whether the link is the file itself or a folder on the way (this also covers `{% include %}`)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(str(root))
+        self.root = root
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        self.locate(template)
+        return super().get_source(environment, template)
+
+    def locate(self, template: str) -> Path | None:
+        """The template's file if it exists; raises `TemplateOutsideProject` if it resolves outside the root."""
+        candidate = self.root.joinpath(*split_template_path(template))
+        if not candidate.exists() and not candidate.is_symlink():
+            return None
+        resolved, root = candidate.resolve(), self.root.resolve()
+        if not resolved.is_relative_to(root):
+            raise TemplateOutsideProject(candidate, resolved, self.root)
+        return candidate if resolved.is_file() else None
+
+
 class TemplateStore:
     """Finds, checks and renders the templates of one project."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.loader = ProjectLoader(root)
         self.env = SandboxedEnvironment(
-            loader=FileSystemLoader(str(root)), undefined=StrictUndefined, autoescape=False,
+            loader=self.loader, undefined=StrictUndefined, autoescape=False,
             keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True,
         )
         self._exists: dict[tuple[str, str], bool] = {}
@@ -69,10 +114,16 @@ class TemplateStore:
         return self.root / language / f"{name}.j2"
 
     def exists(self, name: str, language: str) -> bool:
-        """Asked for every notice: the answer is kept for the life of the store (one command)."""
+        """Asked for every notice: the answer is kept for the life of the store (one command).
+
+        Raises `TemplateOutsideProject` for a file that leads out of the templates folder."""
         key = (name, language)
         if key not in self._exists:
-            self._exists[key] = self.file_of(name, language).is_file()
+            try:
+                found = valid_name(name) and self.loader.locate(self._path(name, language)) is not None
+            except TemplateNotFound:  # a language that is no plain folder name
+                found = False
+            self._exists[key] = found
         return self._exists[key]
 
     def language_for(self, name: str, wanted: str, default: str) -> str:
@@ -80,27 +131,50 @@ class TemplateStore:
         return wanted if wanted and self.exists(name, wanted) else default
 
     def render(self, name: str, language: str, context: dict[str, Any]) -> Rendered:
+        """Subject and body; a DunflowError naming the template's own file and line when it fails."""
+        template = self._template(name, language)
         try:
-            template = self.env.get_template(f"{language}/{name}.j2")
-            ctx = template.new_context(dict(context, language=language))
-            subject = "".join(template.blocks["subject"](ctx)).strip()
-            body = "".join(template.blocks["body"](ctx)).strip() + "\n"
-        except TemplateNotFound as exc:
-            raise DunflowError(f"template '{name}' has no {language} version ({self.file_of(name, language)})",
-                               "add the file or change the step's template") from exc
+            subject, body = self._blocks(template, dict(context, language=language))
         except (TemplateError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
             problem = self._render_problem(name, language, exc)
             raise DunflowError(f"{problem.location}: {problem.message}", problem.hint) from exc
         return Rendered(subject, body, language, name)
 
+    def _path(self, name: str, language: str) -> str:
+        return f"{language}/{name}.j2"
+
+    def _template(self, name: str, language: str) -> Template:
+        if not valid_name(name):
+            raise DunflowError(f"'{name}' is not a valid template name",
+                               "use a relative name like b2b/reminder (letters, digits, '-', '_', '/')")
+        try:
+            return self.env.get_template(self._path(name, language))
+        except TemplateNotFound as exc:
+            raise DunflowError(f"template '{name}' has no {language} version ({self.file_of(name, language)})",
+                               "add the file or change the step's template") from exc
+        except TemplateSyntaxError as exc:
+            raise DunflowError(f"{self.file_of(name, language)}:{exc.lineno}: template syntax error: {exc.message}",
+                               "check {{ }} and {% %} pairs") from exc
+
+    def _blocks(self, template: Template, context: dict[str, Any]) -> tuple[str, str]:
+        """Render both blocks; on failure the traceback is rewritten to template lines (Jinja2's own
+        `handle_exception`, which `Template.render` would apply, but we call the blocks directly)."""
+        try:
+            ctx = template.new_context(context)
+            subject = "".join(template.blocks["subject"](ctx)).strip()
+            body = "".join(template.blocks["body"](ctx)).strip() + "\n"
+        except Exception:
+            self.env.handle_exception()
+        return subject, body
+
     def check(self, name: str, language: str, context: dict[str, Any]) -> list[Problem]:
         """Compile and render one template with a sample context; the problems found."""
         path = self.file_of(name, language)
-        if not path.is_file():
+        if not self.exists(name, language):
             return [Problem(str(path), 0, 0, f"template '{name}' has no {language} version",
                             f"create {path} or fix the template name", "unknown-template")]
         try:
-            template = self.env.get_template(f"{language}/{name}.j2")
+            template = self.env.get_template(self._path(name, language))
         except TemplateSyntaxError as exc:
             return [Problem(str(path), exc.lineno or 0, 0, f"template syntax error: {exc.message}",
                             "check {{ }} and {% %} pairs", "template-syntax")]
@@ -110,19 +184,18 @@ class TemplateStore:
                             "define {% block subject %}…{% endblock %} and {% block body %}…{% endblock %}",
                             "template-blocks")]
         try:
-            self.render(name, language, context)
-        except DunflowError as exc:
-            problem = self._render_problem(name, language, exc.__cause__ or exc)
-            return [problem]
+            self._blocks(template, dict(context, language=language))
+        except (TemplateError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            return [self._render_problem(name, language, exc)]
         return []
 
     def _render_problem(self, name: str, language: str, exc: BaseException) -> Problem:
+        """Located at the template's own line: the last traceback frame in its file (Jinja2 rewrote them)."""
         path = self.file_of(name, language)
-        line = 0
+        line = (exc.lineno or 0) if isinstance(exc, TemplateSyntaxError) else 0
         for frame in traceback.extract_tb(exc.__traceback__):
             if Path(frame.filename).resolve() == path.resolve():
                 line = frame.lineno or 0
-        message = str(exc) if not isinstance(exc, DunflowError) else exc.message
         hint = "only the documented variables exist (debtor, creditor, invoices, total_open, currency, as_of, " \
                "pay_by, step, policy, language); check the spelling"
-        return Problem(str(path), line, 0, f"template error: {message}", hint, "template-render")
+        return Problem(str(path), line, 0, f"template error: {exc}", hint, "template-render")

@@ -4,19 +4,22 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from dunflow.domain.policy import FINAL_STATES
-from dunflow.domain.schedule import explain, next_step
+from dunflow.domain.policy import FINAL_STATES, Policy
+from dunflow.domain.schedule import explain, explain_repeat, next_step, repeat_date
+from dunflow.engine.failures import failing_cases
 from dunflow.errors import NotFound, unknown_invoice
 from dunflow.store.uow import UnitOfWork
 
 
 def status(uow: UnitOfWork, as_of: date) -> dict[str, Any]:
-    """Cases per policy and state, what falls due in the next 7 days, and the outbox."""
+    """Cases per policy and state, what falls due in the next 7 days, the outbox, and the cases whose notice
+    failed (left behind by the runs until fixed)."""
     by_state = [{"policy": name, "state": state, "cases": count}
                 for name, state, count in uow.reports.cases_per_policy_and_state()]
     upcoming = [{"date": str(on), "cases": count} for on, count in uow.reports.due_per_day(as_of + timedelta(days=7))]
     outbox = uow.outbox.count_by_status()
-    return {"as_of": str(as_of), "cases": by_state, "due": upcoming, "outbox": outbox}
+    return {"as_of": str(as_of), "cases": by_state, "due": upcoming, "outbox": outbox,
+            "failing": failing_cases(uow)}
 
 
 def show_invoice(uow: UnitOfWork, number: str) -> dict[str, Any]:
@@ -26,8 +29,9 @@ def show_invoice(uow: UnitOfWork, number: str) -> dict[str, Any]:
     return {
         "number": row.number, "debtor": row.debtor_code, "debtor_name": row.debtor_name, "currency": row.currency,
         "amount": str(row.amount), "open_amount": str(row.open_amount), "issue_date": str(row.issue_date),
-        "due_date": str(row.due_date), "policy": row.policy, "policy_version": row.policy_version,
-        "state": row.state, "next": _next(uow, row), "actions": _actions(uow, row.case_id),
+        "due_date": str(row.due_date), "email": row.email or "", "policy": row.policy,
+        "policy_version": row.policy_version, "state": row.state, "next": _next(uow, row),
+        "actions": _actions(uow, row.case_id),
     }
 
 
@@ -47,18 +51,39 @@ PAUSED_WHY = {
 def _next(uow: UnitOfWork, row: Any) -> dict[str, Any] | None:
     if row.state in FINAL_STATES:
         return None
+    compiled = uow.versions.compiled(row.policy_version_id)
+    if not compiled.policy.dunned:
+        return {"step": None, "at": None, "why": f"policy {compiled.policy.name} does not dun this segment "
+                                                  "(dunning: off): the invoice is only tracked"}
     if row.next_action_at is None:
         return {"step": None, "at": None, "why": PAUSED_WHY[row.state]} if row.state in PAUSED_WHY else None
-    compiled = uow.versions.compiled(row.policy_version_id)
     if row.state not in compiled.dunning_states:
         return {"step": None, "at": str(row.next_action_at), "why": f"{row.state}: looked at again on this date"}
-    policy = compiled.policy
-    index = next_step(policy, compiled.reached_index(row.state), row.due_date, row.next_action_at)
+    policy, reached = compiled.policy, compiled.reached_index(row.state)
+    waiting = _waiting_for_debtor_total(policy, row)
+    if waiting:
+        return {"step": None, "at": str(row.next_action_at), "why": waiting}
+    bday = uow.versions.calendar(row.policy_version_id)
+    again = repeat_date(policy, reached, row.due_date, row.last_step_on, row.repeats, bday, issue_date=row.issue_date)
+    if again is not None and again == row.next_action_at:
+        return {"step": row.state, "at": str(again),
+                "why": explain_repeat(policy.steps[reached], row.last_step_on, again, row.repeats + 1)}
+    index = next_step(policy, reached, row.due_date, row.next_action_at)
     if index is None:
         return None
     step = policy.all_steps[index]
     return {"step": step.id, "at": str(row.next_action_at),
-            "why": explain(policy, step, row.due_date, row.last_step_on, row.next_action_at)}
+            "why": explain(policy, step, row.due_date, row.last_step_on, row.next_action_at,
+                           issue_date=row.issue_date, is_business_day=bday, repeats=row.repeats)}
+
+
+def _waiting_for_debtor_total(policy: Policy, row: Any) -> str:
+    """Why a small invoice waits instead of being dunned (empty when it does not)."""
+    minimum, threshold = policy.settings.minimum_for(row.currency), policy.settings.debtor_minimum_for(row.currency)
+    if threshold is None or row.open_amount >= minimum:
+        return ""
+    return (f"below the minimum {minimum} {row.currency} on its own: dunned once the debtor's overdue invoices in "
+            f"{row.currency} add up to {threshold} {row.currency}; looked at again on this date")
 
 
 def show_debtor(uow: UnitOfWork, code: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    delete,
     func,
     insert,
     select,
@@ -21,9 +22,10 @@ from sqlalchemy import (
 )
 
 from dunflow.domain.case import CaseFacts
-from dunflow.store.orm import Action, Case, Invoice, Run, table_of
+from dunflow.store.orm import Action, Case, CaseFailure, Debtor, Invoice, Run, table_of
 
 CASES, INVOICES, ACTIONS, RUNS = table_of(Case), table_of(Invoice), table_of(Action), table_of(Run)
+FAILURES, DEBTORS = table_of(CaseFailure), table_of(Debtor)
 
 
 def _locked() -> Select[Any]:
@@ -32,7 +34,7 @@ def _locked() -> Select[Any]:
         select(CASES.c.id.label("case_id"), CASES.c.invoice_id, CASES.c.debtor_id, CASES.c.policy_version_id,
                CASES.c.state, CASES.c.resume_state, CASES.c.last_step_on, CASES.c.revision, INVOICES.c.number,
                INVOICES.c.currency, INVOICES.c.amount, INVOICES.c.open_amount, INVOICES.c.issue_date,
-               INVOICES.c.due_date, CASES.c.next_action_at)
+               INVOICES.c.due_date, CASES.c.next_action_at, CASES.c.repeats)
         .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
         .with_for_update(of=CASES)
     )
@@ -94,7 +96,7 @@ class CaseRepository:
     def advance(self, changes: list[dict[str, Any]]) -> int:
         """One batched update for a run's outcomes, each only if its revision is unchanged; rows updated.
 
-        Each change: case_id, old_revision, new_state, new_resume, new_last, new_next.
+        Each change: case_id, old_revision, new_state, new_resume, new_last, new_next, new_repeats.
         """
         if not changes:
             return 0
@@ -103,7 +105,7 @@ class CaseRepository:
             .where(and_(CASES.c.id == bindparam("case_id"), CASES.c.revision == bindparam("old_revision")))
             .values(state=bindparam("new_state"), resume_state=bindparam("new_resume"),
                     last_step_on=bindparam("new_last"), next_action_at=bindparam("new_next"),
-                    revision=CASES.c.revision + 1)
+                    repeats=bindparam("new_repeats"), revision=CASES.c.revision + 1)
         )
         return int(self.connection.execute(statement, changes).rowcount)
 
@@ -129,15 +131,75 @@ class CaseRepository:
             .where(INVOICES.c.number.in_(numbers))).scalars())
 
     def overdue_of_debtors(self, debtor_ids: set[int], as_of: date, excluded_states: frozenset[str]) -> list[Any]:
-        """The debtors' invoices overdue on `as_of` whose cases are not in `excluded_states` (grouped notices)."""
+        """The debtors' invoices overdue on `as_of` whose cases are not in `excluded_states` (grouped notices),
+        with each invoice's own e-mail contact."""
         query = (
             select(CASES.c.id, CASES.c.state, CASES.c.debtor_id, CASES.c.policy_version_id, INVOICES.c.number,
                    INVOICES.c.currency, INVOICES.c.amount, INVOICES.c.open_amount, INVOICES.c.issue_date,
-                   INVOICES.c.due_date)
+                   INVOICES.c.due_date, INVOICES.c.email)
             .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
             .where(CASES.c.debtor_id.in_(debtor_ids), INVOICES.c.due_date < as_of,
                    CASES.c.state.not_in(excluded_states))
         )
+        return list(self.connection.execute(query))
+
+    def overdue_amounts(self, debtor_ids: set[int], as_of: date,
+                        excluded_states: frozenset[str]) -> list[tuple[int, str, Any]]:
+        """(debtor, currency, open amount) of the debtors' invoices overdue on `as_of` whose cases are not in
+        `excluded_states` (summed by the caller, not in SQL: on SQLite amounts are text)."""
+        if not debtor_ids:
+            return []
+        query = (select(CASES.c.debtor_id, INVOICES.c.currency, INVOICES.c.open_amount)
+                 .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
+                 .where(CASES.c.debtor_id.in_(sorted(debtor_ids)), INVOICES.c.due_date < as_of,
+                        CASES.c.state.not_in(excluded_states)))
+        return [(row[0], row[1], row[2]) for row in self.connection.execute(query)]
+
+    def invoice_emails(self, invoice_ids: list[int]) -> dict[int, str]:
+        """The invoices' own e-mail contacts, for those that have one."""
+        if not invoice_ids:
+            return {}
+        query = select(INVOICES.c.id, INVOICES.c.email).where(INVOICES.c.id.in_(invoice_ids), INVOICES.c.email != "")
+        return {row.id: row.email for row in self.connection.execute(query) if row.email}
+
+    # --- cases whose notice could not be made -------------------------------------------------------
+
+    def record_failures(self, failures: list[dict[str, Any]], as_of: date) -> None:
+        """Write (or count up) each failure; the case itself is not touched.
+
+        Each failure: case_id, debtor_id, case_revision, error, hint.
+        """
+        if not failures:
+            return
+        ids = [f["case_id"] for f in failures]
+        known = {row.case_id: row for row in self.connection.execute(
+            select(FAILURES).where(FAILURES.c.case_id.in_(ids)))}
+        for failure in failures:
+            values = dict(case_revision=failure["case_revision"], failed_on=as_of, error=failure["error"],
+                          hint=failure["hint"])
+            previous = known.get(failure["case_id"])
+            if previous is None:
+                self.connection.execute(insert(FAILURES).values(case_id=failure["case_id"],
+                                                                debtor_id=failure["debtor_id"],
+                                                                first_failed_on=as_of, attempts=1, **values))
+            else:
+                self.connection.execute(update(FAILURES).where(FAILURES.c.case_id == failure["case_id"])
+                                        .values(attempts=previous.attempts + 1, **values))
+
+    def clear_failures(self, case_ids: list[int]) -> None:
+        """The cases a run got through are no longer failing."""
+        if case_ids:
+            self.connection.execute(delete(FAILURES).where(FAILURES.c.case_id.in_(case_ids)))
+
+    def failing(self) -> list[Any]:
+        """Failures that still hold: the case has not moved since (same revision)."""
+        query = (select(INVOICES.c.number, DEBTORS.c.code, FAILURES.c.first_failed_on, FAILURES.c.failed_on,
+                        FAILURES.c.attempts, FAILURES.c.error, FAILURES.c.hint)
+                 .join(CASES, CASES.c.id == FAILURES.c.case_id)
+                 .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
+                 .join(DEBTORS, DEBTORS.c.id == FAILURES.c.debtor_id)
+                 .where(CASES.c.revision == FAILURES.c.case_revision)
+                 .order_by(DEBTORS.c.code, INVOICES.c.number))
         return list(self.connection.execute(query))
 
     # --- audit trail and run log ------------------------------------------------------------------

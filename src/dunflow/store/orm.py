@@ -71,6 +71,7 @@ class Invoice(Base):
     open_amount: Mapped[Decimal] = mapped_column(Amount())
     issue_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date)
+    email: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the invoice's own contact, if any
 
 
 class Case(Base):
@@ -87,6 +88,7 @@ class Case(Base):
     last_step_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     next_action_at: Mapped[date | None] = mapped_column(Date, nullable=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    repeats: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # sendings of a repeating step after its first
 
 
 class Action(Base):
@@ -134,6 +136,22 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class CaseFailure(Base):
+    """A case whose notice could not be made (a template error): left as it was, retried by every run until it
+    goes through. Stale once the case's revision moved on (an event or a later run changed it)."""
+
+    __tablename__ = "case_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"), index=True)
+    case_revision: Mapped[int] = mapped_column(Integer)
+    first_failed_on: Mapped[date] = mapped_column(Date)
+    failed_on: Mapped[date] = mapped_column(Date)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str] = mapped_column(Text)
+    hint: Mapped[str] = mapped_column(Text, default="")
 
 
 class Run(Base):

@@ -35,7 +35,7 @@ class ReportQueries:
         return self.connection.execute(
             select(INVOICES, DEBTORS.c.code.label("debtor_code"), DEBTORS.c.name.label("debtor_name"),
                    CASES.c.id.label("case_id"), CASES.c.state, CASES.c.resume_state, CASES.c.next_action_at,
-                   CASES.c.last_step_on, CASES.c.policy_version_id, VERSIONS.c.name.label("policy"),
+                   CASES.c.last_step_on, CASES.c.repeats, CASES.c.policy_version_id, VERSIONS.c.name.label("policy"),
                    VERSIONS.c.version.label("policy_version"))
             .join(DEBTORS, DEBTORS.c.id == INVOICES.c.debtor_id)
             .join(CASES, CASES.c.invoice_id == INVOICES.c.id)

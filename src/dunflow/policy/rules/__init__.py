@@ -34,11 +34,14 @@ def policy_checks() -> list[Check]:
     from dunflow.policy.rules import (
         calendar_settings,
         delay_order,
+        minimums,
+        not_dunned,
         references,
         step_ids,
     )
 
-    return [step_ids.check, delay_order.check, references.check, calendar_settings.check]
+    return [not_dunned.check, step_ids.check, delay_order.check, references.check, calendar_settings.check,
+            minimums.check]
 
 
 def cross_checks() -> list[CrossCheck]:
