@@ -22,7 +22,9 @@ from dunflow.ledger.payments import (
     add_payment,
     assign_payment,
     import_payments,
+    list_payments,
     money_text,
+    reverse_payment,
     unmatched_payments,
 )
 
@@ -39,25 +41,57 @@ def _transaction(ctx: click.Context, work: Any) -> Any:
         raise DunflowError("the payment was recorded concurrently; nothing was changed", CONCURRENT_HINT) from None
 
 
+INPUT_FORMATS = ["csv", "xlsx", "camt", "camt053", "camt054", "mt940", "zip"]
+SKIPPED_WORDS = {"debit": "debits", "pending": "pending", "informational": "informational",
+                 "reversal": "reversals of debits", "zero": "0.00 credits"}
+
+
 @click.command(name="payments")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "camt053"]), default=None,
-              help="Default: sniffed (.xml is camt.053).")
+@click.option("--input-format", "input_format", type=click.Choice(INPUT_FORMATS), default=None,
+              help="Default: recognised by content (camt.053/054, MT940, ZIP, XLSX, CSV).")
+@click.option("--profile", default=None, help="Bank CSV layout: a preset (ing-nl, rabobank, sparkasse-camt, "
+              "ing-de) or a name under payments.csv_profiles in dunflow.yaml.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "xlsx", "camt053"]), default="table",
+              help="Output: table or json. (csv/xlsx/camt053 here are the old spelling of --input-format.)")
 @click.pass_context
-def import_payments_cmd(ctx: click.Context, file: Path, fmt: str | None) -> None:
-    """Record bank entries (canonical CSV/XLSX or camt.053) and match them to invoices."""
+def import_payments_cmd(ctx: click.Context, file: Path, input_format: str | None, profile: str | None,
+                        fmt: str) -> None:
+    """Record bank entries and returns, and match them to invoices; says what was skipped and why."""
+    from dunflow.cli import output
+    from dunflow.formats.bankcsv import CsvProfile
+
+    if fmt not in ("table", "json"):
+        input_format, fmt = input_format or fmt, "table"
     actor = current_actor()
-    report: PaymentReport = _transaction(ctx, lambda c: import_payments(c, file, fmt, actor))
+    project = workspace(ctx).project
+    profiles = {name: CsvProfile.from_config(data) for name, data in project.csv_profiles.items()}
+    own = [project.creditor.iban] if project.creditor.iban else []
+    report: PaymentReport = _transaction(ctx, lambda c: import_payments(
+        c, file, input_format, actor, profile=profile, profiles=profiles, own_accounts=own))
+    if fmt == "json":
+        output.emit_json(report.as_json())
+        return
+    _print_report(report)
+
+
+def _print_report(report: PaymentReport) -> None:
+    skipped = ", ".join(f"{count} {SKIPPED_WORDS[reason]}" for reason, count in report.skipped.items() if count)
     click.echo(f"payments: {report.recorded} recorded ({report.count('matched')} matched, "
                f"{report.count('credit')} with a credit left, {report.count('unmatched')} unmatched), "
-               f"{report.already_imported} already imported")
+               f"{len(report.returns)} returned, {report.already_imported} already imported"
+               + (f"; skipped: {skipped}" if skipped else ""))
     for outcome in report.outcomes:
         if outcome.status != "matched":
             click.echo("  " + _leftover(outcome))
-    for external_id in report.changed:
-        click.echo(f"warning: payment '{external_id}' was imported before with another date or amount; "
-                   "the first one is kept", err=True)
-    if report.count("unmatched") or report.count("credit"):
+    for returned in report.returns:
+        if returned.reversed_payment is None:
+            click.echo(f"  return {returned.external_id}: {money_text(returned.amount, returned.currency)} "
+                       f"{returned.currency} unmatched ({returned.why_unmatched})")
+        else:
+            click.echo(f"  return {returned.external_id} ({returned.reason}): payment #{returned.reversed_payment} "
+                       f"reversed, re-opened {', '.join(returned.reopened) or 'nothing'}")
+    if report.count("unmatched") or report.count("credit") or any(r.reversed_payment is None for r in report.returns):
         click.echo("See `dunflow payments unmatched`; assign with `dunflow payments assign ID INVOICE`.")
 
 
@@ -142,4 +176,41 @@ def payments_assign_cmd(ctx: click.Context, payment_id: int, invoice: str) -> No
     _print_outcome(_transaction(ctx, lambda c: assign_payment(c, payment_id, invoice, actor)))
 
 
+@payments_group.command(name="reverse")
+@click.argument("payment_id", metavar="ID", type=int)
+@click.option("--reason", required=True, help="Why, for the audit trail (e.g. 'AC04 account closed', 'cheque bounced').")
+@click.option("--date", "on", type=ISO_DATE, default=None, help="Date of the reversal (default: today).")
+@click.pass_context
+def payments_reverse_cmd(ctx: click.Context, payment_id: int, reason: str, on: date | None) -> None:
+    """Take payment ID back: re-open the invoices it paid and resume their dunning where it stood."""
+    actor = current_actor()
+    when = on or date.today()
+    reopened = _transaction(ctx, lambda c: reverse_payment(c, payment_id, reason, on=when, actor=actor))
+    click.echo(f"payment #{payment_id} reversed ({reason}); re-opened: {', '.join(reopened) or 'nothing'}")
+
+
+@payments_group.command(name="list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def payments_list_cmd(ctx: click.Context, fmt: str) -> None:
+    """Every payment, return and credit note, with its allocations.
+
+    JSON: a list of {id, external_id, kind (payment|credit_note|return), status, date, amount, currency,
+    unallocated, reference, payer, payer_iban, debtor, why, source, reversed_on, reversal_reason,
+    allocations: [{invoice, amount, on}]}; a reversal shows as a negative allocation.
+    """
+    from dunflow.cli import output
+
+    with workspace(ctx).engine.connect() as connection:
+        rows = list_payments(connection)
+    if fmt == "json":
+        output.emit_json(rows)
+        return
+    columns = ("id", "date", "kind", "amount", "currency", "status", "debtor", "allocated to")
+    table = [(*(row[c] for c in columns[:-1]),
+              ", ".join(f"{a['invoice']} {a['amount']}" for a in row["allocations"])) for row in rows]
+    output.emit_table("Payments", columns, table)
+
+
+payment_group.add_command(payments_reverse_cmd)  # `payment reverse` too, as CLI.md names it
 COMMANDS = (payment_group, payments_group)

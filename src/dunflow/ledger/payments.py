@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 
-from dunflow.domain.policy import CANCELLED, DISPUTED
+from dunflow.domain.policy import BELOW_MINIMUM, CANCELLED, DISPUTED, NEW, NOT_DUNNED, PAID
 from dunflow.errors import (
     DunflowError,
     InputProblems,
@@ -46,15 +46,14 @@ from dunflow.errors import (
 )
 from dunflow.events import firing as events
 from dunflow.formats import tables as t
-from dunflow.formats.bankfiles import (
-    PaymentRecord,
-    read_payments,
-    sniff_payments_format,
-)
-from dunflow.store.orm import Allocation, Case, Debtor, Invoice, Payment, table_of
+from dunflow.formats.bankcsv import CsvProfile
+from dunflow.formats.bankfiles import read_bank_file, sniff_payments_format
+from dunflow.formats.entries import SKIP_REASONS, BankFile, PaymentRecord, ReturnRecord
+from dunflow.store.orm import Action, Allocation, Case, Debtor, DebtorIban, Invoice, Payment, table_of
 
 PAYMENTS, ALLOCATIONS = cast(Table, table_of(Payment)), cast(Table, table_of(Allocation))  # Table, for mypy
 INVOICES, CASES, DEBTORS = cast(Table, table_of(Invoice)), cast(Table, table_of(Case)), cast(Table, table_of(Debtor))
+IBANS, ACTIONS = cast(Table, table_of(DebtorIban)), cast(Table, table_of(Action))
 OPEN_STATUSES = ("unmatched", "credit")
 NO_SPILL_STATES = (DISPUTED, CANCELLED)  # a contested or cancelled invoice never absorbs surplus money
 RF_REFERENCE = re.compile(r"RF[0-9]{2}([A-Z0-9]{1,21})")
@@ -107,13 +106,27 @@ class PaymentOutcome:
     applied: tuple[Applied, ...]
 
 
+@dataclass(frozen=True)
+class ReturnOutcome:
+    """A returned payment: which payment it took back (None: waiting in `payments unmatched`), and why."""
+
+    external_id: str
+    amount: Decimal
+    currency: str
+    reason: str
+    reversed_payment: int | None
+    reopened: tuple[str, ...]
+    why_unmatched: str = ""
+
+
 @dataclass
 class PaymentReport:
-    """What an import did; `changed` lists ids seen before with other values (kept as first recorded)."""
+    """What an import did with every entry of the file: recorded, returned, already known, or skipped and why."""
 
     already_imported: int = 0
-    changed: list[str] = field(default_factory=list)
     outcomes: list[PaymentOutcome] = field(default_factory=list)
+    returns: list[ReturnOutcome] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
 
     @property
     def recorded(self) -> int:
@@ -121,6 +134,27 @@ class PaymentReport:
 
     def count(self, status: str) -> int:
         return sum(outcome.status == status for outcome in self.outcomes)
+
+    def as_json(self) -> dict[str, Any]:
+        """The stable JSON of `import payments --format json`."""
+        return {"recorded": self.recorded, "matched": self.count("matched"), "credit": self.count("credit"),
+                "unmatched": self.count("unmatched"), "already_imported": self.already_imported,
+                "returns": len(self.returns), "returns_unmatched": sum(r.reversed_payment is None for r in self.returns),
+                "skipped": {reason: self.skipped.get(reason, 0) for reason in SKIP_REASONS},
+                "payments": [_outcome_json(outcome) for outcome in self.outcomes],
+                "reversals": [{"external_id": r.external_id, "amount": money_text(r.amount, r.currency),
+                               "currency": r.currency, "reason": r.reason, "payment_id": r.reversed_payment,
+                               "reopened": list(r.reopened), "why_unmatched": r.why_unmatched}
+                              for r in self.returns]}
+
+
+def _outcome_json(outcome: PaymentOutcome) -> dict[str, Any]:
+    return {"id": outcome.payment_id, "external_id": outcome.external_id, "status": outcome.status,
+            "amount": money_text(outcome.amount, outcome.currency), "currency": outcome.currency,
+            "unallocated": money_text(outcome.unallocated, outcome.currency), "why": outcome.matched_by,
+            "allocations": [{"invoice": a.invoice, "amount": money_text(a.amount, outcome.currency),
+                             "open_amount": money_text(a.open_amount, outcome.currency), "state": a.state}
+                            for a in outcome.applied]}
 
 
 @dataclass(frozen=True)
@@ -145,9 +179,11 @@ def money_text(amount: Decimal, currency: str) -> str:
 
 def record_payments(connection: Connection, records: list[PaymentRecord], *, actor: str,
                     named: Mapping[str, str] | None = None) -> PaymentReport:
-    """Insert and apply each new record; ids already recorded are skipped (a re-import changes nothing).
+    """Insert and apply each new record; entries recorded before are skipped (a re-import changes nothing).
 
-    `named` maps an external id to the invoice number a file names for it explicitly.
+    `named` maps an external id to the invoice number a file names for it explicitly. An entry recorded
+    before with another amount, currency or date is an error, never a warning: one of the two is wrong,
+    and keeping either silently loses money.
     """
     report = PaymentReport()
     fresh = _new_records(connection, records, report)
@@ -161,16 +197,29 @@ def record_payments(connection: Connection, records: list[PaymentRecord], *, act
 def _new_records(connection: Connection, records: list[PaymentRecord], report: PaymentReport) -> list[PaymentRecord]:
     known = _existing_payments(connection, [record.external_id for record in records])
     fresh: list[PaymentRecord] = []
+    problems: list[Problem] = []
     for record in records:
         old = known.get(record.external_id)
         if old is None:
             fresh.append(record)
             known[record.external_id] = record
-            continue
-        report.already_imported += 1
-        if (old.amount, old.currency, old.booked_on) != (record.amount, record.currency, record.booked_on):
-            report.changed.append(record.external_id)
+        elif (old.amount, old.currency, old.booked_on) != (record.amount, record.currency, record.booked_on):
+            problems.append(_changed(record, old))
+        else:
+            report.already_imported += 1
+    if problems:
+        raise InputProblems(problems)
     return fresh
+
+
+def _changed(record: PaymentRecord, old: Any) -> Problem:
+    file, _, where = record.source.rpartition(":")
+    line = int(where) if where.isdigit() else 0
+    message = (f"entry '{record.external_id}' ({where if not line else 'this line'}) was imported before as "
+               f"{money_text(old.amount, old.currency)} {old.currency} on {old.booked_on}, now it says "
+               f"{record.amount} {record.currency} on {record.booked_on}")
+    hint = "one of the two files is wrong; ask the bank, or reverse the recorded payment first (payments reverse ID)"
+    return Problem(file if line else record.source, line, 0, message, hint, "payments/changed")
 
 
 def _existing_payments(connection: Connection, ids: list[str]) -> dict[str, Any]:
@@ -184,9 +233,10 @@ def _existing_payments(connection: Connection, ids: list[str]) -> dict[str, Any]
 def _record(connection: Connection, record: PaymentRecord, kind: str, match: Match, actor: str) -> PaymentOutcome:
     payment_id = connection.execute(insert(PAYMENTS).returning(PAYMENTS.c.id).values(
         external_id=record.external_id, kind=kind, booked_on=record.booked_on, amount=record.amount,
-        currency=record.currency, reference=record.reference, payer_name=record.payer_name,
-        payer_iban=record.payer_iban, source=record.source, debtor_id=None, status="unmatched",
-        matched_by="", unallocated=record.amount, recorded_at=datetime.now(timezone.utc))).scalar_one()
+        currency=record.currency, reference=record.reference, payer_name=record.payer_name[:200],
+        payer_iban=record.payer_iban[:64], source=record.source[:500], debtor_id=None, status="unmatched",
+        matched_by="", unallocated=record.amount, recorded_at=datetime.now(timezone.utc),
+        end_to_end_id=record.end_to_end_id[:200])).scalar_one()
     payment = _PaymentRow(payment_id, record.external_id, kind, record.booked_on, record.amount, record.currency,
                           None, record.amount)
     return _allocate(connection, payment, match, actor)
@@ -278,8 +328,8 @@ class InvoiceFinder:
         self.by_compact = _invoices_by_compact(connection, {b for r in records for b in rf_bodies(r.reference)})
 
     def match(self, record: PaymentRecord, named: str | None = None) -> Match:
-        if record.amount <= 0:
-            return Match((), None, "amount 0: nothing to allocate")
+        if record.problem:
+            return Match((), None, record.problem)
         if named:
             found = _unique(self.by_number, named.upper())
             if not found:
@@ -355,23 +405,40 @@ def _invoices_by_compact(connection: Connection, bodies: set[str]) -> dict[str, 
 # --- importing a file -------------------------------------------------------------------------
 
 
-def import_payments(connection: Connection, path: Path, fmt: str | None, actor: str) -> PaymentReport:
-    """Read and check the whole file (all problems at once), then record every new payment."""
-    problems: list[Problem] = []
-    records: list[PaymentRecord] = []
+def import_payments(connection: Connection, path: Path, fmt: str | None, actor: str, *,
+                    profile: str | None = None, profiles: Mapping[str, CsvProfile] | None = None,
+                    own_accounts: Iterable[str] = ()) -> PaymentReport:
+    """Read and check the whole file (all problems at once), then record every new payment and return.
+
+    `own_accounts` are the creditor's IBANs: a statement of another account is refused, since its
+    credits are not payments to us.
+    """
+    found = BankFile()
     try:
-        records = read_payments(path, fmt)
+        found = read_bank_file(path, fmt, profiles, profile)
     except InputProblems as exc:
-        problems.extend(exc.problems)
-    named, more = _named_invoices(connection, path, fmt)
+        found.problems.extend(exc.problems)
+    problems = list(found.problems) + _foreign_accounts(str(path), found, own_accounts)
+    named, more = _named_invoices(connection, path, fmt) if not profile else ({}, [])
     problems.extend(more)
     if problems:
         raise InputProblems(problems)
-    return record_payments(connection, records, actor=actor, named=named)
+    report = record_payments(connection, found.records, actor=actor, named=named)
+    report.skipped = dict(found.skipped)
+    report.returns = [outcome for entry in found.returns if (outcome := _return(connection, entry, actor, report))]
+    return report
+
+
+def _foreign_accounts(label: str, found: BankFile, own_accounts: Iterable[str]) -> list[Problem]:
+    own = {account.replace(" ", "").upper() for account in own_accounts if account}
+    foreign = sorted(found.accounts - own) if own else []
+    return [Problem(label, 0, 0, f"the statement is for account {account}, not one of the creditor's "
+                    f"({', '.join(sorted(own))})", "import the statements of your own account (creditor.iban in "
+                    "dunflow.yaml)", "payments/account") for account in foreign]
 
 
 def _table_of(path: Path, fmt: str | None) -> t.Table | None:
-    """The file as a table if it is CSV/XLSX; None for camt.053 or a file `read_payments` already refused."""
+    """The file as a table if it is CSV/XLSX; None for a bank format or a file the reader already refused."""
     try:
         data = t.read_bytes(path)
         kind = (fmt or sniff_payments_format(path, data)).lower()
@@ -486,9 +553,34 @@ def unmatched_payments(connection: Connection) -> list[dict[str, Any]]:
              "why": row.matched_by} for row in rows]
 
 
+def list_payments(connection: Connection) -> list[dict[str, Any]]:
+    """Every payment, return and credit note with its allocations (negative ones undo a reversed payment)."""
+    numbers = {row.id: row.number for row in connection.execute(select(INVOICES.c.id, INVOICES.c.number)
+                                                                .join(ALLOCATIONS, ALLOCATIONS.c.invoice_id == INVOICES.c.id))}
+    allocations: dict[int, list[dict[str, str]]] = {}
+    for row in connection.execute(select(ALLOCATIONS).order_by(ALLOCATIONS.c.id)):
+        allocations.setdefault(row.payment_id, []).append(
+            {"invoice": numbers[row.invoice_id], "amount": str(row.amount), "on": row.on.isoformat()})
+    rows = connection.execute(select(PAYMENTS, DEBTORS.c.code.label("debtor_code"))
+                              .outerjoin(DEBTORS, DEBTORS.c.id == PAYMENTS.c.debtor_id)
+                              .order_by(PAYMENTS.c.booked_on, PAYMENTS.c.id))
+    return [{"id": row.id, "external_id": row.external_id, "kind": row.kind, "status": row.status,
+             "date": row.booked_on.isoformat(), "amount": money_text(row.amount, row.currency),
+             "currency": row.currency, "unallocated": money_text(row.unallocated, row.currency),
+             "reference": row.reference, "payer": row.payer_name, "payer_iban": row.payer_iban,
+             "debtor": row.debtor_code, "why": row.matched_by, "source": row.source,
+             "reversed_on": row.reversed_on.isoformat() if row.reversed_on else None,
+             "reversal_reason": row.reversal_reason,
+             "allocations": [{**a, "amount": money_text(Decimal(a["amount"]), row.currency)}
+                             for a in allocations.get(row.id, [])]} for row in rows]
+
+
 def assign_payment(connection: Connection, payment_id: int, invoice_number: str, actor: str) -> PaymentOutcome:
     """Apply what is left of a payment to an invoice a person chose; surplus goes as for an import."""
     payment = _payment_for_update(connection, payment_id)
+    if payment.kind == "return":
+        raise DunflowError(f"#{payment_id} is a returned payment, not money received",
+                           "reverse the payment it returned with `dunflow payments reverse ID --reason TEXT`")
     if payment.unallocated <= 0:
         raise DunflowError(f"payment #{payment_id} is fully allocated: nothing left to assign",
                            "`dunflow payments unmatched` lists the payments with money left")
@@ -512,3 +604,102 @@ def _require_open(connection: Connection, invoice: InvoiceRef) -> None:
     open_amount = connection.execute(select(INVOICES.c.open_amount).where(INVOICES.c.id == invoice.id)).scalar_one()
     if open_amount <= 0:
         raise DunflowError(f"invoice {invoice.number} has nothing open", "choose an invoice that is still unpaid")
+
+
+# --- returns and reversals --------------------------------------------------------------------
+
+
+def _return(connection: Connection, entry: ReturnRecord, actor: str, report: PaymentReport) -> ReturnOutcome | None:
+    """A returned credit from a bank file: reverse the payment it names, or keep it for a person.
+
+    The return is recorded as a payment row of kind `return` under its own entry key, so a re-import
+    finds it; one whose original cannot be told for sure waits in `payments unmatched`.
+    """
+    if _existing_payments(connection, [entry.external_id]):
+        report.already_imported += 1
+        return None
+    original, why = _returned_payment(connection, entry)
+    reopened: tuple[str, ...] = ()
+    if original is not None:
+        reopened = reverse_payment(connection, original, entry.reason, on=entry.booked_on, actor=actor)
+    connection.execute(insert(PAYMENTS).values(
+        external_id=entry.external_id, kind="return", booked_on=entry.booked_on, amount=entry.amount,
+        currency=entry.currency, reference=f"{entry.original} {entry.reason}".strip(), payer_name="", payer_iban="",
+        source=entry.source[:500], debtor_id=None, status="return" if original is not None else "unmatched",
+        matched_by=(f"returns payment #{original}" if original is not None else why)[:MATCHED_BY_LENGTH],
+        unallocated=Decimal(0) if original is not None else entry.amount, recorded_at=datetime.now(timezone.utc),
+        end_to_end_id=entry.original[:200]))
+    return ReturnOutcome(entry.external_id, entry.amount, entry.currency, entry.reason, original, reopened, why)
+
+
+def _returned_payment(connection: Connection, entry: ReturnRecord) -> tuple[int | None, str]:
+    """The one unreversed payment of this amount and currency the return names by EndToEndId or key."""
+    if not entry.original:
+        return None, "return without the original's EndToEndId: reverse the payment by hand (payments reverse ID)"
+    rows = connection.execute(select(PAYMENTS.c.id, PAYMENTS.c.amount).where(
+        or_(PAYMENTS.c.end_to_end_id == entry.original, PAYMENTS.c.external_id == entry.original),
+        PAYMENTS.c.kind != "return", PAYMENTS.c.reversed_on.is_(None),
+        PAYMENTS.c.currency == entry.currency)).all()
+    same = [row.id for row in rows if row.amount == entry.amount]
+    if len(same) == 1:
+        return same[0], ""
+    if not same:
+        return None, f"return of {entry.original}: no recorded payment of {entry.amount} {entry.currency} with it"
+    return None, f"return of {entry.original}: {len(same)} payments could be meant; reverse one by hand"
+
+
+def reverse_payment(connection: Connection, payment_id: int, reason: str, *, on: date, actor: str) -> tuple[str, ...]:
+    """Take a payment back (a bank return, a bounced cheque, a booking error): re-open what it paid.
+
+    Each invoice gets back what the payment gave it, recorded as a negative allocation; a paid (or
+    below-minimum) case is re-opened at the dunning state the payment found it in, so dunning resumes
+    from there, and the reason goes into the audit trail. Returns the re-opened invoice numbers.
+    """
+    row = connection.execute(select(PAYMENTS).where(PAYMENTS.c.id == payment_id).with_for_update()).first()
+    if row is None:
+        raise NotFound(f"unknown payment #{payment_id}", "`dunflow payments list` shows the payment ids")
+    if row.kind == "return":
+        raise DunflowError(f"#{payment_id} is itself a return", "reverse the payment it returned instead")
+    if row.reversed_on is not None:
+        raise DunflowError(f"payment #{payment_id} was already reversed on {row.reversed_on} ({row.reversal_reason})",
+                           "nothing was changed")
+    why = f"payment {row.external_id} reversed: {reason}"
+    reopened = [number for invoice_id, amount in _net_allocations(connection, payment_id)
+                if (number := _reopen(connection, payment_id, invoice_id, amount, on, why, actor))]
+    connection.execute(update(PAYMENTS).where(PAYMENTS.c.id == payment_id).values(
+        status="reversed", unallocated=Decimal(0), reversed_on=on, reversal_reason=reason))
+    return tuple(reopened)
+
+
+def _net_allocations(connection: Connection, payment_id: int) -> list[tuple[int, Decimal]]:
+    """What the payment still gives each invoice (allocations summed exactly, in Python: SQLite keeps text)."""
+    totals: dict[int, Decimal] = {}
+    for row in connection.execute(select(ALLOCATIONS.c.invoice_id, ALLOCATIONS.c.amount)
+                                  .where(ALLOCATIONS.c.payment_id == payment_id).order_by(ALLOCATIONS.c.id)):
+        totals[row.invoice_id] = totals.get(row.invoice_id, Decimal(0)) + row.amount
+    return [(invoice_id, amount) for invoice_id, amount in totals.items() if amount > 0]
+
+
+def _reopen(connection: Connection, payment_id: int, invoice_id: int, amount: Decimal, on: date, why: str,
+            actor: str) -> str:
+    """Give `amount` back to one invoice and re-open its case if the payment had closed it."""
+    case = events.case_by_invoice_id(connection, invoice_id)
+    open_amount = case.open_amount + amount
+    connection.execute(update(INVOICES).where(INVOICES.c.id == invoice_id).values(open_amount=open_amount))
+    connection.execute(insert(ALLOCATIONS).values(payment_id=payment_id, invoice_id=invoice_id, amount=-amount, on=on))
+    detail = f"{why}: {amount} {case.currency} re-opened, {open_amount} {case.currency} open"
+    if case.state in (PAID, BELOW_MINIMUM):
+        resume = case.resume_state or _state_before(connection, case.case_id, case.state)
+        events.fire(connection, replace(case, resume_state=resume), "reopen", on=on, rule=detail, actor=actor,
+                    kind="reversal")
+    else:
+        events._record_partial(connection, case, on, detail, actor)  # no state change: an audit entry only
+    return case.number
+
+
+def _state_before(connection: Connection, case_id: int, state: str) -> str:
+    """The dunning state a case left for `state` (cases closed before pay remembered it), else `new`."""
+    found = connection.execute(select(ACTIONS.c.from_state).where(ACTIONS.c.case_id == case_id,
+                                                                    ACTIONS.c.to_state == state)
+                               .order_by(ACTIONS.c.id.desc()).limit(1)).scalar()
+    return found if found and found not in NOT_DUNNED else NEW
