@@ -42,8 +42,8 @@ def _transaction(ctx: click.Context, work: Any) -> Any:
 
 
 INPUT_FORMATS = ["csv", "xlsx", "camt", "camt053", "camt054", "mt940", "zip"]
-SKIPPED_WORDS = {"debit": "debits", "pending": "pending", "informational": "informational",
-                 "reversal": "reversals of debits", "zero": "0.00 credits"}
+SKIPPED_WORDS = {"debit": "debit(s)", "pending": "pending", "informational": "informational",
+                 "reversal": "reversal(s) of debits", "zero": "0.00 credit(s)"}
 
 
 @click.command(name="payments")
@@ -79,7 +79,7 @@ def _print_report(report: PaymentReport) -> None:
     skipped = ", ".join(f"{count} {SKIPPED_WORDS[reason]}" for reason, count in report.skipped.items() if count)
     click.echo(f"payments: {report.recorded} recorded ({report.count('matched')} matched, "
                f"{report.count('credit')} with a credit left, {report.count('unmatched')} unmatched), "
-               f"{len(report.returns)} returned, {report.already_imported} already imported"
+               f"{report.already_imported} already imported, {len(report.returns)} returned"
                + (f"; skipped: {skipped}" if skipped else ""))
     for outcome in report.outcomes:
         if outcome.status != "matched":

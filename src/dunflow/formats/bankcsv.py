@@ -22,7 +22,7 @@ from typing import Any
 
 from dunflow.errors import InputProblems, Problem
 from dunflow.formats.entries import BankFile, PaymentRecord, compact_iban
-from dunflow.formats.tables import BadValue, require_precision, to_currency
+from dunflow.formats.tables import BadValue, check_size, require_precision, to_currency
 
 FIELDS = ("date", "amount", "currency", "reference", "payer_name", "payer_iban", "direction", "id")
 
@@ -164,7 +164,7 @@ class _Reader:
         else:
             compact = compact.replace(",", "")
         try:
-            return require_precision(Decimal(compact), currency)
+            return require_precision(check_size(Decimal(compact), text), currency)
         except InvalidOperation:
             raise BadValue(f"'{text}' is not an amount") from None
 

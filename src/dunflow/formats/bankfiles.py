@@ -154,7 +154,7 @@ def _read_member(label: str, archive: zipfile.ZipFile, member: zipfile.ZipInfo,
 
 def rf_reference_valid(ref: str) -> bool:
     """True for an ISO 11649 creditor reference ('RF18 5390 0754 7034') whose check digits are right."""
-    return bool(iso11649.is_valid(ref))
+    return bool(re.fullmatch(r"RF[0-9A-Z ]+", ref.upper())) and bool(iso11649.is_valid(ref))
 
 
 # --- canonical CSV / XLSX ----------------------------------------------------------------------

@@ -105,7 +105,8 @@ class _Statement:
         self.number = number
         self.account = compact_iban(self.text(element, "Acct/Id/IBAN", "Acct/Id/Othr/Id"))
         self.statement_id = self.text(element, "Id", "ElctrncSeqNb", "LglSeqNb")
-        self.credits: list[Decimal] = []
+        self.credits: list[Decimal] = []  # every credit entry, and the booked ones: banks count either way
+        self.booked_credits: list[Decimal] = []
         if self.account:
             found.accounts.add(self.account)
 
@@ -151,6 +152,8 @@ class _Statement:
         reversal = self.text(element, "RvslInd").lower() in ("true", "1")
         if direction == "CRDT":
             self.credits.append(money[0])
+            if status == "BOOK":
+                self.booked_credits.append(money[0])
         if status != "BOOK":
             self.found.skipped["pending" if status == "PDNG" else "informational"] += 1
         elif direction == "DBIT" and reversal:
@@ -305,13 +308,13 @@ class _Statement:
         if summary is None:
             return
         count, total = self.text(summary, "NbOfNtries"), self.text(summary, "Sum")
-        read_total = sum(self.credits, Decimal(0))
+        readings = [(len(read), sum(read, Decimal(0))) for read in (self.credits, self.booked_credits)]
         line, col = self.xml.where(summary)
-        if count.isdigit() and int(count) != len(self.credits):
-            message = f"the statement says {count} credit entries (TxsSummry), {len(self.credits)} were read"
+        if count.isdigit() and all(int(count) != number for number, _ in readings):
+            message = f"the statement says {count} credit entries (TxsSummry), {readings[0][0]} were read"
             self.found.problems.append(Problem(self.label, line, col, message, REF_HINT, "camt/summary"))
-        elif total and _decimal_or_none(total) != read_total:
-            message = f"the statement's credits add up to {total} (TxsSummry), the entries to {read_total}"
+        elif total and all(_decimal_or_none(total) != read_total for _, read_total in readings):
+            message = f"the statement's credits add up to {total} (TxsSummry), the entries to {readings[0][1]}"
             self.found.problems.append(Problem(self.label, line, col, message, REF_HINT, "camt/summary"))
 
 

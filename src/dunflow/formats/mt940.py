@@ -30,7 +30,7 @@ from dunflow.formats.entries import (
     position_key,
     real_ref,
 )
-from dunflow.formats.tables import BadValue, require_precision, to_currency
+from dunflow.formats.tables import BadValue, check_size, require_precision, to_currency
 
 STATEMENT_START = re.compile(r"^:20:", re.MULTILINE)
 ENTRY_TAG = re.compile(r"^:61:", re.MULTILINE)
@@ -148,7 +148,7 @@ class _Statement:
         try:
             currency = to_currency(str(data.get("currency") or ""))
             signed = Decimal(data["amount"].amount)
-            amount = require_precision(abs(signed), currency)
+            amount = require_precision(check_size(abs(signed)), currency)
         except (BadValue, KeyError, AttributeError) as bad:
             self.problem(line, f"entry amount: {getattr(bad, 'message', bad)}", "mt940/amount")
             return None
