@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
+from stdnum import iban
 
 from dunflow.domain.policy import NEW, DebtorFacts
 from dunflow.domain.schedule import planned_date
@@ -72,6 +73,7 @@ def import_debtors(connection: Connection, path: Path, fmt: str | None = None) -
     if problems:
         raise InputProblems(problems)
     rows: dict[str, dict[str, Any]] = {}
+    ibans: dict[str, list[str]] = {}
     for row in table.rows:
         values = _debtor_values(row, problems)
         if values is not None and values["code"] in rows:
@@ -79,9 +81,35 @@ def import_debtors(connection: Connection, path: Path, fmt: str | None = None) -
                                     "each debtor once per file", "duplicate-row"))
         elif values is not None:
             rows[values["code"]] = values
+            ibans[values["code"]] = _ibans(row, problems)
     if problems:
         raise InputProblems(problems)
-    return _upsert_debtors(connection, rows)
+    report = _upsert_debtors(connection, rows)
+    _store_ibans(connection, ibans)
+    return report
+
+
+def _ibans(row: t.Row, problems: list[Problem]) -> list[str]:
+    """The optional `iban` column: the accounts a debtor pays from (several separated by ';'), checked."""
+    found = []
+    for text in row.get("iban").split(";"):
+        compact = iban.compact(text)
+        if compact and not iban.is_valid(compact):
+            problems.append(Problem(row.file, row.line, row.col("iban"), f"'{text.strip()}' is not a valid IBAN",
+                                    "check the IBAN; several are separated by ';'", "bad-iban"))
+        elif compact:
+            found.append(compact)
+    return found
+
+
+def _store_ibans(connection: Connection, ibans: dict[str, list[str]]) -> None:
+    """Known IBANs let a payment without a usable reference still find its debtor (see ledger.payments)."""
+    from dunflow.ledger.payments import learn_iban  # late: payments builds on this module's tables
+
+    debtors = _existing_debtors(connection, [code for code, found in ibans.items() if found])
+    for code, found in ibans.items():
+        for account in found:
+            learn_iban(connection, debtors[code].id, account, "debtor import")
 
 
 def _upsert_debtors(connection: Connection, rows: dict[str, dict[str, Any]]) -> ImportReport:

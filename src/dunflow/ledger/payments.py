@@ -47,7 +47,7 @@ from dunflow.errors import (
 from dunflow.events import firing as events
 from dunflow.formats import tables as t
 from dunflow.formats.bankcsv import CsvProfile
-from dunflow.formats.bankfiles import read_bank_file, sniff_payments_format
+from dunflow.formats.bankfiles import read_bank_file, rf_reference_valid, sniff_payments_format
 from dunflow.formats.entries import SKIP_REASONS, BankFile, PaymentRecord, ReturnRecord
 from dunflow.store.orm import Action, Allocation, Case, Debtor, DebtorIban, Invoice, Payment, table_of
 
@@ -59,6 +59,8 @@ NO_SPILL_STATES = (DISPUTED, CANCELLED)  # a contested or cancelled invoice neve
 RF_REFERENCE = re.compile(r"RF[0-9]{2}([A-Z0-9]{1,21})")
 TOKEN_SPLIT = re.compile(r"[\s,;:]+")
 TOKEN_EDGES = ".()[]{}<>\"'!?#*"
+INVOICE_WORD = re.compile(r"(rechnung|rechnungs-?nr|rg|re|invoice|inv|factuur|fact|facture|fattura|faktura|nota)"
+                          r"\.?\s*(nr|no|nummer|number|num)?\.?\s*[:#-]?\s*$", re.IGNORECASE)
 CHUNK = 500
 MATCHED_BY_LENGTH = 100
 
@@ -308,9 +310,25 @@ def reference_tokens(reference: str) -> set[str]:
 
 
 def rf_bodies(reference: str) -> set[str]:
-    """The part after `RF` + 2 check digits of each ISO 11649 reference (also written in groups of 4)."""
+    """The part after `RF` + 2 check digits of each ISO 11649 reference whose check digits are right.
+
+    A reference with wrong check digits is a typo or not an RF reference at all: trusting it could name
+    another invoice.
+    """
     candidates = reference_tokens(reference) | {re.sub(r"\s+", "", reference).upper()}
-    return {found.group(1) for text in candidates if (found := RF_REFERENCE.fullmatch(text))}
+    return {found.group(1) for text in candidates
+            if (found := RF_REFERENCE.fullmatch(text)) and rf_reference_valid(text)}
+
+
+def named_as_invoice(reference: str, token: str) -> bool:
+    """True when `token` stands in `reference` as an invoice number ('Rechnung 1002', 'factuur nr. 1002').
+
+    A bare number is also a customer, contract or order number ('Kd-Nr 1002', 'Vertrag 1003').
+    """
+    for found in re.finditer(rf"(?<![A-Z0-9]){re.escape(token)}(?![A-Z0-9])", reference.upper()):
+        if INVOICE_WORD.search(reference[max(0, found.start() - 30):found.start()]):
+            return True
+    return False
 
 
 def compact(number: str) -> str:
@@ -326,6 +344,7 @@ class InvoiceFinder:
         tokens = {token for record in records for token in reference_tokens(record.reference)}
         self.by_number = _invoices_by_number(connection, tokens | {number.upper() for number in named})
         self.by_compact = _invoices_by_compact(connection, {b for r in records for b in rf_bodies(r.reference)})
+        self.payers = known_ibans(connection, {record.payer_iban for record in records if record.payer_iban})
 
     def match(self, record: PaymentRecord, named: str | None = None) -> Match:
         if record.problem:
@@ -335,11 +354,15 @@ class InvoiceFinder:
             if not found:
                 raise NotFound(f"unknown invoice '{named}' named for payment '{record.external_id}'")
             return Match((found[0],), found[0].debtor_id, "invoice column")
-        return self.by_reference(record) or self.by_amount(record)
+        return self.by_reference(record) or self.by_payer(record) or self.by_amount(record)
 
     def by_reference(self, record: PaymentRecord) -> Match | None:
-        """Invoices named in the remittance text (exact token or RF reference), oldest due date first."""
-        found = {i.id: i for token in reference_tokens(record.reference) for i in _unique(self.by_number, token)}
+        """Invoices named in the remittance text (exact token or RF reference), oldest due date first.
+
+        A number of digits only names an invoice only with more evidence (see `evidence`).
+        """
+        found = {i.id: i for token in reference_tokens(record.reference) for i in _unique(self.by_number, token)
+                 if not token.isdigit() or self.evidence(record, i, token)}
         structured = {i.id: i for body in rf_bodies(record.reference) for i in _unique(self.by_compact, body)}
         invoices = {**found, **structured}
         if not invoices:
@@ -351,6 +374,24 @@ class InvoiceFinder:
             return Match((), None, f"currency: reference names {named}, payment is {record.currency}")
         how = "reference" if any(i.id in found for i in same) else "structured reference"
         return Match(tuple(same), same[0].debtor_id, how)
+
+    def evidence(self, record: PaymentRecord, invoice: InvoiceRef, token: str) -> bool:
+        """A numeric invoice number counts when it is written as one, the payer's IBAN is the debtor's,
+        the payer's name is the debtor's, or the amount is exactly what is open."""
+        if named_as_invoice(record.reference, token) or invoice.debtor_id in self.payers.get(record.payer_iban, ()):
+            return True
+        row = self.connection.execute(select(INVOICES.c.open_amount, DEBTORS.c.name).join(
+            DEBTORS, DEBTORS.c.id == INVOICES.c.debtor_id).where(INVOICES.c.id == invoice.id)).one()
+        same_name = bool(record.payer_name) and row.name.casefold().strip() == record.payer_name.casefold().strip()
+        return same_name or row.open_amount == record.amount
+
+    def by_payer(self, record: PaymentRecord) -> Match | None:
+        """A payer IBAN known for exactly one debtor: the money is that debtor's, applied oldest invoice first."""
+        debtors = self.payers.get(record.payer_iban, set())
+        if len(debtors) != 1:
+            return None
+        [debtor_id] = debtors
+        return Match((), debtor_id, "payer IBAN")
 
     def by_amount(self, record: PaymentRecord) -> Match:
         """Exactly one open invoice in the currency with exactly this open amount (not a cancelled one)."""
@@ -366,6 +407,25 @@ class InvoiceFinder:
         if rows:
             return Match((), None, f"ambiguous: {len(rows)} or more open invoices of {record.amount}")
         return Match((), None, "no invoice number in the reference, no open invoice of this amount")
+
+
+def known_ibans(connection: Connection, ibans: set[str]) -> dict[str, set[int]]:
+    """IBAN → the debtors known to pay from it."""
+    found: dict[str, set[int]] = {}
+    words = sorted(ibans)
+    for start in range(0, len(words), CHUNK):
+        query = select(IBANS.c.iban, IBANS.c.debtor_id).where(IBANS.c.iban.in_(words[start:start + CHUNK]))
+        for row in connection.execute(query):
+            found.setdefault(row.iban, set()).add(row.debtor_id)
+    return found
+
+
+def learn_iban(connection: Connection, debtor_id: int, iban: str, learned_from: str) -> bool:
+    """Remember that `debtor_id` pays from `iban` (once); True if it was new."""
+    if not iban or debtor_id in known_ibans(connection, {iban}).get(iban, set()):
+        return False
+    connection.execute(insert(IBANS).values(debtor_id=debtor_id, iban=iban, learned_from=learned_from[:200]))
+    return True
 
 
 def _unique(index: dict[str, list[InvoiceRef]], key: str) -> list[InvoiceRef]:
@@ -589,6 +649,8 @@ def assign_payment(connection: Connection, payment_id: int, invoice_number: str,
         raise DunflowError(f"payment #{payment_id} is in {payment.currency}, invoice {invoice.number} in "
                            f"{invoice.currency}", "assign it to an invoice in the same currency")
     _require_open(connection, invoice)
+    iban = connection.execute(select(PAYMENTS.c.payer_iban).where(PAYMENTS.c.id == payment_id)).scalar_one()
+    learn_iban(connection, invoice.debtor_id, iban, f"payment #{payment_id} assigned by {actor}")
     return _allocate(connection, payment, Match((invoice,), invoice.debtor_id, f"assigned by {actor}"), actor)
 
 
