@@ -135,15 +135,39 @@ def import_debtors_cmd(ctx: click.Context, file: Path, fmt: str | None) -> None:
 @import_.command(name="invoices")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default=None, help="Default: sniffed.")
+@click.option("--sync", is_flag=True, help="The ERP's open items: update open amounts and statuses "
+              "(open, paid, cancelled, credited, draft) of known invoices too.")
+@click.option("--full", is_flag=True, help="With --sync: the file lists every open item; invoices missing "
+              "from it are closed.")
 @click.pass_context
-def import_invoices_cmd(ctx: click.Context, file: Path, fmt: str | None) -> None:
+def import_invoices_cmd(ctx: click.Context, file: Path, fmt: str | None, sync: bool, full: bool) -> None:
     """Load invoices (and unknown debtors given in debtor_* columns); each open invoice gets a dunning case."""
+    if full and not sync:
+        raise click.UsageError("--full only makes sense with --sync")
     ws = workspace(ctx)
+    if sync:
+        _sync_invoices(ws, file, fmt, full)
+        return
     with ws.engine.begin() as connection:
         versions = register_policies(connection, ws.policies)
         result = import_invoices(connection, file, ws.policies, versions, fmt)
     click.echo(f"invoices: {result.created} imported, {result.unchanged} already known"
-               + (f"; {result.debtors_created} new debtors" if result.debtors_created else ""))
+               + (f"; {result.debtors_created} new debtors" if result.debtors_created else "")
+               + (f"; {result.drafts} drafts skipped (not owed yet)" if result.drafts else ""))
+
+
+def _sync_invoices(ws: Any, file: Path, fmt: str | None, full: bool) -> None:
+    from dunflow.events.firing import current_actor
+    from dunflow.ledger.sync import sync_invoices
+
+    with ws.engine.begin() as connection:
+        versions = register_policies(connection, ws.policies)
+        today = ws.clock.today(ws.policies.policies[0].settings.timezone)
+        result = sync_invoices(connection, file, ws.policies, versions, full=full, on=today,
+                               actor=current_actor(), fmt=fmt)
+    click.echo(f"invoices synced: {result.created} new, {result.reduced} reduced or paid, {result.reopened} "
+               f"re-opened, {result.cancelled} cancelled, {result.closed_missing} closed (missing from the export), "
+               f"{result.unchanged} unchanged, {result.drafts_skipped} drafts skipped")
 
 
 @main.command()

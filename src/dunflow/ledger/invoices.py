@@ -37,6 +37,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     debtors_created: int = 0
+    drafts: int = 0
 
 
 def _country(row: t.Row, column: str, problems: list[Problem], optional: bool = False) -> str | None:
@@ -181,12 +182,14 @@ def import_invoices(connection: Connection, path: Path, policies: PolicySet, ver
     if problems:
         raise InputProblems(problems)
     invoices, new_debtors = _parse_invoices(table, problems)
+    drafts = [i for i in invoices if i.row.get("status").lower() == "draft"]  # an ERP draft is not owed yet
+    invoices = [i for i in invoices if i not in drafts]
     debtors = _existing_debtors(connection, sorted({i.debtor_code for i in invoices}))
     existing = _existing_invoices(connection, [i.number for i in invoices])
     fresh = _check_invoices(invoices, debtors, new_debtors, existing, problems)
     if problems:
         raise InputProblems(problems)
-    report = ImportReport(unchanged=len(invoices) - len(fresh))
+    report = ImportReport(unchanged=len(invoices) - len(fresh), drafts=len(drafts))
     to_create = {code: values for code, values in new_debtors.items() if code not in debtors}
     if to_create:
         report.debtors_created = _upsert_debtors(connection, to_create).created

@@ -744,11 +744,21 @@ def _net_allocations(connection: Connection, payment_id: int) -> list[tuple[int,
 
 def _reopen(connection: Connection, payment_id: int, invoice_id: int, amount: Decimal, on: date, why: str,
             actor: str) -> str:
-    """Give `amount` back to one invoice and re-open its case if the payment had closed it."""
+    """Give back to one invoice what the payment gave it, recorded as a negative allocation."""
+    connection.execute(insert(ALLOCATIONS).values(payment_id=payment_id, invoice_id=invoice_id, amount=-amount, on=on))
+    return reopen_invoice(connection, invoice_id, amount, on=on, why=why, actor=actor)
+
+
+def reopen_invoice(connection: Connection, invoice_id: int, amount: Decimal, *, on: date, why: str,
+                   actor: str) -> str:
+    """Raise an invoice's open amount by `amount` and re-open its case if it was paid or below the minimum.
+
+    The case goes back to the dunning state it was in when it was closed, so dunning resumes from there
+    (overdue steps follow by the catch-up rule). Returns the invoice number.
+    """
     case = events.case_by_invoice_id(connection, invoice_id)
     open_amount = case.open_amount + amount
     connection.execute(update(INVOICES).where(INVOICES.c.id == invoice_id).values(open_amount=open_amount))
-    connection.execute(insert(ALLOCATIONS).values(payment_id=payment_id, invoice_id=invoice_id, amount=-amount, on=on))
     detail = f"{why}: {amount} {case.currency} re-opened, {open_amount} {case.currency} open"
     if case.state in (PAID, BELOW_MINIMUM):
         resume = case.resume_state or _state_before(connection, case.case_id, case.state)
