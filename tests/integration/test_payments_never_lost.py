@@ -171,3 +171,37 @@ def test_a_statement_of_another_account_than_the_creditors_is_refused(dunflow: D
     assert summary(dunflow, own)["recorded"] == 1
     out = dunflow("import", "payments", other, code=1)
     assert "statement is for account NL91ABNA0417164300" in out
+
+
+# --- the formats through the command line ----------------------------------------------------------------
+
+
+def test_bank_csv_through_a_profile_in_dunflow_yaml(dunflow: Dunflow) -> None:
+    config = dunflow.project / "dunflow.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + (
+        "payments:\n  csv_profiles:\n    hausbank:\n      encoding: iso-8859-1\n      date_format: '%d.%m.%y'\n"
+        "      credit: [H]\n      currency: EUR\n"
+        "      columns: {date: Buchungstag, amount: Umsatz, direction: S/H, reference: [VWZ1, VWZ2]}\n"),
+        encoding="utf-8")
+    path = dunflow.files / "umsatz.csv"
+    path.write_bytes("Umsätze Konto 123\nBuchungstag;Umsatz;S/H;VWZ1;VWZ2\n05.10.26;100,00;H;Rechnung;P-100\n"
+                     "05.10.26;9,99;S;Gebühr;\n".encode("iso-8859-1"))
+    report = json.loads(dunflow("import", "payments", str(path), "--profile", "hausbank", "--format", "json"))
+    assert (report["matched"], report["skipped"]["debit"]) == (1, 1)
+    assert dunflow.invoice("P-100")["state"] == "paid"
+    again = json.loads(dunflow("import", "payments", str(path), "--profile", "hausbank", "--format", "json"))
+    assert (again["recorded"], again["already_imported"]) == (0, 1)
+
+
+def test_mt940_payment_and_its_return_through_the_command_line(dunflow: Dunflow) -> None:
+    def mt940(number: str, mark: str, ref: str, details: str) -> str:
+        return (f":20:STMT\n:25:{OWN_IBAN}\n:28C:{number}\n:60F:C261001EUR0,00\n"
+                f":61:2610051005{mark}500,00NTRFNONREF//{ref}\n:86:{details}\n"
+                f":62F:{'C' if mark == 'C' else 'D'}261005EUR500,00\n-\n")
+    paid = dunflow.file("oct.sta", mt940("1", "C", "B-1", "/EREF/DD-9//REMI/USTD//Factuur P-200/"))
+    dunflow("import", "payments", paid)
+    assert dunflow.invoice("P-200")["state"] == "paid"
+    returned = dunflow.file("ret.sta", mt940("2", "D", "B-2", "/RTRN/AC04/EREF/DD-9//REMI/USTD//Storno/"))
+    out = dunflow("import", "payments", returned)
+    assert "re-opened P-200" in out and "AC04" in out
+    assert open_amount(dunflow, "P-200") == Decimal("500.00")

@@ -155,11 +155,11 @@ def test_ing_nl_csv_preset_reads_af_bij_and_decimal_commas(tmp_path: Path) -> No
     assert again.records[0].external_id == credit.external_id, "the same export gives the same keys"
 
 
-def test_project_csv_profile_with_title_rows_and_s_h_column(tmp_path: Path) -> None:
+def test_project_csv_profile_finds_the_header_below_title_rows_and_reads_s_h(tmp_path: Path) -> None:
     profile = CsvProfile.from_config({
         "columns": {"date": "Buchungstag", "amount": "Umsatz", "direction": "S/H", "reference": ["VWZ1", "VWZ2"]},
-        "encoding": "iso-8859-1", "date_format": "%d.%m.%y", "skip_rows": 2, "credit": ["H"], "currency": "EUR"})
-    export = ("Umsatzanzeige;Konto 123\n\nBuchungstag;Umsatz;S/H;VWZ1;VWZ2\n"
+        "encoding": "iso-8859-1", "date_format": "%d.%m.%y", "credit": ["H"], "currency": "EUR"})
+    export = ("Umsatzanzeige;Konto 123\nZeitraum;01.10.26;31.10.26\n\nBuchungstag;Umsatz;S/H;VWZ1;VWZ2\n"
               "05.10.26;119,00;H;Rechnung;P-100\n06.10.26;5,00;S;Gebühr;\n")
     found = read_bank_file(write(tmp_path, "bank.csv", export.encode("iso-8859-1")), profiles={"hausbank": profile},
                            profile="hausbank")

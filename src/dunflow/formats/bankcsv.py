@@ -24,7 +24,7 @@ from dunflow.errors import InputProblems, Problem
 from dunflow.formats.entries import BankFile, PaymentRecord, compact_iban
 from dunflow.formats.tables import BadValue, check_size, require_precision, to_currency
 
-FIELDS = ("date", "amount", "currency", "reference", "payer_name", "payer_iban", "direction", "id")
+MAX_TITLE_ROWS = 30
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,15 @@ PRESETS: dict[str, CsvProfile] = {
                                        payer_name="Beguenstigter/Zahlungspflichtiger", payer_iban="Kontonummer/IBAN",
                                        reference="Verwendungszweck"),
                                  encoding="iso-8859-1", date_format="%d.%m.%y"),
-    # ING Deutschland: title rows above the header, Soll/Haben by sign.
+    # ING Deutschland: title rows above the header (found by its names), Soll/Haben by sign.
     "ing-de": CsvProfile(_cols(date="Buchung", amount="Betrag", currency="Währung", payer_name="Auftraggeber/Empfänger",
                                reference="Verwendungszweck"),
-                         encoding="iso-8859-1", skip_rows=13),
+                         encoding="iso-8859-1"),
+    # Knab: a title row, then the header; CreditDebet says C or D.
+    "knab": CsvProfile(_cols(date="Transactiedatum", amount="Bedrag", currency="Valutacode", direction="CreditDebet",
+                             payer_iban="Tegenrekeningnummer", payer_name="Tegenrekeninghouder",
+                             reference="Omschrijving"),
+                       date_format="%d-%m-%Y", credit=("C",)),
 }
 
 
@@ -108,15 +113,27 @@ class _Reader:
                                          "set `encoding` in the profile (ISO-8859-1 for most German banks)",
                                          "input/encoding")]) from None
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=self.profile.delimiter))
-        header_at = self.profile.skip_rows
-        if len(rows) <= header_at:
-            raise InputProblems([Problem(self.label, header_at + 1, 0, "no header line", "", "input/header")])
+        header_at = self.header_at(rows)
         header = [cell.strip() for cell in rows[header_at]]
         positions = self.positions(header, header_at + 1)
         for offset, cells in enumerate(rows[header_at + 1:], start=header_at + 2):
             if any(cell.strip() for cell in cells):
                 self.row(offset, cells, positions)
         return self.found
+
+    def header_at(self, rows: list[list[str]]) -> int:
+        """The header's index: the first row from `skip_rows` on naming the date and amount columns.
+
+        Banks put a varying number of title rows (account, period, balance) above the header.
+        """
+        wanted = {*self.profile.columns.get("date", ()), *self.profile.columns.get("amount", ())}
+        for index in range(self.profile.skip_rows, min(len(rows), self.profile.skip_rows + MAX_TITLE_ROWS)):
+            if wanted <= {cell.strip() for cell in rows[index]}:
+                return index
+        if len(rows) <= self.profile.skip_rows:
+            raise InputProblems([Problem(self.label, self.profile.skip_rows + 1, 0, "no header line", "",
+                                         "input/header")])
+        return self.profile.skip_rows  # `positions` names the missing columns
 
     def positions(self, header: list[str], line: int) -> dict[str, list[int]]:
         """Field → column indexes; a required column the file lacks is one located problem."""
