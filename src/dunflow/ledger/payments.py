@@ -491,7 +491,8 @@ def import_payments(connection: Connection, path: Path, fmt: str | None, actor: 
 
 def _foreign_accounts(label: str, found: BankFile, own_accounts: Iterable[str]) -> list[Problem]:
     own = {account.replace(" ", "").upper() for account in own_accounts if account}
-    foreign = sorted(found.accounts - own) if own else []
+    ibans = {account for account in found.accounts if re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{8,30}", account)}
+    foreign = sorted(ibans - own) if own else []  # other account ids (Othr, BLZ/Kto) cannot be compared
     return [Problem(label, 0, 0, f"the statement is for account {account}, not one of the creditor's "
                     f"({', '.join(sorted(own))})", "import the statements of your own account (creditor.iban in "
                     "dunflow.yaml)", "payments/account") for account in foreign]
