@@ -82,3 +82,15 @@ def test_an_invalid_iban_in_the_debtor_import_is_a_located_error(dunflow: Dunflo
     path = dunflow.file("debtors.csv", "code,name,type,country,iban\nDX,X GmbH,business,DE,DE00 1234\n")
     out = dunflow("import", "debtors", path, code=1)
     assert "debtors.csv:2:5" in out and "is not a valid IBAN" in out
+
+
+def test_a_swiss_qr_reference_names_a_numeric_invoice_when_its_check_digit_is_right(numbered: Dunflow) -> None:
+    from stdnum.ch import esr
+
+    body = "1002".rjust(26, "0")
+    right = body + esr.calc_check_digit(body)
+    wrong = body + str((int(esr.calc_check_digit(body)) + 1) % 10)
+    pay(numbered, wrong, "40.00")
+    assert open_amount(numbered, "1002") == Decimal("300.00")
+    pay(numbered, right, "40.00")
+    assert open_amount(numbered, "1002") == Decimal("260.00")

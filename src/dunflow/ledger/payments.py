@@ -35,6 +35,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import cast as sql_cast
+from stdnum.ch import esr
 
 from dunflow.domain.policy import BELOW_MINIMUM, CANCELLED, DISPUTED, NEW, NOT_DUNNED, PAID
 from dunflow.errors import (
@@ -320,6 +321,17 @@ def rf_bodies(reference: str) -> set[str]:
             if (found := RF_REFERENCE.fullmatch(text)) and rf_reference_valid(text)}
 
 
+def qr_bodies(reference: str) -> set[str]:
+    """The number inside each Swiss QR/ISR reference (27 digits, recursive mod-10 check digit right).
+
+    The creditor's own numbering with leading zeros and the check digit removed, e.g.
+    '00000000000000000000010312' → '1031'.
+    """
+    compact_text = re.sub(r"\s+", "", reference)
+    candidates = set(re.findall(r"(?<![0-9])[0-9]{27}(?![0-9])", compact_text))
+    return {found[:-1].lstrip("0") for found in candidates if esr.is_valid(found) and found[:-1].lstrip("0")}
+
+
 def named_as_invoice(reference: str, token: str) -> bool:
     """True when `token` stands in `reference` as an invoice number ('Rechnung 1002', 'factuur nr. 1002').
 
@@ -343,7 +355,8 @@ class InvoiceFinder:
         self.connection = connection
         tokens = {token for record in records for token in reference_tokens(record.reference)}
         self.by_number = _invoices_by_number(connection, tokens | {number.upper() for number in named})
-        self.by_compact = _invoices_by_compact(connection, {b for r in records for b in rf_bodies(r.reference)})
+        bodies = {b for r in records for b in rf_bodies(r.reference) | qr_bodies(r.reference)}
+        self.by_compact = _invoices_by_compact(connection, bodies)
         self.payers = known_ibans(connection, {record.payer_iban for record in records if record.payer_iban})
 
     def match(self, record: PaymentRecord, named: str | None = None) -> Match:
@@ -363,7 +376,8 @@ class InvoiceFinder:
         """
         found = {i.id: i for token in reference_tokens(record.reference) for i in _unique(self.by_number, token)
                  if not token.isdigit() or self.evidence(record, i, token)}
-        structured = {i.id: i for body in rf_bodies(record.reference) for i in _unique(self.by_compact, body)}
+        bodies = rf_bodies(record.reference) | qr_bodies(record.reference)
+        structured = {i.id: i for body in bodies for i in _unique(self.by_compact, body)}
         invoices = {**found, **structured}
         if not invoices:
             return None
