@@ -171,3 +171,14 @@ def test_project_csv_profile_finds_the_header_below_title_rows_and_reads_s_h(tmp
 
 def test_rf_check_digits_come_from_iso_11649() -> None:
     assert rf_reference_valid("RF18 5390 0754 7034") and not rf_reference_valid("RF19539007547034")
+
+
+def test_abn_amro_tab_preset_without_header_reads_the_sepa_fields_of_the_description(tmp_path: Path) -> None:
+    export = ("123456789\tEUR\t20261005\t1000,00\t1500,00\t20261005\t500,00\t"
+              "/TRTP/SEPA OVERBOEKING/IBAN/NL91ABNA0417164300/BIC/ABNANL2A/NAME/Beta BV/REMI/Factuur P-200/EREF/E-1\n"
+              "123456789\tEUR\t20261005\t1500,00\t1487,50\t20261005\t-12,50\tKosten\n")
+    found = read_bank_file(write(tmp_path, "abn.tab", export), profile="abn-amro-tab")
+    [credit] = found.records
+    assert (credit.amount, credit.reference, credit.payer_name, credit.payer_iban, credit.end_to_end_id) == (
+        Decimal("500.00"), "Factuur P-200", "Beta BV", "NL91ABNA0417164300", "E-1")
+    assert credit.source == "abn.tab:1" and found.skipped == {"debit": 1}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 
 from dunflow.errors import InputProblems, Problem
 from dunflow.formats.entries import BankFile, PaymentRecord, compact_iban
+from dunflow.formats.mt940 import Details, dutch_details
 from dunflow.formats.tables import BadValue, check_size, require_precision, to_currency
 
 MAX_TITLE_ROWS = 30
@@ -78,6 +80,13 @@ PRESETS: dict[str, CsvProfile] = {
     "ing-de": CsvProfile(_cols(date="Buchung", amount="Betrag", currency="Währung", payer_name="Auftraggeber/Empfänger",
                                reference="Verwendungszweck"),
                          encoding="iso-8859-1"),
+    # ABN AMRO "TAB": no header; account, currency, date, opening, closing, value date, amount, description.
+    "abn-amro-tab": CsvProfile(_cols(currency="#2", date="#3", amount="#7", reference="#8"),
+                               delimiter="\t", date_format="%Y%m%d"),
+    # ASN Bank: no header; booking date, own account, counter account, name, …, currency, amount, …, description.
+    "asn": CsvProfile(_cols(date="#1", payer_iban="#3", payer_name="#4", currency="#10", amount="#11",
+                            reference="#18"),
+                      encoding="iso-8859-1", delimiter=",", decimal=".", date_format="%d-%m-%Y"),
     # Knab: a title row, then the header; CreditDebet says C or D.
     "knab": CsvProfile(_cols(date="Transactiedatum", amount="Bedrag", currency="Valutacode", direction="CreditDebet",
                              payer_iban="Tegenrekeningnummer", payer_name="Tegenrekeninghouder",
@@ -113,13 +122,23 @@ class _Reader:
                                          "set `encoding` in the profile (ISO-8859-1 for most German banks)",
                                          "input/encoding")]) from None
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=self.profile.delimiter))
-        header_at = self.header_at(rows)
-        header = [cell.strip() for cell in rows[header_at]]
-        positions = self.positions(header, header_at + 1)
-        for offset, cells in enumerate(rows[header_at + 1:], start=header_at + 2):
+        if self.headerless:
+            positions = {name: [int(column[1:]) - 1 for column in columns]
+                         for name, columns in self.profile.columns.items()}
+            first = self.profile.skip_rows
+        else:
+            header_at = self.header_at(rows)
+            positions = self.positions([cell.strip() for cell in rows[header_at]], header_at + 1)
+            first = header_at + 1
+        for offset, cells in enumerate(rows[first:], start=first + 1):
             if any(cell.strip() for cell in cells):
                 self.row(offset, cells, positions)
         return self.found
+
+    @property
+    def headerless(self) -> bool:
+        """Columns given as `#3` (1-based positions) mean the export has no header (ABN AMRO TAB, ASN)."""
+        return all(re.fullmatch(r"#[1-9][0-9]*", c) for columns in self.profile.columns.values() for c in columns)
 
     def header_at(self, rows: list[list[str]]) -> int:
         """The header's index: the first row from `skip_rows` on naming the date and amount columns.
@@ -190,5 +209,8 @@ class _Reader:
         digest = hashlib.sha256("\x1f".join(values).encode()).hexdigest()[:24]
         self.seen[digest] += 1
         key = get("id") or f"csv:{digest}:{self.seen[digest]}"
-        self.found.records.append(PaymentRecord(key, booked_on, amount, currency, get("reference"), get("payer_name"),
-                                                compact_iban(get("payer_iban")), f"{Path(self.label).name}:{line}"))
+        details = dutch_details(get("reference")) or Details(get("reference"))  # ABN AMRO writes the SEPA fields
+        self.found.records.append(PaymentRecord(
+            key, booked_on, amount, currency, details.remittance, get("payer_name") or details.payer_name,
+            compact_iban(get("payer_iban")) or details.payer_iban, f"{Path(self.label).name}:{line}",
+            details.end_to_end_id))

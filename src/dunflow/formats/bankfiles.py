@@ -15,12 +15,13 @@ import io
 import re
 import zipfile
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from stdnum import iso11649
 
 from dunflow.errors import DunflowError, InputProblems, Problem
-from dunflow.formats.bankcsv import CsvProfile, profile_payments
+from dunflow.formats.bankcsv import PRESETS, CsvProfile, profile_payments
 from dunflow.formats.camt import read_camt
 from dunflow.formats.entries import BankFile, PaymentRecord, compact_iban
 from dunflow.formats.mt940 import looks_like_mt940, read_mt940
@@ -164,7 +165,8 @@ def _table_payments(table: Table, found: BankFile) -> tuple[list[PaymentRecord],
     """Rows → records; a missing required column stops early, as every row would repeat it."""
     problems = require_columns(table, REQUIRED_COLUMNS)
     if problems:
-        return [], problems
+        hint = f"; a bank's own CSV export is read with --profile ({', '.join(sorted(PRESETS))} or your own)"
+        return [], [replace(problem, hint=problem.hint + hint) for problem in problems]
     records: list[PaymentRecord] = []
     first_line: dict[str, int] = {}
     for row in table.rows:
