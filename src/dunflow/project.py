@@ -26,6 +26,7 @@ class Project:
     outbox_dir: Path = Path("outbox")
     batch_size: int = 1000
     csv_profiles: dict[str, Any] = field(default_factory=dict)  # payments.csv_profiles: bank CSV layouts
+    accounts: tuple[str, ...] = ()  # payments.accounts: the creditor's IBANs besides creditor.iban
 
     @property
     def policies_dir(self) -> Path:
@@ -59,6 +60,7 @@ def load_project(start: Path | None = None, database: str | None = None) -> Proj
         outbox_dir=root / config.get("outbox", "outbox"),
         batch_size=config.get("batch_size", 1000),
         csv_profiles=dict(config.get("payments", {}).get("csv_profiles", {})),
+        accounts=tuple(config.get("payments", {}).get("accounts", ())),
     )
 
 

@@ -171,6 +171,10 @@ def test_a_statement_of_another_account_than_the_creditors_is_refused(dunflow: D
     assert summary(dunflow, own)["recorded"] == 1
     out = dunflow("import", "payments", other, code=1)
     assert "statement is for account NL91ABNA0417164300" in out
+    config = dunflow.project / "dunflow.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "payments:\n  accounts: [NL91 ABNA 0417 1643 00]\n",
+                      encoding="utf-8")
+    assert summary(dunflow, other)["recorded"] == 1, "a second account of the creditor's, named in dunflow.yaml"
 
 
 # --- the formats through the command line ----------------------------------------------------------------

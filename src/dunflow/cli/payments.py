@@ -66,7 +66,7 @@ def import_payments_cmd(ctx: click.Context, file: Path, input_format: str | None
     actor = current_actor()
     project = workspace(ctx).project
     profiles = {name: CsvProfile.from_config(data) for name, data in project.csv_profiles.items()}
-    own = [project.creditor.iban] if project.creditor.iban else []
+    own = [account for account in (project.creditor.iban, *project.accounts) if account]
     report: PaymentReport = _transaction(ctx, lambda c: import_payments(
         c, file, input_format, actor, profile=profile, profiles=profiles, own_accounts=own))
     if fmt == "json":
