@@ -64,3 +64,12 @@ def test_a_row_whose_currency_or_debtor_changed_is_refused_and_nothing_changes(d
     assert "open-items.csv:2:3" in out and "is in EUR, the ERP now says USD" in out
     assert "open-items.csv:3:2" in out and "belongs to another debtor" in out
     assert dunflow.counts() == counts and open_amount(dunflow, "P-200") == Decimal("500.00")
+
+
+def test_a_credited_amount_is_recorded_in_the_audit_trail(dunflow: Dunflow) -> None:
+    dunflow("import", "invoices", "--sync", export(dunflow, "P-200,DP2,EUR,400.00,400.00,2026-09-01,2026-10-01,credited"))
+    shown = dunflow.invoice("P-200")
+    assert (Decimal(shown["amount"]), Decimal(shown["open_amount"])) == (Decimal("400.00"), Decimal("400.00"))
+    rules = [action["rule"] for action in shown["actions"]]
+    assert any("amount 500.00 → 400.00 EUR in the ERP" in rule for rule in rules)
+    assert any("credited, 400.00 EUR open in the ERP" in rule for rule in rules)

@@ -130,6 +130,9 @@ def _sync_one(connection: Connection, item: _Item, stored: Any, on: date, why: s
     if item.invoice.amount != stored.amount:
         connection.execute(update(inv.INVOICES).where(inv.INVOICES.c.id == stored.id)
                            .values(amount=item.invoice.amount))
+        events._record_partial(connection, case, on, f"{why}: amount {stored.amount} → {item.invoice.amount} "
+                               f"{case.currency} in the ERP", actor)  # an audit entry; the state follows below
+        case = events.case_by_invoice_id(connection, stored.id)
     if target < case.open_amount:
         events.apply_amount(connection, stored.id, case.open_amount - target, on=on,
                             why=f"{why}: {item.status}, {target} {case.currency} open in the ERP", actor=actor)
