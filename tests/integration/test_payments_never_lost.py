@@ -143,6 +143,13 @@ def test_payment_reverse_by_hand_reopens_what_it_paid_and_is_refused_twice(dunfl
     assert "already reversed" in again
 
 
+def test_a_reversal_dated_before_the_payment_is_refused(dunflow: Dunflow) -> None:
+    dunflow("payment", "add", "P-100", "100.00", "--date", "2026-10-05")
+    out = dunflow("payments", "reverse", "1", "--reason", "typo", "--date", "2026-10-04", code=1)
+    assert "arrived on 2026-10-05; it cannot be reversed on 2026-10-04" in out
+    assert dunflow.invoice("P-100")["state"] == "paid"
+
+
 # --- the same limits on both databases ------------------------------------------------------------------
 
 

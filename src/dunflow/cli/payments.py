@@ -184,7 +184,8 @@ def payments_assign_cmd(ctx: click.Context, payment_id: int, invoice: str) -> No
 def payments_reverse_cmd(ctx: click.Context, payment_id: int, reason: str, on: date | None) -> None:
     """Take payment ID back: re-open the invoices it paid and resume their dunning where it stood."""
     actor = current_actor()
-    when = on or date.today()
+    ws = workspace(ctx)
+    when = on or ws.clock.today(ws.policies.policies[0].settings.timezone)
     reopened = _transaction(ctx, lambda c: reverse_payment(c, payment_id, reason, on=when, actor=actor))
     click.echo(f"payment #{payment_id} reversed ({reason}); re-opened: {', '.join(reopened) or 'nothing'}")
 

@@ -740,6 +740,9 @@ def reverse_payment(connection: Connection, payment_id: int, reason: str, *, on:
     if row.reversed_on is not None:
         raise DunflowError(f"payment #{payment_id} was already reversed on {row.reversed_on} ({row.reversal_reason})",
                            "nothing was changed")
+    if on < row.booked_on:
+        raise DunflowError(f"payment #{payment_id} arrived on {row.booked_on}; it cannot be reversed on {on}",
+                           "give the date of the return with --date")
     why = f"payment {row.external_id} reversed: {reason}"
     reopened = [number for invoice_id, amount in _net_allocations(connection, payment_id)
                 if (number := _reopen(connection, payment_id, invoice_id, amount, on, why, actor))]
