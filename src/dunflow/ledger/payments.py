@@ -715,8 +715,8 @@ def _returned_payment(connection: Connection, entry: ReturnRecord) -> tuple[int 
         return None, "return without the original's EndToEndId: reverse the payment by hand (payments reverse ID)"
     rows = connection.execute(select(PAYMENTS.c.id, PAYMENTS.c.amount).where(
         or_(PAYMENTS.c.end_to_end_id == entry.original, PAYMENTS.c.external_id == entry.original),
-        PAYMENTS.c.kind != "return", PAYMENTS.c.reversed_on.is_(None),
-        PAYMENTS.c.currency == entry.currency)).all()
+        PAYMENTS.c.kind != "return", PAYMENTS.c.reversed_on.is_(None), PAYMENTS.c.booked_on <= entry.booked_on,
+        PAYMENTS.c.currency == entry.currency)).all()  # a return never comes before the payment it returns
     same = [row.id for row in rows if row.amount == entry.amount]
     if len(same) == 1:
         return same[0], ""
