@@ -25,6 +25,8 @@ class Project:
     creditor: Creditor = field(default_factory=Creditor)
     outbox_dir: Path = Path("outbox")
     batch_size: int = 1000
+    csv_profiles: dict[str, Any] = field(default_factory=dict)  # payments.csv_profiles: bank CSV layouts
+    accounts: tuple[str, ...] = ()  # payments.accounts: the creditor's IBANs besides creditor.iban
 
     @property
     def policies_dir(self) -> Path:
@@ -57,6 +59,8 @@ def load_project(start: Path | None = None, database: str | None = None) -> Proj
         creditor=Creditor(**config.get("creditor", {})),
         outbox_dir=root / config.get("outbox", "outbox"),
         batch_size=config.get("batch_size", 1000),
+        csv_profiles=dict(config.get("payments", {}).get("csv_profiles", {})),
+        accounts=tuple(config.get("payments", {}).get("accounts", ())),
     )
 
 

@@ -205,11 +205,13 @@ def test_camt053_import_matches_and_a_second_import_changes_nothing(dunflow: Dun
     assert [e["external_id"] for e in dunflow.unmatched()] == ["C-4"]
 
 
-def test_reimport_of_an_id_with_other_values_keeps_the_first_and_warns(dunflow: Dunflow) -> None:
+def test_reimport_of_an_id_with_other_values_is_an_error_and_changes_nothing(dunflow: Dunflow) -> None:
     dunflow("import", "payments", dunflow.pay_csv("b1.csv", "BK-1,2026-10-05,40.00,EUR,P-200,Beta"))
     counts = dunflow.counts()
-    out = dunflow("import", "payments", dunflow.pay_csv("b2.csv", "BK-1,2026-10-05,90.00,EUR,P-200,Beta"))
-    assert "1 already imported" in out and "warning: payment 'BK-1' was imported before" in out
+    out = dunflow("import", "payments", dunflow.pay_csv("b2.csv", "BK-1,2026-10-05,90.00,EUR,P-200,Beta",
+                                                        "BK-2,2026-10-05,10.00,EUR,P-200,Beta"), code=1)
+    assert "b2.csv:2: error: entry 'BK-1' (this line) was imported before as 40.00 EUR" in out
+    assert "nothing was changed" in out
     assert dunflow.counts() == counts
     assert open_amount(dunflow, "P-200") == Decimal("460.00")
 

@@ -108,10 +108,19 @@ def test_an_unknown_event_raises_a_user_error_not_a_key_error(compiled: Compiled
     assert "'reminder'" in caught.value.message
 
 
-def test_end_states_accept_no_event(compiled: CompiledPolicy) -> None:
+def test_end_states_accept_no_event_but_a_returned_payment_reopens_paid_ones(compiled: CompiledPolicy) -> None:
     for state in FINAL_STATES:
         for event in compiled.machine.events:
-            assert not compiled.can(event, CaseState(state)), (state, event)
+            allowed = event == "reopen" and state in ("paid", "below_minimum")
+            assert compiled.can(event, CaseState(state)) is allowed, (state, event)
+
+
+def test_a_paid_case_reopens_at_the_step_the_payment_found_it_in(compiled: CompiledPolicy) -> None:
+    case = CaseState("reminder")
+    compiled.fire("pay", case)
+    assert (case.state, case.resume_state) == ("paid", "reminder")
+    compiled.fire("reopen", case)
+    assert (case.state, case.resume_state) == ("reminder", None)
 
 
 def test_one_machine_steps_many_cases_without_keeping_them(compiled: CompiledPolicy) -> None:

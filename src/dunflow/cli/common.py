@@ -16,7 +16,7 @@ from dunflow.errors import DunflowError
 if TYPE_CHECKING:
     from dunflow.bootstrap import Workspace
 
-INPUT_FORMATS = ("csv", "xlsx", "camt053", "camt", "camt.053", "xml")
+INPUT_FORMATS = ("csv", "xlsx", "camt053", "camt", "camt.053", "xml", "camt054", "camt.054", "mt940", "zip")
 
 
 class IsoDate(click.ParamType):

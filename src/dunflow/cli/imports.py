@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import click
 
 from dunflow.cli.common import ISO_DATE, WRITE_FORMAT, report, workspace
-from dunflow.cli.payments import leftover_text, outcome_json, recorded_once
+from dunflow.cli.payments import leftover_text, recorded_once
 from dunflow.cli.progress import progress_bar
 from dunflow.errors import DunflowError, InputProblems
 
@@ -27,8 +27,11 @@ if TYPE_CHECKING:
 STDIN = "-"
 STDIN_LABEL = "<stdin>"
 TABLE_FORMATS = ("csv", "xlsx")
-PAYMENT_FORMATS = ("csv", "xlsx", "camt053")
-SUFFIXES = {"csv": ".csv", "xlsx": ".xlsx", "camt053": ".xml"}
+PAYMENT_FORMATS = ("csv", "xlsx", "camt", "camt053", "camt054", "mt940", "zip")
+SUFFIXES = {"csv": ".csv", "xlsx": ".xlsx", "camt": ".xml", "camt053": ".xml", "camt054": ".xml", "mt940": ".sta",
+            "zip": ".zip"}
+SKIPPED_WORDS = {"debit": "debit(s)", "pending": "pending", "informational": "informational",
+                 "reversal": "reversal(s) of debits", "zero": "0.00 credit(s)"}
 
 
 def _input_format(choices: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -39,7 +42,7 @@ def _input_format(choices: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
 
 @click.group(name="import")
 def import_() -> None:
-    """Load debtors, invoices or payments from CSV / XLSX (payments also camt.053); FILE `-` reads stdin."""
+    """Load debtors, invoices or payments from CSV / XLSX (payments also camt.053/054, MT940, ZIP); FILE `-` reads stdin."""
 
 
 @import_.command(name="debtors")
@@ -67,13 +70,22 @@ def import_debtors_cmd(ctx: click.Context, file: str, input_format: str | None, 
 @WRITE_FORMAT
 @click.option("--as-of", "as_of", type=ISO_DATE, help="Date of the import (default: today); a debtor on hold on "
               "that date holds the new invoices too.")
+@click.option("--sync", is_flag=True, help="The ERP's open items: update open amounts and statuses "
+              "(open, paid, cancelled, credited, draft) of known invoices too.")
+@click.option("--full", is_flag=True, help="With --sync: the file lists every open item; invoices missing "
+              "from it are closed.")
 @click.pass_context
 def import_invoices_cmd(ctx: click.Context, file: str, input_format: str | None, fmt: str,
-                        as_of: date | None) -> None:
+                        as_of: date | None, sync: bool, full: bool) -> None:
     """Load invoices (and unknown debtors given in debtor_* columns); each open invoice gets a dunning case."""
     from dunflow.ledger.invoices import import_invoices
 
+    if full and not sync:
+        raise click.UsageError("--full only makes sense with --sync")
     ws = workspace(ctx)
+    if sync:
+        _sync_invoices(ctx, file, input_format, fmt, as_of, full)
+        return
     with _source(file, input_format, TABLE_FORMATS) as (path, kind), progress_bar(ctx, "importing invoices"):
         with ws.store.writing() as uow:
             versions = uow.versions.register(ws.policies, uow.clock.now())
@@ -82,43 +94,78 @@ def import_invoices_cmd(ctx: click.Context, file: str, input_format: str | None,
             "debtors_created": result.debtors_created}
     report(fmt, data, lambda d: click.echo(f"invoices: {d['created']} imported, {d['unchanged']} already known"
                                            + (f"; {d['debtors_created']} new debtors" if d["debtors_created"]
+                                              else "")
+                                           + (f"; {result.drafts} drafts skipped (not owed yet)" if result.drafts
                                               else "")))
+
+
+def _sync_invoices(ctx: click.Context, file: str, input_format: str | None, fmt: str, as_of: date | None,
+                   full: bool) -> None:
+    """`import invoices --sync [--full]`: the ERP's open items, every difference an audited case event."""
+    from dunflow.events.firing import current_actor
+    from dunflow.ledger.sync import sync_invoices
+
+    ws = workspace(ctx)
+    actor = current_actor()
+    with _source(file, input_format, TABLE_FORMATS) as (path, kind), progress_bar(ctx, "syncing invoices"):
+        with ws.store.writing() as uow:
+            versions = uow.versions.register(ws.policies, uow.clock.now())
+            today = as_of or uow.clock.today(ws.policies.policies[0].settings.timezone)
+            result = sync_invoices(uow, path, ws.policies, versions, full=full, on=today, actor=actor, fmt=kind)
+    data = {"kind": "invoices-sync", "file": file, "full": full, "created": result.created,
+            "reduced": result.reduced, "reopened": result.reopened, "cancelled": result.cancelled,
+            "closed_missing": result.closed_missing, "unchanged": result.unchanged,
+            "drafts_skipped": result.drafts_skipped}
+    report(fmt, data, lambda d: click.echo(
+        f"invoices synced: {d['created']} new, {d['reduced']} reduced or paid, {d['reopened']} re-opened, "
+        f"{d['cancelled']} cancelled, {d['closed_missing']} closed (missing from the export), "
+        f"{d['unchanged']} unchanged, {d['drafts_skipped']} drafts skipped"))
 
 
 @import_.command(name="payments")
 @click.argument("file")
 @_input_format(PAYMENT_FORMATS)
+@click.option("--profile", default=None, help="Bank CSV layout: a preset (ing-nl, rabobank, sparkasse-camt, "
+              "ing-de, …) or a name under payments.csv_profiles in dunflow.yaml.")
 @WRITE_FORMAT
 @click.pass_context
-def import_payments_cmd(ctx: click.Context, file: str, input_format: str | None, fmt: str) -> None:
-    """Record bank entries (canonical CSV/XLSX or camt.053, `-` for stdin) and match them to invoices."""
+def import_payments_cmd(ctx: click.Context, file: str, input_format: str | None, profile: str | None,
+                        fmt: str) -> None:
+    """Record bank entries and returns (camt.053/054, MT940, ZIP, bank CSV/XLSX, `-` for stdin), match them to
+    invoices; says what was skipped and why."""
     from dunflow.events.firing import current_actor
+    from dunflow.formats.bankcsv import CsvProfile
     from dunflow.ledger.payments import import_payments
 
     actor = current_actor()
+    project = workspace(ctx).project
+    profiles = {name: CsvProfile.from_config(data) for name, data in project.csv_profiles.items()}
+    own = [account for account in (project.creditor.iban, *project.accounts) if account]
     with _source(file, input_format, PAYMENT_FORMATS) as (path, kind), progress_bar(ctx, "importing payments"):
-        result: PaymentReport = recorded_once(ctx, lambda c: import_payments(c, path, kind, actor))
-    for external_id in result.changed:
-        click.echo(f"warning: payment '{external_id}' was imported before with another date or amount; "
-                   "the first one is kept", err=True)
-    report(fmt, _payments_json(file, result), lambda d: _print_payments(result))
-
-
-def _payments_json(file: str, result: PaymentReport) -> dict[str, Any]:
-    return {"kind": "payments", "file": file, "recorded": result.recorded, "matched": result.count("matched"),
-            "credit": result.count("credit"), "unmatched": result.count("unmatched"),
-            "already_imported": result.already_imported, "changed": list(result.changed),
-            "payments": [outcome_json(outcome) for outcome in result.outcomes]}
+        result: PaymentReport = recorded_once(ctx, lambda c: import_payments(
+            c, path, kind, actor, profile=profile, profiles=profiles, own_accounts=own))
+    report(fmt, {"kind": "payments", "file": file, **result.as_json()}, lambda d: _print_payments(result))
 
 
 def _print_payments(result: PaymentReport) -> None:
+    from dunflow.ledger.payments import money_text
+
+    skipped = ", ".join(f"{count} {SKIPPED_WORDS[reason]}" for reason, count in result.skipped.items() if count)
     click.echo(f"payments: {result.recorded} recorded ({result.count('matched')} matched, "
                f"{result.count('credit')} with a credit left, {result.count('unmatched')} unmatched), "
-               f"{result.already_imported} already imported")
+               f"{result.already_imported} already imported, {len(result.returns)} returned"
+               + (f"; skipped: {skipped}" if skipped else ""))
     for outcome in result.outcomes:
         if outcome.status != "matched":
             click.echo("  " + leftover_text(outcome))
-    if result.count("unmatched") or result.count("credit"):
+    for returned in result.returns:
+        if returned.reversed_payment is None:
+            click.echo(f"  return {returned.external_id}: {money_text(returned.amount, returned.currency)} "
+                       f"{returned.currency} unmatched ({returned.why_unmatched})")
+        else:
+            click.echo(f"  return {returned.external_id} ({returned.reason}): payment #{returned.reversed_payment} "
+                       f"reversed, re-opened {', '.join(returned.reopened) or 'nothing'}")
+    if result.count("unmatched") or result.count("credit") or any(r.reversed_payment is None for r in result.returns):
         click.echo("See `dunflow payments unmatched`; assign with `dunflow payments assign ID INVOICE`.")
 
 
@@ -157,8 +204,8 @@ def _sniff_stdin(data: bytes, kinds: tuple[str, ...]) -> str:
     from dunflow.formats.bankfiles import sniff_payments_format
     from dunflow.formats.tables import sniff_table_format
 
-    sniff: Callable[[Path, bytes], str] = sniff_payments_format if "camt053" in kinds else sniff_table_format
-    kind = sniff(Path(STDIN), data)
+    sniff: Callable[[Path, bytes], str] = sniff_payments_format if "camt" in kinds else sniff_table_format
+    kind = sniff(Path(STDIN_LABEL), data)
     if kind == "csv" and not _is_utf8(data):
         raise DunflowError("cannot tell the format of the data on stdin (neither UTF-8 text nor XLSX)",
                            f"say it with --input-format {'|'.join(kinds)}")

@@ -1,4 +1,4 @@
-"""The payment commands: `payments add|unmatched|assign` (`payment` is kept as a hidden alias).
+"""The payment commands: `payments add|unmatched|assign|reverse|list` (`payment` is kept as a hidden alias).
 
 `import payments` lives with the other imports (imports.py) and shares the helpers here. Each
 writing command is one transaction: it succeeds entirely or changes nothing. Printing happens here
@@ -42,16 +42,9 @@ def recorded_once(ctx: click.Context, work: Callable[[UnitOfWork], Any]) -> Any:
 
 def outcome_json(outcome: PaymentOutcome) -> dict[str, Any]:
     """One recorded payment as JSON: amounts as decimal strings in the currency's minor unit."""
-    from dunflow.ledger.payments import money_text
+    from dunflow.ledger.payments import outcome_json as as_json
 
-    def money(amount: Any) -> str:
-        return money_text(amount, outcome.currency)
-
-    return {"id": outcome.payment_id, "external_id": outcome.external_id, "kind": outcome.kind,
-            "amount": money(outcome.amount), "currency": outcome.currency, "status": outcome.status,
-            "matched_by": outcome.matched_by, "unallocated": money(outcome.unallocated),
-            "applied": [{"invoice": a.invoice, "amount": money(a.amount), "open_amount": money(a.open_amount),
-                         "state": a.state} for a in outcome.applied]}
+    return as_json(outcome)
 
 
 def leftover_text(outcome: PaymentOutcome) -> str:
@@ -143,6 +136,51 @@ def payments_assign_cmd(ctx: click.Context, payment_id: int, invoice: str, fmt: 
 
     actor = current_actor()
     _emit_outcome(fmt, recorded_once(ctx, lambda c: assign_payment(c, payment_id, invoice, actor)))
+
+
+@payments_group.command(name="reverse")
+@click.argument("payment_id", metavar="ID", type=int)
+@click.option("--reason", required=True, help="Why, for the audit trail (e.g. 'AC04 account closed', 'cheque bounced').")
+@click.option("--as-of", "--date", "on", type=ISO_DATE, default=None,
+              help="Date of the reversal (default: today; --date is the older spelling).")
+@WRITE_FORMAT
+@click.pass_context
+def payments_reverse_cmd(ctx: click.Context, payment_id: int, reason: str, on: date | None, fmt: str) -> None:
+    """Take payment ID back: re-open the invoices it paid and resume their dunning where it stood."""
+    from dunflow.events.firing import current_actor
+    from dunflow.ledger.payments import reverse_payment
+
+    actor = current_actor()
+    ws = workspace(ctx)
+    when = on or ws.clock.today(ws.policies.policies[0].settings.timezone)
+    reopened = recorded_once(ctx, lambda c: reverse_payment(c, payment_id, reason, on=when, actor=actor))
+    data = {"id": payment_id, "reason": reason, "date": when.isoformat(), "reopened": list(reopened)}
+    report(fmt, data, lambda d: click.echo(f"payment #{payment_id} reversed ({reason}); "
+                                           f"re-opened: {', '.join(d['reopened']) or 'nothing'}"))
+
+
+@payments_group.command(name="list")
+@READ_FORMAT
+@click.pass_context
+def payments_list_cmd(ctx: click.Context, fmt: str) -> None:
+    """Every payment, return and credit note, with its allocations.
+
+    JSON: a list of {id, external_id, kind (payment|credit_note|return), status, date, amount, currency,
+    unallocated, reference, payer, payer_iban, debtor, why, source, reversed_on, reversal_reason,
+    allocations: [{invoice, amount, on}]}; a reversal shows as a negative allocation.
+    """
+    from dunflow.cli import output
+    from dunflow.ledger.payments import list_payments
+
+    with workspace(ctx).store.reading() as uow:
+        rows = list_payments(uow)
+    if fmt == "json":
+        output.emit_json(rows)
+        return
+    columns = ("id", "date", "kind", "amount", "currency", "status", "debtor", "allocated to")
+    table = [(*(row[c] for c in columns[:-1]),
+              ", ".join(f"{a['invoice']} {a['amount']}" for a in row["allocations"])) for row in rows]
+    output.emit_table("Payments", columns, table)
 
 
 # The old spelling `dunflow payment add …`: the same commands (one shared dict), hidden from --help.

@@ -37,6 +37,8 @@ ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls and password-protected .xlsx
 DELIMITERS = (",", ";", "\t")
 EXCEL_DIGITS = 15  # Excel keeps 15 significant digits; more are binary-float noise
+MAX_AMOUNT = Decimal(10) ** 14  # amounts are NUMERIC(18, 4): 14 digits before the point, on every database
+NOT_MONEY = {"XXX": "no currency", "XTS": "a code for testing"}  # ISO 4217 codes that are not money
 
 T = TypeVar("T")
 
@@ -312,13 +314,23 @@ def to_decimal(text: str, *, positive: bool = True, allow_zero: bool = True) -> 
     """
     if not _PLAIN_DECIMAL.fullmatch(text):
         raise BadValue(_decimal_complaint(text), _decimal_hint(text), "input/decimal")
-    number = Decimal(text)
+    number = check_size(Decimal(text), text)
     if positive and number < 0:
         hint = "amounts here are 0 or more; leave out the minus sign"
         raise BadValue(f"'{text}' is negative", hint, "input/negative")
     if not allow_zero and number == 0:
         raise BadValue(f"'{text}' is zero", "give an amount greater than 0", "input/zero")
     return number
+
+
+def check_size(number: Decimal, text: str = "") -> Decimal:
+    """`number` if the database can hold it (the same limit on PostgreSQL and SQLite), else BadValue."""
+    if abs(number) < MAX_AMOUNT:
+        return number
+    shown = text or str(number)
+    shown = shown if len(shown) <= 20 else shown[:20] + "…"
+    raise BadValue(f"'{shown}' is too large: amounts are below {MAX_AMOUNT:,}",
+                   "check the amount; at most 14 digits before the decimal point", "input/too-large")
 
 
 def _decimal_complaint(text: str) -> str:
@@ -382,6 +394,9 @@ _CURRENCY_GUESSES = {"€": "EUR", "EURO": "EUR", "EUROS": "EUR", "£": "GBP", "
 def to_currency(text: str) -> str:
     """An ISO 4217 code known to Babel, upper-cased ('eur' -> 'EUR')."""
     code = text.strip().upper()
+    if code in NOT_MONEY:
+        raise BadValue(f"currency '{code}' is {NOT_MONEY[code]}", "use the ISO 4217 code of the money, e.g. EUR",
+                       "input/currency")
     if code in _known_currencies():
         return code
     guess = _CURRENCY_GUESSES.get(code)

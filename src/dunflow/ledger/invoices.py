@@ -14,6 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from stdnum import iban
+
 from dunflow.domain.policy import NEW, DebtorFacts
 from dunflow.domain.schedule import planned_date
 from dunflow.errors import InputProblems, Problem
@@ -35,6 +37,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     debtors_created: int = 0
+    drafts: int = 0
 
 
 def _country(row: t.Row, column: str, problems: list[Problem], optional: bool = False) -> str | None:
@@ -71,6 +74,7 @@ def import_debtors(uow: UnitOfWork, path: Path, fmt: str | None = None) -> Impor
     if problems:
         raise InputProblems(problems)
     rows: dict[str, dict[str, Any]] = {}
+    ibans: dict[str, list[str]] = {}
     for row in table.rows:
         values = _debtor_values(row, problems)
         if values is not None and values["code"] in rows:
@@ -78,9 +82,35 @@ def import_debtors(uow: UnitOfWork, path: Path, fmt: str | None = None) -> Impor
                                     "each debtor once per file", "duplicate-row"))
         elif values is not None:
             rows[values["code"]] = values
+            ibans[values["code"]] = _ibans(row, problems)
     if problems:
         raise InputProblems(problems)
-    return _upsert_debtors(uow, rows)
+    report = _upsert_debtors(uow, rows)
+    _store_ibans(uow, ibans)
+    return report
+
+
+def _ibans(row: t.Row, problems: list[Problem]) -> list[str]:
+    """The optional `iban` column: the accounts a debtor pays from (several separated by ';'), checked."""
+    found = []
+    for text in row.get("iban").split(";"):
+        compact = iban.compact(text)
+        if compact and not iban.is_valid(compact):
+            problems.append(Problem(row.file, row.line, row.col("iban"), f"'{text.strip()}' is not a valid IBAN",
+                                    "check the IBAN; several are separated by ';'", "bad-iban"))
+        elif compact:
+            found.append(compact)
+    return found
+
+
+def _store_ibans(uow: UnitOfWork, ibans: dict[str, list[str]]) -> None:
+    """Known IBANs let a payment without a usable reference still find its debtor (see ledger.payments)."""
+    from dunflow.ledger.payments import learn_iban  # late: payments builds on this module
+
+    debtors = uow.invoices.debtors_by_code([code for code, found in ibans.items() if found])
+    for code, found in ibans.items():
+        for account in found:
+            learn_iban(uow, debtors[code].id, account, "debtor import")
 
 
 def _upsert_debtors(uow: UnitOfWork, rows: dict[str, dict[str, Any]]) -> ImportReport:
@@ -160,12 +190,14 @@ def import_invoices(uow: UnitOfWork, path: Path, policies: PolicySet, version_id
     if problems:
         raise InputProblems(problems)
     invoices, new_debtors = _parse_invoices(table, problems)
+    drafts = [i for i in invoices if i.row.get("status").lower() == "draft"]  # an ERP draft is not owed yet
+    invoices = [i for i in invoices if i not in drafts]
     debtors = uow.invoices.debtors_by_code(sorted({i.debtor_code for i in invoices}))
     existing = uow.invoices.by_number([i.number for i in invoices])
     fresh = _check_invoices(invoices, debtors, new_debtors, existing, problems)
     if problems:
         raise InputProblems(problems)
-    report = ImportReport(unchanged=len(invoices) - len(fresh))
+    report = ImportReport(unchanged=len(invoices) - len(fresh), drafts=len(drafts))
     to_create = {code: values for code, values in new_debtors.items() if code not in debtors}
     if to_create:
         report.debtors_created = _upsert_debtors(uow, to_create).created

@@ -33,7 +33,8 @@ from dunflow.domain.policy import (
 )
 from dunflow.errors import DunflowError
 
-# Events that pause dunning remember the dunning state to come back to.
+# Events that pause dunning remember the dunning state to come back to (pay and settle too: a returned
+# payment re-opens the case where it stood).
 PAUSING = ("dispute", "promise", "hold", "arrange")
 
 
@@ -131,9 +132,11 @@ def machine_spec(policy: Policy) -> tuple[list[str], list[dict[str, Any]]]:
         transitions.append(dict(trigger=advance_event(step.id), source=dunning[:reach], dest=step.id))
     if policy.escalation is not None:
         transitions.append(dict(trigger=advance_event(policy.escalation.id), source=steps[-1], dest=ESCALATED))
-    for trigger, dest in (("pay", PAID), ("cancel", CANCELLED), ("settle", BELOW_MINIMUM)):
-        transitions.append(dict(trigger=trigger, source=open_states, dest=dest))
+    transitions.append(dict(trigger="cancel", source=open_states, dest=CANCELLED))
+    for trigger, dest in (("pay", PAID), ("settle", BELOW_MINIMUM)):
+        transitions.append(dict(trigger=trigger, source=open_states, dest=dest, before=_remember))
     transitions += _pause_transitions(policy, dunning)
+    transitions += _resume("reopen", [PAID, BELOW_MINIMUM], None, dunning)
     return states, transitions
 
 
@@ -154,8 +157,11 @@ def _pause_transitions(policy: Policy, dunning: list[str]) -> list[dict[str, Any
     return found
 
 
-def _resume(trigger: str, source: str, target: str | None, dunning: list[str]) -> list[dict[str, Any]]:
-    """Back to the remembered dunning state, or on to the step the policy names."""
+def _resume(trigger: str, source: str | list[str], target: str | None, dunning: list[str]) -> list[dict[str, Any]]:
+    """Back to the remembered dunning state, or on to the step the policy names.
+
+    `reopen` (a returned payment) takes a paid case back to where the payment found it.
+    """
     if target is not None:
         return [dict(trigger=trigger, source=source, dest=target, after=_forget)]
     return [dict(trigger=trigger, source=source, dest=state, conditions=[_resumes_to(state)], after=_forget)

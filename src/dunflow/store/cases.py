@@ -209,6 +209,13 @@ class CaseRepository:
         if rows:
             self.connection.execute(insert(ACTIONS), rows)
 
+    def last_from_state(self, case_id: int, state: str) -> str | None:
+        """The state the case last left for `state` (from its audit trail), if any."""
+        found: str | None = self.connection.execute(
+            select(ACTIONS.c.from_state).where(ACTIONS.c.case_id == case_id, ACTIONS.c.to_state == state)
+            .order_by(ACTIONS.c.id.desc()).limit(1)).scalar()
+        return found
+
     def action_count(self, case_id: int) -> int:
         return int(self.connection.execute(select(func.count()).where(ACTIONS.c.case_id == case_id)).scalar_one())
 

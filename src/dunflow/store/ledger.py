@@ -22,10 +22,10 @@ from sqlalchemy import (
     update,
 )
 
-from dunflow.store.orm import Allocation, Case, Debtor, Invoice, Payment, table_of
+from dunflow.store.orm import Allocation, Case, Debtor, DebtorIban, Invoice, Payment, table_of
 
 DEBTORS, INVOICES, CASES = table_of(Debtor), table_of(Invoice), table_of(Case)
-PAYMENTS, ALLOCATIONS = table_of(Payment), table_of(Allocation)
+PAYMENTS, ALLOCATIONS, IBANS = table_of(Payment), table_of(Allocation), table_of(DebtorIban)
 CHUNK = 500
 T = TypeVar("T")
 
@@ -67,6 +67,16 @@ class InvoiceRepository:
         found: int | None = self.connection.execute(select(DEBTORS.c.id).where(DEBTORS.c.code == code)).scalar()
         return found
 
+    def debtor_ibans(self, ibans: list[str]) -> list[Any]:
+        """(iban, debtor_id) of the debtors known to pay from these IBANs."""
+        rows: list[Any] = []
+        for chunk in chunks(ibans):
+            rows += self.connection.execute(select(IBANS.c.iban, IBANS.c.debtor_id).where(IBANS.c.iban.in_(chunk)))
+        return rows
+
+    def add_debtor_iban(self, debtor_id: int, iban: str, learned_from: str) -> None:
+        self.connection.execute(insert(IBANS).values(debtor_id=debtor_id, iban=iban, learned_from=learned_from))
+
     def add_debtors(self, rows: list[dict[str, Any]]) -> None:
         if rows:
             self.connection.execute(insert(DEBTORS), rows)
@@ -90,6 +100,20 @@ class InvoiceRepository:
 
     def set_open_amount(self, invoice_id: int, amount: Decimal) -> None:
         self.connection.execute(update(INVOICES).where(INVOICES.c.id == invoice_id).values(open_amount=amount))
+
+    def set_amount(self, invoice_id: int, amount: Decimal) -> None:
+        """The invoice's total (an ERP credit note changed it); the open amount is set apart."""
+        self.connection.execute(update(INVOICES).where(INVOICES.c.id == invoice_id).values(amount=amount))
+
+    def open_amounts_of_cases_not_in(self, states: tuple[str, ...]) -> list[Any]:
+        """(id, number, open_amount) of the invoices whose case is in none of `states`."""
+        return list(self.connection.execute(
+            select(INVOICES.c.id, INVOICES.c.number, INVOICES.c.open_amount)
+            .join(CASES, CASES.c.invoice_id == INVOICES.c.id).where(CASES.c.state.not_in(states))))
+
+    def open_amount_and_debtor_name(self, invoice_id: int) -> Any:
+        return self.connection.execute(select(INVOICES.c.open_amount, DEBTORS.c.name).join(
+            DEBTORS, DEBTORS.c.id == INVOICES.c.debtor_id).where(INVOICES.c.id == invoice_id)).one()
 
     def open_amount(self, invoice_id: int) -> Decimal:
         amount: Decimal = self.connection.execute(
@@ -188,3 +212,39 @@ class PaymentRepository:
             select(PAYMENTS, DEBTORS.c.code.label("debtor_code"))
             .outerjoin(DEBTORS, DEBTORS.c.id == PAYMENTS.c.debtor_id)
             .where(PAYMENTS.c.status.in_(statuses)).order_by(PAYMENTS.c.booked_on, PAYMENTS.c.id)))
+
+    def all_with_debtors(self) -> list[Any]:
+        """Every payment, return and credit note with its debtor's code, oldest first."""
+        return list(self.connection.execute(
+            select(PAYMENTS, DEBTORS.c.code.label("debtor_code"))
+            .outerjoin(DEBTORS, DEBTORS.c.id == PAYMENTS.c.debtor_id)
+            .order_by(PAYMENTS.c.booked_on, PAYMENTS.c.id)))
+
+    def allocations_with_numbers(self) -> list[Any]:
+        """(payment_id, number, amount, on) of every allocation, in the order they were made."""
+        return list(self.connection.execute(
+            select(ALLOCATIONS.c.payment_id, INVOICES.c.number, ALLOCATIONS.c.amount, ALLOCATIONS.c.on)
+            .join(INVOICES, INVOICES.c.id == ALLOCATIONS.c.invoice_id).order_by(ALLOCATIONS.c.id)))
+
+    def allocations_of(self, payment_id: int) -> list[Any]:
+        """(invoice_id, amount) of the payment's allocations, in the order they were made."""
+        return list(self.connection.execute(
+            select(ALLOCATIONS.c.invoice_id, ALLOCATIONS.c.amount)
+            .where(ALLOCATIONS.c.payment_id == payment_id).order_by(ALLOCATIONS.c.id)))
+
+    def payer_iban(self, payment_id: int) -> str:
+        found: str = self.connection.execute(
+            select(PAYMENTS.c.payer_iban).where(PAYMENTS.c.id == payment_id)).scalar_one()
+        return found
+
+    def returnable(self, original: str, currency: str, on_or_before: date) -> list[Any]:
+        """(id, amount) of unreversed payments in `currency` booked by `on_or_before` that `original` names
+        (by EndToEndId or entry key)."""
+        return list(self.connection.execute(select(PAYMENTS.c.id, PAYMENTS.c.amount).where(
+            or_(PAYMENTS.c.end_to_end_id == original, PAYMENTS.c.external_id == original),
+            PAYMENTS.c.kind != "return", PAYMENTS.c.reversed_on.is_(None), PAYMENTS.c.booked_on <= on_or_before,
+            PAYMENTS.c.currency == currency)))
+
+    def mark_reversed(self, payment_id: int, on: date, reason: str) -> None:
+        self.connection.execute(update(PAYMENTS).where(PAYMENTS.c.id == payment_id).values(
+            status="reversed", unallocated=Decimal(0), reversed_on=on, reversal_reason=reason))

@@ -182,10 +182,24 @@ class Payment(Base):
     payer_iban: Mapped[str] = mapped_column(String(64), default="")
     source: Mapped[str] = mapped_column(String(500), default="")
     debtor_id: Mapped[int | None] = mapped_column(ForeignKey("debtors.id"), nullable=True, index=True)
-    status: Mapped[str] = mapped_column(String(16))  # matched | unmatched | credit
+    status: Mapped[str] = mapped_column(String(16))  # matched | unmatched | credit | reversed | return
     matched_by: Mapped[str] = mapped_column(String(100), default="")
     unallocated: Mapped[Decimal] = mapped_column(Amount())
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    end_to_end_id: Mapped[str] = mapped_column(String(200), default="", index=True)  # the payer's, not a key
+    reversed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    reversal_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class DebtorIban(Base):
+    """An account a debtor pays from: given in the debtor import or learned when a payment is assigned."""
+
+    __tablename__ = "debtor_ibans"
+    __table_args__ = (UniqueConstraint("debtor_id", "iban"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"))
+    iban: Mapped[str] = mapped_column(String(34), index=True)
+    learned_from: Mapped[str] = mapped_column(String(200), default="")
 
 
 class Allocation(Base):
