@@ -250,3 +250,18 @@ def test_outbox_lists_queued_and_withdrawn_messages(dunflow: Dunflow) -> None:
     withdrawn = json.loads(dunflow("outbox", "--status", "cancelled", "--format", "json"))
     assert [m["invoices"] for m in withdrawn] and all(m["invoices"] == ["E-3"] for m in withdrawn)
     assert all("withdrawn before delivery: dispute" in m["note"] for m in withdrawn)
+
+
+def test_a_reversed_payment_takes_back_the_installments_it_paid(dunflow: Dunflow) -> None:
+    dunflow("arrangement", "create", "E-3", "--installments", "2", "--first-due", "2026-11-10", "--date", "2026-11-01")
+    dunflow("payments", "add", "E-3", "150.00", "--date", "2026-11-09")
+    dunflow("payments", "add", "E-3", "150.00", "--date", "2026-12-09")
+    assert json.loads(dunflow("arrangement", "show", "1", "--format", "json"))["status"] == "completed"
+    assert dunflow.invoice("E-3")["state"] == "paid"
+    second = json.loads(dunflow("payments", "list", "--format", "json"))[-1]
+    dunflow("payments", "reverse", str(second["id"]), "--reason", "MD06 refund request", "--as-of", "2026-12-12")
+    plan = json.loads(dunflow("arrangement", "show", "1", "--format", "json"))
+    assert plan["status"] == "active"
+    assert [(i["status"], i["paid"]) for i in plan["installments"]] == [("paid", "150.00"), ("open", "0.00")]
+    shown = dunflow.invoice("E-3")
+    assert (shown["state"], shown["open_amount"]) == ("arrangement", "150.00")

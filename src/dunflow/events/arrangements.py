@@ -86,6 +86,21 @@ def create_arrangement(uow: UnitOfWork, numbers: list[str], installments: int, f
     return int(arrangement_id)
 
 
+def rejoin_arrangement(uow: UnitOfWork, case: CaseFacts, arrangement_id: int, on: date, why: str,
+                       actor: str | None = None) -> None:
+    """Put a re-opened case back under its (re-activated) arrangement: a returned payment had paid into the
+    plan, so the plan, not the dunning ladder, is what the debtor is held to; the runner next looks at the
+    earliest installment still open (plus the reminder delay)."""
+    open_ones = [i for i in uow.pauses.installments(arrangement_id) if i.paid < i.amount]
+    if not open_ones or not uow.versions.compiled(case.policy_version_id).can(
+            "arrange", CaseState(case.state, case.resume_state)):
+        return
+    rules = uow.versions.compiled(case.policy_version_id).policy.events.arrangement
+    fire(uow, case, "arrange", on=on, actor=actor, reschedule=False,
+         next_action_at=max(on, open_ones[0].due_date + timedelta(days=rules.reminder_after_days)),
+         rule=f"{why}: back under payment arrangement {arrangement_id}")
+
+
 def _check_arrangeable(uow: UnitOfWork, cases: list[CaseFacts], installments: int, first_due: date,
                        on: date) -> None:
     if len({(c.debtor_id, c.currency) for c in cases}) != 1:

@@ -69,3 +69,28 @@ def pay_installments(uow: UnitOfWork, invoice_id: int, amount: Decimal) -> None:
         uow.pauses.pay_installment(row.id, paid, "paid" if paid >= row.amount else row.status)
     if all(row.open_amount == 0 for row in uow.pauses.invoices_of(arrangement_id)):
         uow.pauses.complete(arrangement_id)
+
+
+def unpay_installments(uow: UnitOfWork, invoice_id: int, amount: Decimal) -> int | None:
+    """Take `amount` back from the invoice's arrangement, newest paid installment first (a returned payment).
+
+    What was paid is open again, and a plan that the payment had completed is active again, so the runner
+    watches (and reminds) its installments as before instead of leaving the debtor's plan marked as done.
+    Returns the arrangement's id, or None when the invoice is in none.
+    """
+    arrangement_id = uow.pauses.arrangement_paid_from(invoice_id)
+    if arrangement_id is None:
+        return None
+    left = amount
+    for row in reversed(uow.pauses.installments(arrangement_id)):
+        if left <= 0:
+            break
+        share = min(left, row.paid)
+        if share <= 0:
+            continue
+        left -= share
+        uow.pauses.pay_installment(row.id, row.paid - share, "open" if row.status == "paid" else row.status)
+    if uow.pauses.arrangement(arrangement_id).status == "completed":
+        uow.pauses.reactivate(arrangement_id)
+    return int(arrangement_id)
+

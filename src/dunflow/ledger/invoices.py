@@ -105,7 +105,9 @@ def _ibans(row: t.Row, problems: list[Problem]) -> list[str]:
 
 def _store_ibans(uow: UnitOfWork, ibans: dict[str, list[str]]) -> None:
     """Known IBANs let a payment without a usable reference still find its debtor (see ledger.payments)."""
-    from dunflow.ledger.payments import learn_iban  # late: payments builds on this module
+    from dunflow.ledger.payments import (
+        learn_iban,  # late: payments builds on this module
+    )
 
     debtors = uow.invoices.debtors_by_code([code for code, found in ibans.items() if found])
     for code, found in ibans.items():

@@ -25,7 +25,15 @@ from typing import Any
 
 from stdnum.ch import esr
 
-from dunflow.domain.policy import BELOW_MINIMUM, CANCELLED, DISPUTED, NEW, NOT_DUNNED, PAID
+from dunflow.domain.policy import (
+    ARRANGEMENT,
+    BELOW_MINIMUM,
+    CANCELLED,
+    DISPUTED,
+    NEW,
+    NOT_DUNNED,
+    PAID,
+)
 from dunflow.errors import (
     DunflowError,
     InputProblems,
@@ -34,11 +42,16 @@ from dunflow.errors import (
     unknown_invoice,
 )
 from dunflow.events import firing as events
+from dunflow.events.arrangements import rejoin_arrangement
 from dunflow.formats import tables as t
 from dunflow.formats.bankcsv import CsvProfile
-from dunflow.formats.bankfiles import read_bank_file, rf_reference_valid, sniff_payments_format
+from dunflow.formats.bankfiles import (
+    read_bank_file,
+    rf_reference_valid,
+    sniff_payments_format,
+)
 from dunflow.formats.entries import SKIP_REASONS, BankFile, PaymentRecord, ReturnRecord
-from dunflow.ledger.allocation import _record_partial, apply_amount
+from dunflow.ledger.allocation import _record_partial, apply_amount, unpay_installments
 from dunflow.store.uow import UnitOfWork
 
 OPEN_STATUSES = ("unmatched", "credit")
@@ -717,6 +730,7 @@ def reopen_invoice(uow: UnitOfWork, invoice_id: int, amount: Decimal, *, on: dat
     The case goes back to the dunning state it was in when it was closed, so dunning resumes from there
     (overdue steps follow by the catch-up rule). Returns the invoice number.
     """
+    arrangement_id = unpay_installments(uow, invoice_id, amount)
     case = events.case_by_invoice_id(uow, invoice_id)
     open_amount = case.open_amount + amount
     uow.invoices.set_open_amount(invoice_id, open_amount)
@@ -727,6 +741,8 @@ def reopen_invoice(uow: UnitOfWork, invoice_id: int, amount: Decimal, *, on: dat
                     kind="reversal")
     else:
         _record_partial(uow, case, on, detail, actor)  # no state change: an audit entry only
+    if arrangement_id is not None and case.state != ARRANGEMENT:
+        rejoin_arrangement(uow, events.case_by_invoice_id(uow, invoice_id), arrangement_id, on, why, actor)
     return case.number
 
 

@@ -109,6 +109,17 @@ class PauseRepository:
             .join(ARRANGEMENTS, ARRANGEMENTS.c.id == LINKS.c.arrangement_id)
             .where(LINKS.c.invoice_id.in_(invoice_ids), ARRANGEMENTS.c.status == "active"))]
 
+    def arrangement_paid_from(self, invoice_id: int) -> int | None:
+        """The invoice's newest arrangement that payments can have paid into (active or completed), if any."""
+        return self.connection.execute(
+            select(ARRANGEMENTS.c.id).join(LINKS, LINKS.c.arrangement_id == ARRANGEMENTS.c.id)
+            .where(LINKS.c.invoice_id == invoice_id, ARRANGEMENTS.c.status.in_(("active", "completed")))
+            .order_by(ARRANGEMENTS.c.id.desc()).limit(1)).scalar()
+
+    def reactivate(self, arrangement_id: int) -> None:
+        self.connection.execute(update(ARRANGEMENTS).where(ARRANGEMENTS.c.id == arrangement_id)
+                                .values(status="active"))
+
     def arrangement(self, arrangement_id: int) -> Any:
         return self.connection.execute(select(ARRANGEMENTS).where(ARRANGEMENTS.c.id == arrangement_id)).first()
 
