@@ -13,6 +13,8 @@ ID = "unknown-step"
 def check(pf: PolicyFile) -> Iterable[Problem]:
     yield from _target(pf, ("events", "promise", "on_broken"), pf.policy.events.promise.on_broken)
     yield from _target(pf, ("events", "arrangement", "on_default"), pf.policy.events.arrangement.on_default)
+    for removed, target in pf.policy.migrate.step_map:
+        yield from _target(pf, ("migrate", "map", removed), target)
     for index, step in enumerate(pf.policy.all_steps):
         if step.fallback and step.fallback in step.channels:
             path = (*pf.step_path(step.id), "fallback")
