@@ -15,6 +15,7 @@ import click
 
 from dunflow.bootstrap import Workspace
 from dunflow.cli import events as cli_events
+from dunflow.cli import lifecycle as cli_lifecycle
 from dunflow.cli import output
 from dunflow.cli import payments as cli_payments
 from dunflow.cli.common import ISO_DATE, workspace
@@ -24,8 +25,8 @@ from dunflow.errors import DunflowError, InputProblems
 from dunflow.ledger.invoices import import_debtors, import_invoices
 from dunflow.policy.compile import compile_policy, draw
 from dunflow.policy.schema import schema_file
-from dunflow.policy.validate import check_policies, policy_paths
-from dunflow.policy.versions import register_policies
+from dunflow.policy.validate import PolicySet, check_policies, policy_paths
+from dunflow.policy.active import active_policy_set, is_applied, policies_for_new_cases
 from dunflow.reporting import report as read
 from dunflow.scaffold import init_project
 
@@ -69,7 +70,7 @@ def init(ctx: click.Context, directory: Path, no_sample_data: bool) -> None:
     """Create a working project: policies, templates (de/nl/en), sample data and a database."""
     created = init_project(directory, sample_data=not no_sample_data)
     try:
-        Workspace.open(directory, ctx.obj["database"]).engine  # creates and migrates the database
+        cli_lifecycle.apply_files(Workspace.open(directory, ctx.obj["database"]), "dunflow init")
     except DunflowError:
         shutil.rmtree(directory)  # a project without its database is no project: leave nothing behind
         raise
@@ -140,8 +141,8 @@ def import_invoices_cmd(ctx: click.Context, file: Path, fmt: str | None) -> None
     """Load invoices (and unknown debtors given in debtor_* columns); each open invoice gets a dunning case."""
     ws = workspace(ctx)
     with ws.engine.begin() as connection:
-        versions = register_policies(connection, ws.policies)
-        result = import_invoices(connection, file, ws.policies, versions, fmt)
+        policy_set, versions = policies_for_new_cases(connection, lambda: ws.policies)
+        result = import_invoices(connection, file, policy_set, versions, fmt)
     click.echo(f"invoices: {result.created} imported, {result.unchanged} already known"
                + (f"; {result.debtors_created} new debtors" if result.debtors_created else ""))
 
@@ -156,8 +157,7 @@ def import_invoices_cmd(ctx: click.Context, file: Path, fmt: str | None) -> None
 def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, force: bool, fmt: str) -> None:
     """Advance every due invoice by its policy and queue the notices in the outbox."""
     ws = workspace(ctx)
-    ws.register_policies()
-    day = as_of or ws.clock.today(ws.policies.policies[0].settings.timezone)
+    day = as_of or ws.clock.today(_running_policies(ws).policies[0].settings.timezone)
     result = run_due(ws.engine, ws.templates, ws.project.creditor, day, ws.clock, dry_run=dry_run,
                      batch_size=ws.project.batch_size, force=force)
     summary = {"as_of": str(result.as_of), "dry_run": dry_run, "due": result.due, "advanced": result.advanced,
@@ -170,6 +170,23 @@ def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, f
         _print_run(summary)
     if send_now and not dry_run:
         _send(ws)
+
+
+def _running_policies(ws: Workspace) -> PolicySet:
+    """The policies a run works with: the active versions once applied (drift reported), else the files."""
+    with ws.engine.connect() as connection:
+        active = active_policy_set(connection)[0] if is_applied(connection) else None
+    if active is None:
+        ws.register_policies()
+        return ws.policies
+    _warn_drift(ws)
+    return active
+
+
+def _warn_drift(ws: Workspace) -> None:
+    notice = cli_lifecycle.drift_notice(ws)
+    if notice:
+        click.echo(f"warning: {notice}", err=True)
 
 
 def _print_run(summary: dict[str, Any]) -> None:
@@ -209,6 +226,7 @@ def status(ctx: click.Context, as_of: date | None, fmt: str) -> None:
     ws = workspace(ctx)
     with ws.engine.connect() as connection:
         data = read.status(connection, as_of or date.today())
+    _warn_drift(ws)
     if fmt == "json":
         output.emit_json(data)
         return
@@ -273,7 +291,7 @@ def show_debtor_cmd(ctx: click.Context, code: str, fmt: str) -> None:
     _show(ctx, fmt, lambda c: read.show_debtor(c, code), render)
 
 
-for _command in (*cli_events.COMMANDS, *cli_payments.COMMANDS):
+for _command in (*cli_events.COMMANDS, *cli_payments.COMMANDS, *cli_lifecycle.COMMANDS):
     main.add_command(_command)
 import_.add_command(cli_payments.import_payments_cmd)
 

@@ -1,0 +1,167 @@
+"""CLI for the policy lifecycle: `plan`, `apply`, `policies list|history|show`.
+
+`plan --detailed-exitcode` exits 0 (no changes), 2 (changes) or 1 (errors), as in Terraform.
+`apply` asks on a terminal unless `--auto-approve`, and refuses when there is no terminal.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from dunflow.bootstrap import Workspace
+from dunflow.cli import output
+from dunflow.cli.common import ISO_DATE, workspace
+from dunflow.cli.plan_text import render_plan
+from dunflow.errors import DunflowError, InputProblems
+from dunflow.events.firing import current_actor
+from dunflow.policy.active import drift, is_applied
+from dunflow.policy.apply import SavedPlan, apply_plan
+from dunflow.policy.plan import Plan, canonical, compute_plan
+from dunflow.reporting import policies as read
+
+MESSAGE_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT")  # what CI systems call the commit
+
+
+def plan_for(ws: Workspace, as_of: date | None) -> Plan:
+    day = as_of or ws.clock.today(ws.policies.policies[0].settings.timezone)
+    with ws.engine.connect() as connection:
+        return compute_plan(connection, ws.policies, day)
+
+
+@click.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan for `dunflow apply`.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 without changes, 2 with changes, 1 on errors.")
+@click.option("--as-of", "as_of", type=ISO_DATE, help="Date of the next run the impact is computed for (default: today).")
+@click.pass_context
+def plan(ctx: click.Context, out: Path | None, fmt: str, detailed_exitcode: bool, as_of: date | None) -> None:
+    """Show what applying the policy files would change: the diff, and the invoices in flight it moves."""
+    result = plan_for(workspace(ctx), as_of)
+    if out is not None:
+        out.write_text(canonical(result.to_dict()) + "\n", encoding="utf-8")
+    if fmt == "json":
+        output.emit_json(result.to_dict())
+    else:
+        click.echo(render_plan(result))
+    if out is not None:
+        click.echo(f"Saved the plan to {out}; apply it with `dunflow apply {out}`.", err=True)
+    if detailed_exitcode and result.has_changes:
+        sys.exit(2)
+
+
+def _message(given: str | None) -> str:
+    if given:
+        return given
+    return next((f"{name}={os.environ[name]}" for name in MESSAGE_VARIABLES if os.environ.get(name)), "")
+
+
+@click.command()
+@click.argument("plan_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@click.option("--message", "-m", help="Why (default: the commit from GITHUB_SHA / CI_COMMIT_SHA / GIT_COMMIT).")
+@click.pass_context
+def apply(ctx: click.Context, plan_file: Path | None, auto_approve: bool, message: str | None) -> None:
+    """Apply exactly what a plan showed (PLAN_FILE from `plan --out`, or a fresh plan), in one transaction."""
+    ws = workspace(ctx)
+    if plan_file is not None:
+        saved = SavedPlan.read(plan_file)
+        shown = f"the plan in {plan_file} (digest {saved.digest[:12]})"
+    else:
+        fresh = plan_for(ws, None)
+        click.echo(render_plan(fresh))
+        saved, shown = SavedPlan.of(fresh), "this plan"
+    if not auto_approve:
+        click.echo(f"dunflow will apply {shown}.")
+        _confirm_saved()
+    done = apply_plan(ws.engine, ws.policies, saved, current_actor(), _message(message), ws.clock.now())
+    if not done.has_changes:
+        click.echo("No changes: nothing to apply.")
+        return
+    click.echo(f"Applied: {len(done.changes)} policy change(s), {len(done.moves)} invoice(s) moved.")
+
+
+def _confirm_saved() -> None:
+    if not sys.stdin.isatty():
+        raise DunflowError("apply needs a confirmation and there is no terminal to ask on",
+                           "review `dunflow plan`, then run `dunflow apply --auto-approve` (in CI: with the saved plan)")
+    if not click.confirm("Apply it?", default=False):
+        raise DunflowError("apply cancelled; nothing was changed", "")
+
+
+def apply_files(ws: Workspace, message: str) -> Plan:
+    """Plan and apply the project's files at once (`dunflow init`: the scaffold starts applied)."""
+    fresh = plan_for(ws, None)
+    return apply_plan(ws.engine, ws.policies, SavedPlan.of(fresh), current_actor(), message, ws.clock.now())
+
+
+def drift_notice(ws: Workspace) -> str | None:
+    """'2 policies changed since the last apply: …' when the files differ from the active versions."""
+    with ws.engine.connect() as connection:
+        if not is_applied(connection):
+            return None
+        try:
+            found = drift(connection, ws.policies)
+        except InputProblems as exc:
+            return f"the policy files do not validate ({len(exc.problems)} problem(s)); the active versions are used"
+    if not found:
+        return None
+    return (f"{len(found)} {'policy' if len(found) == 1 else 'policies'} changed since the last apply: "
+            f"{', '.join(found)}; run `dunflow plan`")
+
+
+@click.group()
+def policies() -> None:
+    """Applied policy versions: list, history NAME, show NAME@VERSION."""
+
+
+@policies.command(name="list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def policies_list(ctx: click.Context, fmt: str) -> None:
+    """The active version of each policy."""
+    with workspace(ctx).engine.connect() as connection:
+        rows = read.list_policies(connection)
+    if fmt == "json":
+        output.emit_json(rows)
+        return
+    output.emit_table("Active policies", ("policy", "version", "hash", "applied at", "by", "message", "cases"),
+                      [(r["name"], r["version"], r["hash"][:12], r["applied_at"], r["applied_by"], r["message"],
+                        r["cases"]) for r in rows])
+
+
+@policies.command(name="history")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def policies_history(ctx: click.Context, name: str, fmt: str) -> None:
+    """Every apply that changed policy NAME."""
+    with workspace(ctx).engine.connect() as connection:
+        rows = read.policy_history(connection, name)
+    if fmt == "json":
+        output.emit_json(rows)
+        return
+    output.emit_table(f"History of {name}", ("apply", "applied at", "by", "change", "version", "hash", "message"),
+                      [(r["apply"], r["applied_at"], r["applied_by"], r["change"], r["version"] or "-",
+                        (r["hash"] or "")[:12], r["message"]) for r in rows])
+
+
+@policies.command(name="show")
+@click.argument("ref", metavar="NAME@VERSION")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.pass_context
+def policies_show(ctx: click.Context, ref: str, fmt: str) -> None:
+    """The exact text of one stored version (immutable: its hash is its identity)."""
+    with workspace(ctx).engine.connect() as connection:
+        data = read.show_version(connection, ref)
+    if fmt == "json":
+        output.emit_json(data)
+        return
+    click.echo(f"# {data['name']} v{data['version']}  sha256 {data['hash']}  ({data['file']}, stored {data['stored_at']})")
+    click.echo(data["source"], nl=False)
+
+
+COMMANDS = (plan, apply, policies)
