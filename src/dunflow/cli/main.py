@@ -157,7 +157,8 @@ def import_invoices_cmd(ctx: click.Context, file: Path, fmt: str | None) -> None
 def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, force: bool, fmt: str) -> None:
     """Advance every due invoice by its policy and queue the notices in the outbox."""
     ws = workspace(ctx)
-    day = as_of or ws.clock.today(_running_policies(ws).policies[0].settings.timezone)
+    running = _running_policies(ws)
+    day = as_of or ws.clock.today(running.policies[0].settings.timezone)
     result = run_due(ws.engine, ws.templates, ws.project.creditor, day, ws.clock, dry_run=dry_run,
                      batch_size=ws.project.batch_size, force=force)
     summary = {"as_of": str(result.as_of), "dry_run": dry_run, "due": result.due, "advanced": result.advanced,
