@@ -12,8 +12,9 @@ from dunflow.policy.migrate import CaseAt, land
 from dunflow.policy.versions import business_days
 from dunflow.resources import resource_path
 
-DOCUMENT, _ = load_yaml(resource_path("policies", "b2b-standard.yaml"), "b2b-standard.yaml")
-assert DOCUMENT is not None
+_LOADED, _ = load_yaml(resource_path("policies", "b2b-standard.yaml"), "b2b-standard.yaml")
+assert _LOADED is not None
+DOCUMENT = _LOADED
 OLD = build_policy(DOCUMENT.data)
 DE = business_days("DE")
 DUE = date(2026, 10, 15)

@@ -42,6 +42,8 @@ def _changes(plan: Plan) -> list[str]:
             lines.append(f"      {SIGN[step.change]} step {step.step}")
             if step.change == "changed":
                 lines += [_field(f, "          ") for f in step.fields]
+            elif step.change == "added":
+                lines += [f"          {f.field}: {_value(f.after)}" for f in step.fields]
         lines += [_field(f, "      ") for f in change.fields]
     return [*lines, ""] if lines else []
 
@@ -58,11 +60,12 @@ def _moves(plan: Plan) -> list[str]:
     if not plan.moves:
         return []
     lines = [f"In-flight invoices that move ({len(plan.moves)}):",
-             "  invoice      from                         to                           next action"]
+             "  invoice      from                         to                           next step      next action"]
     for move in plan.moves[:SAMPLE_MOVES]:
         source = f"{move.from_policy} v{move.from_version} {move.from_state}"
         target = f"{move.to_policy} v{move.to_version} {move.to_state}"
-        lines.append(f"  {move.invoice:<12} {source:<28} {target:<28} {move.old_next or '-'} → {move.new_next or '-'}")
+        lines.append(f"  {move.invoice:<12} {source:<28} {target:<28} {move.next_step or '-':<14} "
+                     f"{move.old_next or '-'} → {move.new_next or '-'}")
         lines.append(f"  {'':<12} why: {'; '.join(move.why)}")
     if len(plan.moves) > SAMPLE_MOVES:
         lines.append(f"  … and {len(plan.moves) - SAMPLE_MOVES} more (`--format json` lists all)")

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 from dunflow.domain.calendar import BusinessDay, next_business_day
 from dunflow.domain.policy import NEW, PAUSE_STATES, Policy
-from dunflow.domain.schedule import next_planned
+from dunflow.domain.schedule import next_planned, next_step
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Landing:
     resume_state: str | None
     next_action_at: date | None
     why: tuple[str, ...]
+    next_step: str | None = None
 
 
 def land(old: Policy, new: Policy, case: CaseAt, as_of: date, is_business_day: BusinessDay) -> Landing:
@@ -45,14 +46,17 @@ def land(old: Policy, new: Policy, case: CaseAt, as_of: date, is_business_day: B
     dunning = (case.resume_state or NEW) if paused else case.state
     reached, why = reached_on_new(old, new, dunning, case.received)
     state = NEW if reached < 0 else new.steps[reached].id
+    following = next_step(new, reached, case.due_date, as_of)
+    upcoming = None if following is None else new.all_steps[following].id
     if paused:
-        return Landing(case.state, state, case.next_action_at, (*why, f"stays {case.state} until the pause ends"))
+        return Landing(case.state, state, case.next_action_at, (*why, f"stays {case.state} until the pause ends"),
+                       upcoming)
     nxt = next_planned(new, reached, case.due_date, case.last_step_on, as_of, is_business_day)
     deadline = _last_deadline(old, dunning, case.last_step_on)
     if nxt is not None and deadline is not None and nxt < deadline:
         nxt = next_business_day(deadline, is_business_day)
         why += (f"not due before {deadline}, the deadline the last notice named",)
-    return Landing(state, None, nxt, why)
+    return Landing(state, None, nxt, why, upcoming)
 
 
 def reached_on_new(old: Policy, new: Policy, state: str, received: frozenset[str]) -> tuple[int, tuple[str, ...]]:

@@ -73,6 +73,7 @@ class Move:
     to_version: int | None
     to_state: str
     to_resume_state: str | None
+    next_step: str | None
     old_next: date | None
     new_next: date | None
     why: tuple[str, ...]
@@ -237,8 +238,20 @@ def _step_changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[StepCh
 
 
 def _field_changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[FieldChange, ...]:
-    return tuple(FieldChange(key, before.get(key), after.get(key)) for key in COMPARED
-                 if before.get(key) != after.get(key))
+    """Changed rules outside the steps, down to the leaf that changed (`events.promise.on_broken`)."""
+    found: list[FieldChange] = []
+    for key in COMPARED:
+        found += _leaf_changes(key, before.get(key), after.get(key))
+    return tuple(found)
+
+
+def _leaf_changes(path: str, before: Any, after: Any) -> list[FieldChange]:
+    if before == after:
+        return []
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [change for key in sorted(set(before) | set(after), key=str)
+                for change in _leaf_changes(f"{path}.{key}", before.get(key), after.get(key))]
+    return [FieldChange(path, before, after)]
 
 
 @dataclass
@@ -294,7 +307,7 @@ class _Impact:
         landing = land(old, new, at, self.as_of, business_days(new.settings.calendar))
         self.moves.append(Move(case.number, case.code, case.id, case.revision, case.name, case.version, case.state,
                                new.name, self.versions.get(new.name), landing.state, landing.resume_state,
-                               case.next_action_at, landing.next_action_at, landing.why))
+                               landing.next_step, case.next_action_at, landing.next_action_at, landing.why))
         before = self._next_send(old, case.state, case, case.next_action_at)
         after = self._next_send(new, landing.state, case, landing.next_action_at)
         if before != after:
