@@ -164,4 +164,41 @@ def policies_show(ctx: click.Context, ref: str, fmt: str) -> None:
     click.echo(data["source"], nl=False)
 
 
-COMMANDS = (plan, apply, policies)
+@click.command(name="test")
+@click.argument("directory", required=False, type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+def policy_test_cmd(ctx: click.Context, directory: Path | None) -> None:
+    """Run the policy test cases in DIRECTORY (default: the project's tests/) on a throwaway database."""
+    from dunflow.policytests.cases import load_cases, policy_test_files
+    from dunflow.policytests.runner import run_case, side_by_side
+
+    ws = workspace(ctx)
+    folder = directory or ws.project.root / "tests"
+    files = policy_test_files(folder)
+    if not files:
+        raise DunflowError(f"no policy tests (*.yaml) in {folder}", "`dunflow init` scaffolds some in tests/")
+    failed = total = 0
+    for path in files:
+        cases, problems = load_cases(path, _relative(path, ws.project.root))
+        if problems:
+            raise InputProblems(problems)
+        for case in cases:
+            outcome = run_case(case, ws.policies, ws.templates, ws.project.creditor)
+            total += 1
+            click.echo(f"{'PASS' if outcome.passed else 'FAIL'} {case.file}:{case.line}: {case.name}")
+            if not outcome.passed:
+                failed += 1
+                click.echo("\n".join(side_by_side(outcome)))
+    click.echo(f"{total - failed} passed, {failed} failed")
+    if failed:
+        sys.exit(1)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+COMMANDS = (plan, apply, policies, policy_test_cmd)
