@@ -1,6 +1,7 @@
 """plan → apply round trips through the CLI, on SQLite and PostgreSQL: versions, moves, stale plans, the lock."""
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from datetime import date, datetime, timezone
@@ -127,7 +128,26 @@ def test_after_an_apply_run_uses_the_active_versions_and_reports_drift(dunflow: 
     result = dunflow("run", "--as-of", "2026-12-03")
     assert "1 policy changed since the last apply: b2b-standard (changed); run `dunflow plan`" in result.stderr
     assert "changed since the last apply" in dunflow("status", "--as-of", "2026-12-03").stderr
+    new_invoice = dunflow.project / "late.csv"
+    new_invoice.write_text("number,debtor_code,currency,amount,issue_date,due_date\n"
+                           "LATE-1,D-1001,EUR,100.00,2026-12-01,2026-12-31\n", encoding="utf-8")
+    dunflow("import", "invoices", str(new_invoice))
     assert dunflow.query("SELECT count(*) FROM policy_versions")[0][0] == 3  # no version created behind apply's back
+    assert cases_by_invoice(dunflow)["LATE-1"][:2] == ("b2b-standard", 1)  # new invoices get the active version
+
+
+def test_plan_with_a_broken_policy_exits_1_with_located_errors(dunflow: Dunflow) -> None:
+    edit(dunflow.project, "key-accounts", "channels: [task]", "channels: [fax]")
+    result = dunflow("plan", "--detailed-exitcode", code=1)
+    assert "policies/key-accounts.yaml:" in result.stderr and "fax" in result.stderr
+
+
+def test_policies_show_prints_the_exact_stored_text_with_its_hash(dunflow: Dunflow) -> None:
+    source = (dunflow.project / "policies" / "key-accounts.yaml").read_text(encoding="utf-8")
+    shown = json.loads(dunflow("policies", "show", "key-accounts@1", "--format", "json").stdout)
+    assert (shown["version"], shown["source"]) == (1, source)
+    assert shown["hash"] == hashlib.sha256(source.encode("utf-8")).hexdigest()
+    assert "no stored version key-accounts@2" in dunflow("policies", "show", "key-accounts@2", code=1).stderr
 
 
 def test_a_failing_apply_leaves_the_database_unchanged(dunflow: Dunflow) -> None:
