@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from dunflow.bootstrap import Workspace
+from dunflow.cli.main import main
 from dunflow.errors import DunflowError
 from dunflow.policy.apply import SavedPlan, apply_plan, take_apply_lock
 from dunflow.policy.plan import compute_plan
@@ -115,6 +117,17 @@ def test_a_stale_saved_plan_is_refused_and_changes_nothing(dunflow: Dunflow, tmp
     assert "policy files changed since the plan: key-accounts;" in refused.stderr
     assert cases_by_invoice(dunflow) == before
     assert [p["version"] for p in json.loads(dunflow("policies", "list", "--format", "json").stdout)] == [1, 1, 1]
+
+
+def test_plan_and_apply_take_the_project_folder_as_argument(dunflow: Dunflow) -> None:
+    by_step(dunflow.project, "key-accounts")
+    runner = CliRunner()
+    planned = runner.invoke(main, ["--database", dunflow.database, "plan", str(dunflow.project), "--detailed-exitcode"])
+    assert planned.exit_code == 2 and "~ key-accounts v1 → v2" in planned.stdout, planned.output
+    applied = runner.invoke(main, ["--database", dunflow.database, "apply", str(dunflow.project), "--auto-approve"])
+    assert applied.exit_code == 0 and "Applied: 1 policy change(s)" in applied.stdout, applied.output
+    again = runner.invoke(main, ["--database", dunflow.database, "apply", str(dunflow.project)])
+    assert again.exit_code == 0 and "No changes" in again.stdout, again.output  # nothing to ask about
 
 
 def test_apply_without_a_terminal_or_approval_is_refused(dunflow: Dunflow) -> None:

@@ -32,15 +32,25 @@ def plan_for(ws: Workspace, as_of: date | None) -> Plan:
         return compute_plan(connection, ws.policies, day)
 
 
+def _project(ctx: click.Context, directory: Path | None) -> Workspace:
+    """The project named by a DIR argument (as in `terraform plan DIR`), else by --project / the current folder."""
+    if directory is not None:
+        ctx.obj["project"] = directory
+    return workspace(ctx)
+
+
 @click.command()
+@click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan for `dunflow apply`.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 without changes, 2 with changes, 1 on errors.")
 @click.option("--as-of", "as_of", type=ISO_DATE, help="Date of the next run the impact is computed for (default: today).")
 @click.pass_context
-def plan(ctx: click.Context, out: Path | None, fmt: str, detailed_exitcode: bool, as_of: date | None) -> None:
-    """Show what applying the policy files would change: the diff, and the invoices in flight it moves."""
-    result = plan_for(workspace(ctx), as_of)
+def plan(ctx: click.Context, directory: Path | None, out: Path | None, fmt: str, detailed_exitcode: bool,
+         as_of: date | None) -> None:
+    """Show what applying the policy files of project DIRECTORY (default: here) would change: the diff, and
+    the invoices in flight it moves."""
+    result = plan_for(_project(ctx, directory), as_of)
     if out is not None:
         out.write_text(canonical(result.to_dict()) + "\n", encoding="utf-8")
     if fmt == "json":
@@ -60,19 +70,23 @@ def _message(given: str | None) -> str:
 
 
 @click.command()
-@click.argument("plan_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("target", required=False, type=click.Path(exists=True, path_type=Path), metavar="[DIR|PLAN_FILE]")
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--message", "-m", help="Why (default: the commit from GITHUB_SHA / CI_COMMIT_SHA / GIT_COMMIT).")
 @click.pass_context
-def apply(ctx: click.Context, plan_file: Path | None, auto_approve: bool, message: str | None) -> None:
-    """Apply exactly what a plan showed (PLAN_FILE from `plan --out`, or a fresh plan), in one transaction."""
-    ws = workspace(ctx)
+def apply(ctx: click.Context, target: Path | None, auto_approve: bool, message: str | None) -> None:
+    """Apply exactly what a plan showed (PLAN_FILE from `plan --out`, or a fresh plan of project DIR), in one
+    transaction."""
+    plan_file = target if target is not None and target.is_file() else None
+    ws = _project(ctx, target if target is not None and target.is_dir() else None)
     if plan_file is not None:
         saved = SavedPlan.read(plan_file)
         shown = f"the plan in {plan_file} (digest {saved.digest[:12]})"
     else:
         fresh = plan_for(ws, None)
         click.echo(render_plan(fresh))
+        if not fresh.has_changes:
+            return
         saved, shown = SavedPlan.of(fresh), "this plan"
     if not auto_approve:
         click.echo(f"dunflow will apply {shown}.")
