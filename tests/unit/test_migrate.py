@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import copy
 from datetime import date
+from pathlib import Path
 from typing import Any, Callable
 
 from dunflow.domain.policy import Policy
 from dunflow.policy.build import build_policy
 from dunflow.policy.load import load_yaml
 from dunflow.policy.migrate import CaseAt, land
+from dunflow.policy.validate import check_policies
 from dunflow.policy.versions import business_days
+from dunflow.rendering.templates import TemplateStore
 from dunflow.resources import resource_path
 
 _LOADED, _ = load_yaml(resource_path("policies", "b2b-standard.yaml"), "b2b-standard.yaml")
@@ -90,3 +93,14 @@ def test_a_paused_case_keeps_its_pause_and_timer_and_moves_its_resume_step() -> 
     paused = CaseAt("disputed", "first-notice", date(2026, 12, 1), None, DUE, frozenset({"first-notice"}))
     landing = land(OLD, new, paused, date(2026, 12, 2), DE)
     assert (landing.state, landing.resume_state, landing.next_action_at) == ("disputed", "reminder", None)
+
+
+def test_validate_points_at_a_map_target_that_is_no_step_and_a_map_of_a_step_that_still_exists(tmp_path: Path) -> None:
+    source = resource_path("policies", "b2b-standard.yaml").read_text(encoding="utf-8")
+    policy = tmp_path / "b2b-standard.yaml"
+    policy.write_text(source + "\nmigrate:\n  strategy: by_step\n  map: {second-notice: finale, reminder: first-notice}\n",
+                      encoding="utf-8")
+    _, problems = check_policies([policy], TemplateStore(resource_path("templates")))
+    line = source.count("\n") + 4
+    assert sorted((p.line, p.col, p.rule, p.level) for p in problems if p.rule in ("unknown-step", "unused-map")) == [
+        (line, 24, "unknown-step", "error"), (line, 32, "unused-map", "warning")]  # the value finale; the key reminder
