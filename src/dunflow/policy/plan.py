@@ -179,11 +179,12 @@ def _in_flight(connection: Connection) -> list[Any]:
 def _received(connection: Connection, cases: list[Any]) -> dict[int, frozenset[str]]:
     """case id → the steps whose notice it was actually sent (queued or delivered)."""
     found: dict[int, set[str]] = defaultdict(set)
-    rows = connection.execute(select(ACTIONS.c.case_id, ACTIONS.c.step).where(
-        ACTIONS.c.kind.in_(("step", "escalation")), ACTIONS.c.status != "skipped"))
-    wanted = {case.id for case in cases}
-    for case_id, step in rows:
-        if case_id in wanted:
+    ids = [case.id for case in cases]
+    for start in range(0, len(ids), 5000):  # bounded IN lists
+        rows = connection.execute(select(ACTIONS.c.case_id, ACTIONS.c.step).where(
+            ACTIONS.c.case_id.in_(ids[start:start + 5000]), ACTIONS.c.kind.in_(("step", "escalation")),
+            ACTIONS.c.status != "skipped"))
+        for case_id, step in rows:
             found[case_id].add(step)
     return {case_id: frozenset(steps) for case_id, steps in found.items()}
 
