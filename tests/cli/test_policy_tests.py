@@ -2,6 +2,7 @@
 with expected and actual timelines side by side."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -43,3 +44,11 @@ def test_a_malformed_test_case_is_reported_with_its_location(tmp_path: Path, pro
     code, output = _test(project_dir, str(broken))
     assert code == 1
     assert "broken.yaml:2:5: error: the test case lacks `runs`" in output
+
+
+def test_the_results_in_json(project_dir: Path) -> None:
+    code, output = _test(project_dir, str(project_dir / "tests" / "key-accounts.yaml"), "--format", "json")
+    data = json.loads(output)
+    assert code == 0 and (data["passed"], data["failed"]) == (len(data["cases"]), 0)
+    assert all(case["passed"] and case["file"] == "tests/key-accounts.yaml" for case in data["cases"])
+    assert all([a["notice"] for a in case["actual"]] == case["expected"] for case in data["cases"])

@@ -214,8 +214,9 @@ def policies_show(ctx: click.Context, ref: str, fmt: str) -> None:
 
 @click.command(name="test")
 @click.argument("directory", required=False, type=click.Path(exists=True, path_type=Path))
+@output_format("text", "json")
 @click.pass_context
-def policy_test_cmd(ctx: click.Context, directory: Path | None) -> None:
+def policy_test_cmd(ctx: click.Context, directory: Path | None, fmt: str) -> None:
     """Run the policy test cases in DIRECTORY (default: the project's tests/) on a throwaway database."""
     from dunflow.policytests.cases import load_cases, policy_test_files
     from dunflow.policytests.runner import run_case, side_by_side
@@ -226,6 +227,7 @@ def policy_test_cmd(ctx: click.Context, directory: Path | None) -> None:
     if not files:
         raise DunflowError(f"no policy tests (*.yaml) in {folder}", "`dunflow init` scaffolds some in tests/")
     failed = total = 0
+    results: list[dict[str, Any]] = []
     for path in files:
         cases, problems = load_cases(path, _relative(path, ws.project.root))
         if problems:
@@ -233,11 +235,18 @@ def policy_test_cmd(ctx: click.Context, directory: Path | None) -> None:
         for case in cases:
             outcome = run_case(case, ws.policies, ws.templates, ws.project.creditor, ws.timers)
             total += 1
-            click.echo(f"{'PASS' if outcome.passed else 'FAIL'} {case.file}:{case.line}: {case.name}")
-            if not outcome.passed:
-                failed += 1
-                click.echo("\n".join(side_by_side(outcome)))
-    click.echo(f"{total - failed} passed, {failed} failed")
+            failed += not outcome.passed
+            results.append({"file": case.file, "line": case.line, "name": case.name, "passed": outcome.passed,
+                            "expected": [str(n) for n in case.expected],
+                            "actual": [{"notice": str(f.notice), "rule": f.rule} for f in outcome.actual]})
+            if fmt == "text":
+                click.echo(f"{'PASS' if outcome.passed else 'FAIL'} {case.file}:{case.line}: {case.name}")
+                if not outcome.passed:
+                    click.echo("\n".join(side_by_side(outcome)))
+    if fmt == "json":
+        output.emit_json({"passed": total - failed, "failed": failed, "cases": results})
+    else:
+        click.echo(f"{total - failed} passed, {failed} failed")
     if failed:
         sys.exit(1)
 
