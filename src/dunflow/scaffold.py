@@ -33,6 +33,7 @@ def init_project(directory: Path, sample_data: bool = True) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     for folder in ("policies", "templates", "schemas"):
         shutil.copytree(resource_path(folder), directory / folder)
+    shutil.copytree(resource_path("examples", "policy-tests"), directory / "tests")  # `dunflow test` runs them
     (directory / "dunflow.yaml").write_text(CONFIG, encoding="utf-8")
     (directory / "outbox").mkdir()
     if sample_data:

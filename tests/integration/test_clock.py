@@ -64,6 +64,12 @@ def test_policy_versions_are_stamped_by_the_injected_clock(cli: Cli) -> None:
     assert {as_utc(v) for v in cli.column("SELECT created_at FROM policy_versions")} == {THE_MOMENT}
 
 
+def test_an_apply_is_stamped_by_the_injected_clock(cli: Cli) -> None:
+    cli("apply", "--auto-approve")
+    assert {as_utc(v) for v in cli.column("SELECT applied_at FROM policy_applies")} == {THE_MOMENT}
+    assert {as_utc(v) for v in cli.column("SELECT created_at FROM policy_versions")} == {THE_MOMENT}
+
+
 def test_a_run_stamps_actions_outbox_and_run_log_with_the_injected_clock(cli: Cli) -> None:
     cli("run")  # no --as-of: the run date is the clock's today
     assert cli.column("SELECT DISTINCT as_of FROM runs") in ([date(2031, 3, 4)], ["2031-03-04"])

@@ -79,6 +79,7 @@ def import_invoices_cmd(ctx: click.Context, file: str, input_format: str | None,
                         as_of: date | None, sync: bool, full: bool) -> None:
     """Load invoices (and unknown debtors given in debtor_* columns); each open invoice gets a dunning case."""
     from dunflow.ledger.invoices import import_invoices
+    from dunflow.policy.active import policies_for_new_cases
 
     if full and not sync:
         raise click.UsageError("--full only makes sense with --sync")
@@ -87,9 +88,9 @@ def import_invoices_cmd(ctx: click.Context, file: str, input_format: str | None,
         _sync_invoices(ctx, file, input_format, fmt, as_of, full)
         return
     with _source(file, input_format, TABLE_FORMATS) as (path, kind), progress_bar(ctx, "importing invoices"):
-        with ws.store.writing() as uow:
-            versions = uow.versions.register(ws.policies, uow.clock.now())
-            result = import_invoices(uow, path, ws.policies, versions, as_of or ws.clock.today(), kind)
+        with ws.store.writing() as uow:  # the active versions once applied, else the files (stored as versions)
+            policy_set, versions = policies_for_new_cases(uow, lambda: ws.policies)
+            result = import_invoices(uow, path, policy_set, versions, as_of or ws.clock.today(), kind)
     data = {"kind": "invoices", "file": file, "created": result.created, "unchanged": result.unchanged,
             "debtors_created": result.debtors_created}
     report(fmt, data, lambda d: click.echo(f"invoices: {d['created']} imported, {d['unchanged']} already known"

@@ -20,6 +20,7 @@ import click
 
 from dunflow.cli import events as cli_events
 from dunflow.cli import imports as cli_imports
+from dunflow.cli import lifecycle as cli_lifecycle
 from dunflow.cli import output
 from dunflow.cli import payments as cli_payments
 from dunflow.cli.common import (
@@ -36,6 +37,7 @@ from dunflow.errors import DunflowError, InputProblems
 
 if TYPE_CHECKING:
     from dunflow.bootstrap import Workspace
+    from dunflow.policy.validate import PolicySet
 
 EXIT_USER_ERROR = 1
 EXIT_CRASH = 3
@@ -93,7 +95,7 @@ def init(ctx: click.Context, directory: Path, no_sample_data: bool, fmt: str) ->
 
     created = init_project(directory, sample_data=not no_sample_data)
     try:
-        Workspace.open(directory, ctx.obj["database"]).engine  # creates and migrates the database
+        cli_lifecycle.apply_files(Workspace.open(directory, ctx.obj["database"], ctx.obj.get("clock")), "dunflow init")
     except DunflowError:
         shutil.rmtree(directory)  # a project without its database is no project: leave nothing behind
         raise
@@ -164,8 +166,8 @@ def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, f
     from dunflow.engine.run import run_due
 
     ws = workspace(ctx)
-    ws.register_policies()
-    day = as_of or ws.clock.today(ws.policies.policies[0].settings.timezone)
+    running = _running_policies(ws)
+    day = as_of or ws.clock.today(running.policies[0].settings.timezone)
     with progress_bar(ctx, f"run {day}") as progress:
         result = run_due(ws.store, ws.templates, ws.project.creditor, day, ws.timers, dry_run=dry_run,
                          batch_size=ws.project.batch_size, force=force, progress=progress)
@@ -179,6 +181,25 @@ def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, f
     report(fmt, summary, _print_run)
     if result.failed:  # the others went on, but someone must fix these: exit code 1
         sys.exit(EXIT_USER_ERROR)
+
+
+def _running_policies(ws: Workspace) -> PolicySet:
+    """The policies a run works with: the active versions once applied (drift reported), else the files."""
+    from dunflow.policy.active import active_policy_set, is_applied
+
+    with ws.store.reading() as uow:
+        active = active_policy_set(uow)[0] if is_applied(uow) else None
+    if active is None:
+        ws.register_policies()
+        return ws.policies
+    _warn_drift(ws)
+    return active
+
+
+def _warn_drift(ws: Workspace) -> None:
+    notice = cli_lifecycle.drift_notice(ws)
+    if notice:
+        click.echo(f"warning: {notice}", err=True)
 
 
 def _print_run(summary: dict[str, Any]) -> None:
@@ -236,6 +257,7 @@ def status(ctx: click.Context, as_of: date | None, fmt: str) -> None:
     ws = workspace(ctx)
     with ws.store.reading() as uow:
         data = read.status(uow, as_of or ws.clock.today())
+    _warn_drift(ws)
     if fmt == "json":
         output.emit_json(data)
         return
@@ -310,7 +332,7 @@ def show_debtor_cmd(ctx: click.Context, code: str, fmt: str) -> None:
     _show(ctx, fmt, lambda c: read.show_debtor(c, code), render)
 
 
-for _command in (cli_imports.import_, *cli_events.COMMANDS, *cli_payments.COMMANDS):
+for _command in (cli_imports.import_, *cli_events.COMMANDS, *cli_payments.COMMANDS, *cli_lifecycle.COMMANDS):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -52,9 +52,10 @@ def emit_problems(problems: Sequence[Problem], fmt: str = "text") -> None:
         emit_json([p.__dict__ for p in problems])
         return
     if fmt == "github":
+        from dunflow.cli.github import annotation
+
         for p in problems:
-            kind = "error" if p.level == "error" else "warning"
-            click.echo(f"::{kind} file={p.file},line={p.line},col={p.col}::{p.message} ({p.hint})")
+            click.echo(annotation(p))
         return
     for p in problems:
         click.echo(p.render(), err=True)

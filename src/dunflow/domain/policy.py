@@ -178,6 +178,22 @@ class EventRules:
 
 
 @dataclass(frozen=True)
+class Migration:
+    """How in-flight cases move when a new version of the policy is applied.
+
+    `keep`: they finish on the version they started under. `by_step`: they stay in their step
+    (with the new delays); a case in a removed step continues with the step `step_map` names,
+    else the next old step that still exists.
+    """
+
+    strategy: Literal["keep", "by_step"] = "keep"
+    step_map: tuple[tuple[str, str], ...] = ()
+
+    def target_of(self, removed_step: str) -> str | None:
+        return dict(self.step_map).get(removed_step)
+
+
+@dataclass(frozen=True)
 class Policy:
     """`escalation` is None only for a segment deliberately not dunned (`dunning: off`, no steps)."""
 
@@ -187,6 +203,7 @@ class Policy:
     segment: Segment = field(default_factory=Segment)
     settings: Settings = field(default_factory=Settings)
     events: EventRules = field(default_factory=EventRules)
+    migrate: Migration = field(default_factory=Migration)
     description: str = ""
     owner: str = ""
     source_file: str = ""

@@ -10,6 +10,7 @@ from dunflow.domain.policy import (
     DisputeRules,
     Escalation,
     EventRules,
+    Migration,
     Policy,
     PromiseRules,
     Repeat,
@@ -125,6 +126,15 @@ def build_events(data: dict[str, Any]) -> EventRules:
     )
 
 
+def build_migration(data: Any) -> Migration:
+    """`migrate: keep|by_step`, or `{strategy: by_step, map: {removed-step: step}}`."""
+    if data is None:
+        return Migration()
+    if isinstance(data, str):
+        return Migration(strategy=data)  # type: ignore[arg-type]  # the schema allows only keep|by_step
+    return Migration(strategy=data["strategy"], step_map=tuple(sorted((data.get("map") or {}).items())))
+
+
 def build_policy(data: dict[str, Any], source_file: str = "") -> Policy:
     """Assumes `data` passed the JSON Schema; semantic checks run on the result. With `dunning: off` any steps
     or escalation written are ignored (the `not-dunned` rule reports them)."""
@@ -139,5 +149,6 @@ def build_policy(data: dict[str, Any], source_file: str = "") -> Policy:
         steps=tuple(build_step(s) for s in data["steps"]) if dunned else (),
         escalation=build_escalation(data["escalation"]) if dunned else None,
         events=build_events(data.get("events", {})),
+        migrate=build_migration(data.get("migrate")),
         source_file=source_file,
     )

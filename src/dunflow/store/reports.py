@@ -54,3 +54,11 @@ class ReportQueries:
     def invoice_numbers_of(self, debtor_id: int) -> list[str]:
         return list(self.connection.execute(select(INVOICES.c.number).where(INVOICES.c.debtor_id == debtor_id)
                                             .order_by(INVOICES.c.due_date, INVOICES.c.number)).scalars())
+
+    def notice_timeline(self) -> list[Any]:
+        """Every notice the runner queued (steps and escalations, not skipped): day, invoice, step, channel, rule."""
+        return list(self.connection.execute(
+            select(ACTIONS.c.at, INVOICES.c.number, ACTIONS.c.step, ACTIONS.c.channel, ACTIONS.c.rule, ACTIONS.c.id)
+            .join(CASES, CASES.c.id == ACTIONS.c.case_id).join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
+            .where(ACTIONS.c.kind.in_(("step", "escalation")), ACTIONS.c.status != "skipped")
+            .order_by(ACTIONS.c.at, INVOICES.c.number, ACTIONS.c.id)))

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from dunflow.clock import Clock
+from dunflow.store.applies import ApplyRepository
 from dunflow.store.cases import CaseRepository
 from dunflow.store.db import READ_ONLY
 from dunflow.store.ledger import InvoiceRepository, PaymentRepository
@@ -57,6 +58,7 @@ class UnitOfWork:
     pauses: PauseRepository
     versions: PolicyVersionRepository
     reports: ReportQueries
+    applies: ApplyRepository
 
     def __init__(self, store: Store, read_only: bool) -> None:
         self.store, self.read_only, self.clock = store, read_only, store.clock
@@ -76,6 +78,7 @@ class UnitOfWork:
         self.invoices, self.payments = InvoiceRepository(connection), PaymentRepository(connection)
         self.pauses, self.reports = PauseRepository(connection), ReportQueries(connection)
         self.versions = PolicyVersionRepository(connection, self.store.compiled)
+        self.applies = ApplyRepository(connection)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

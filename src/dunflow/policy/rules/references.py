@@ -13,6 +13,12 @@ ID = "unknown-step"
 def check(pf: PolicyFile) -> Iterable[Problem]:
     yield from _target(pf, ("events", "promise", "on_broken"), pf.policy.events.promise.on_broken)
     yield from _target(pf, ("events", "arrangement", "on_default"), pf.policy.events.arrangement.on_default)
+    for removed, target in pf.policy.migrate.step_map:
+        yield from _target(pf, ("migrate", "map", removed), target)
+        if removed in {step.id for step in pf.policy.all_steps}:
+            yield pf.document.problem(("migrate", "map", removed), f"step '{removed}' still exists: its in-flight "
+                                      "invoices stay in it and this map entry is never used",
+                                      "map only steps this version removes", "unused-map", key=True, level="warning")
     for index, step in enumerate(pf.policy.all_steps):
         if step.fallback and step.fallback in step.channels:
             path = (*pf.step_path(step.id), "fallback")

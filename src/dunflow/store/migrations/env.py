@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import dunflow.store.applies  # noqa: F401  (its tables join Base.metadata)
 from dunflow.store.orm import Base
 
 connection = context.config.attributes["connection"]
