@@ -169,7 +169,7 @@ def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, f
     else:
         _print_run(summary)
     if send_now and not dry_run:
-        _send(ws)
+        _send(ws, day)
 
 
 def _print_run(summary: dict[str, Any]) -> None:
@@ -184,20 +184,22 @@ def _print_run(summary: dict[str, Any]) -> None:
                    f"{notice['subject']}")
 
 
-def _send(ws: Workspace) -> None:
-    result = send_pending(ws.engine, ws.channel, ws.clock.now, ws.refresher)
+def _send(ws: Workspace, on: date | None = None) -> None:
+    result = send_pending(ws.engine, ws.channel, ws.clock.now, ws.refresher, on=on)
     extra = [f"{result.rerendered} re-rendered with today's open amounts" if result.rerendered else "",
-             f"{result.withdrawn} withdrawn (nothing left to dun)" if result.withdrawn else "",
+             f"{result.withdrawn} withdrawn (none of their invoices still due them)" if result.withdrawn else "",
              f"{result.failed} failed (will retry)" if result.failed else ""]
     click.echo(f"delivered {result.sent} message(s) to {ws.project.outbox_dir}" +
                "".join(f"; {e}" for e in extra if e))
 
 
 @main.command()
+@click.option("--as-of", "as_of", type=ISO_DATE,
+              help="Delivery date the ladder counts from (default: today; never before a message was queued).")
 @click.pass_context
-def send(ctx: click.Context) -> None:
+def send(ctx: click.Context, as_of: date | None) -> None:
     """Deliver pending outbox messages (for now: files in the project's outbox folder)."""
-    _send(workspace(ctx))
+    _send(workspace(ctx), as_of)
 
 
 @main.command()

@@ -10,7 +10,7 @@ message (the file sink rewrites the same file).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Callable
 
 from sqlalchemy import Connection, Engine, select, update
@@ -32,7 +32,9 @@ class SendReport:
 
 
 def send_pending(engine: Engine, channel_for: Callable[[str], Channel], now: Callable[[], datetime],
-                 refresher: Refresher | None = None, limit: int | None = None) -> SendReport:
+                 refresher: Refresher | None = None, limit: int | None = None, on: date | None = None) -> SendReport:
+    """Deliver every pending message; `on` is the delivery date the ladder counts from (default: today by `now`,
+    never before the day a message was queued)."""
     report = SendReport()
     with engine.connect() as connection:
         query = select(OUTBOX.c.id).where(OUTBOX.c.status == "pending").order_by(OUTBOX.c.id).limit(limit)
@@ -63,7 +65,8 @@ def _prepare(engine: Engine, message_id: int, refresher: Refresher | None,
         verdict = True if refresher is None else refresher(connection, message)
         if verdict is None:
             connection.execute(update(OUTBOX).where(OUTBOX.c.id == message_id).values(
-                status="cancelled", last_error="withdrawn before delivery: no invoice of it is still dunned"))
+                status="cancelled", last_error="withdrawn before delivery: none of its invoices is still due it "
+                "(paid, credited, cancelled or paused)"))
             report.withdrawn += 1
             return None
         if isinstance(verdict, Refreshed):

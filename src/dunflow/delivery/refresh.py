@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 
 from dunflow.domain.money import Money
 from dunflow.domain.notice import Creditor, NoticeFacts, invoice_line
-from dunflow.domain.policy import NOT_DUNNED
+from dunflow.domain.policy import ESCALATED, NOT_DUNNED
 from dunflow.engine.notices import debtor_from_row
 from dunflow.policy.versions import CompiledVersions
 from dunflow.rendering.templates import TemplateStore
@@ -39,7 +39,8 @@ def refresh(connection: Connection, templates: TemplateStore, creditor: Creditor
     if not rendered_with or message["step"] == "installment":
         return True
     rows = _invoices(connection, list(rendered_with))
-    current = {r.number: str(r.open_amount) for r in rows if _still_dunned(r)}
+    escalation = _is_escalation(connection, message, rows)
+    current = {r.number: str(r.open_amount) for r in rows if _still_due(r, escalation)}
     if current == rendered_with:
         return True
     if not current:
@@ -54,8 +55,20 @@ def _invoices(connection: Connection, numbers: list[str]) -> list[Any]:
         .order_by(INVOICES.c.due_date, INVOICES.c.number)))
 
 
-def _still_dunned(row: Any) -> bool:
-    return row.state not in NOT_DUNNED and row.open_amount > 0
+def _is_escalation(connection: Connection, message: dict[str, Any], rows: list[Any]) -> bool:
+    """Is this the hand-over (or the policy's other terminal step) rather than a notice to the debtor?"""
+    return bool(rows) and CompiledVersions(connection).get(rows[0].policy_version_id).policy.escalation.id == \
+        message["step"]
+
+
+def _still_due(row: Any, escalation: bool) -> bool:
+    """Does this invoice still need the message? An escalation moved its case to `escalated` on purpose, so it
+    stays due until the invoice is paid, credited or cancelled; a notice only while the case is dunned."""
+    if row.open_amount <= 0:
+        return False
+    if escalation:
+        return row.state == ESCALATED
+    return row.state not in NOT_DUNNED
 
 
 def _render_again(connection: Connection, templates: TemplateStore, creditor: Creditor, message: dict[str, Any],

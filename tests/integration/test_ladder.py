@@ -1,0 +1,105 @@
+"""The ladder follows what the debtor actually received (issue 13, points 1-4), on SQLite and PostgreSQL.
+
+Each test drives the CLI day by day (`run --as-of D`, `send --as-of D`) over the shipped policies and checks
+what was delivered, what was withdrawn and why, and where each invoice stands.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+
+from dunflow.cli.main import main
+
+HEADER = ("number,debtor_code,currency,amount,open_amount,issue_date,due_date,debtor_name,debtor_type,"
+          "debtor_country,debtor_language,debtor_email")
+
+
+class Dunflow:
+    """The CLI bound to one project and database; fails the test on an unexpected exit code."""
+
+    def __init__(self, project: Path, database: str, files: Path) -> None:
+        self.base = ["--project", str(project), "--database", database]
+        self.database, self.files = database, files
+
+    def __call__(self, *args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(main, [*self.base, *args], catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    def invoices(self, *rows: str) -> None:
+        path = self.files / f"invoices-{len(list(self.files.glob('invoices-*')))}.csv"
+        path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+        self("import", "invoices", str(path))
+
+    def day(self, on: str, send: bool = True) -> None:
+        self("run", "--as-of", on)
+        if send:
+            self("send", "--as-of", on)
+
+    def days(self, first: str, last: str, send: bool = True) -> None:
+        """Daily runs (and sends) from `first` to `last`, weekends included: the runner defers those itself."""
+        from datetime import date, timedelta
+
+        on, end = date.fromisoformat(first), date.fromisoformat(last)
+        while on <= end:
+            self.day(str(on), send)
+            on += timedelta(days=1)
+
+    def invoice(self, number: str) -> dict[str, Any]:
+        return json.loads(self("show", "invoice", number, "--format", "json"))
+
+    def query(self, sql: str) -> list[Any]:
+        engine = create_engine(self.database)
+        try:
+            with engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(text(sql))]
+        finally:
+            engine.dispose()
+
+    def messages(self) -> list[tuple[str, str, str, list[str], str]]:
+        """(created_on, step, status, invoice numbers, note) of every outbox message, oldest first."""
+        rows = self.query("SELECT created_on, step, status, invoice_numbers, last_error, channel FROM outbox "
+                          "ORDER BY id")
+        return [(str(r[0]), r[1], r[2], r[3] if isinstance(r[3], list) else json.loads(r[3]), r[4]) for r in rows]
+
+    def delivered(self) -> list[tuple[str, str, list[str]]]:
+        """(created_on, step, invoices) of the delivered messages, one per notice (channels folded)."""
+        seen: list[tuple[str, str, list[str]]] = []
+        for on, step, status, numbers, _ in self.messages():
+            if status == "sent" and (on, step, numbers) not in seen:
+                seen.append((on, step, numbers))
+        return seen
+
+
+@pytest.fixture
+def dunflow(project_dir: Path, database_url: str, tmp_path: Path) -> Dunflow:
+    return Dunflow(project_dir, database_url, tmp_path)
+
+
+# --- 1. escalations are delivered ---------------------------------------------------------------------
+
+
+def test_the_hand_over_letter_is_delivered_not_withdrawn(dunflow: Dunflow) -> None:
+    dunflow.invoices("H-1,HB1,EUR,800.00,,2026-08-01,2026-09-01,Hansa GmbH,business,DE,de,ap@hansa.example")
+    for on in ("2026-09-15", "2026-09-29", "2026-10-14"):
+        dunflow.day(on)
+    assert dunflow.invoice("H-1")["state"] == "escalated"
+    handover = [m for m in dunflow.messages() if m[1] == "handover"]
+    assert handover and all(status == "sent" for _, _, status, _, _ in handover), handover
+    assert [m for m in dunflow.messages() if m[2] == "cancelled"] == []
+
+
+def test_a_payment_before_sending_withdraws_the_hand_over(dunflow: Dunflow) -> None:
+    dunflow.invoices("H-2,HB2,EUR,800.00,,2026-08-01,2026-09-01,Hansa GmbH,business,DE,de,ap@hansa.example")
+    for on in ("2026-09-15", "2026-09-29"):
+        dunflow.day(on)
+    dunflow.day("2026-10-14", send=False)
+    dunflow("payment", "add", "H-2", "800.00", "--date", "2026-10-14")
+    dunflow("send", "--as-of", "2026-10-14")
+    handover = [m for m in dunflow.messages() if m[1] == "handover"]
+    assert handover and all(status == "cancelled" for _, _, status, _, _ in handover), handover
