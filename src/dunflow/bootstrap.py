@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine
 
 from dunflow.clock import SystemClock
 from dunflow.delivery.channels import Channel, FileSink
-from dunflow.delivery.refresh import Refreshed, refresh
+from dunflow.delivery.refresh import Refreshed, Withdrawn, refresh
 from dunflow.policy.validate import PolicySet, load_policies
 from dunflow.policy.versions import register_policies
 from dunflow.project import Project, load_project
@@ -46,7 +46,7 @@ class Workspace:
         with self.engine.begin() as connection:
             return register_policies(connection, self.policies)
 
-    def refresher(self, connection: Connection, message: dict[str, Any]) -> Refreshed | None | bool:
+    def refresher(self, connection: Connection, message: dict[str, Any]) -> Refreshed | Withdrawn | None | bool:
         """Check a pending message against today's open amounts before it goes out."""
         return refresh(connection, self.templates, self.project.creditor, message)
 

@@ -103,3 +103,56 @@ def test_a_payment_before_sending_withdraws_the_hand_over(dunflow: Dunflow) -> N
     dunflow("send", "--as-of", "2026-10-14")
     handover = [m for m in dunflow.messages() if m[1] == "handover"]
     assert handover and all(status == "cancelled" for _, _, status, _, _ in handover), handover
+
+
+# --- 2. a step counts when the debtor received it ------------------------------------------------------
+
+DE_BUSINESS = "S-1,SB1,EUR,1000.00,,2026-09-01,2026-10-01,Sieben GmbH,business,DE,de,ap@sieben.example"
+
+
+def fates(cli: Dunflow, number: str) -> list[tuple[str, str, str, str]]:
+    """(at, kind, step, status) of each step of the timeline that concerns a notice, channel by channel."""
+    return [(a["at"], a["kind"], a["step"], a["status"]) for a in cli.invoice(number)["actions"]
+            if a["kind"] in ("step", "lifted", "escalation", "withdrawn")]
+
+
+def test_a_required_notice_withdrawn_by_a_dispute_is_sent_again_when_dunning_resumes(dunflow: Dunflow) -> None:
+    dunflow.invoices(DE_BUSINESS)
+    dunflow.day("2026-10-08")
+    dunflow.day("2026-10-15", send=False)
+    dunflow("dispute", "open", "S-1", "--reason", "goods not delivered", "--date", "2026-10-15")
+    dunflow("send", "--as-of", "2026-10-15")
+    assert dunflow.invoice("S-1")["state"] == "disputed"
+    dunflow("dispute", "resolve", "S-1", "--resume", "--date", "2026-10-20")
+    dunflow.days("2026-10-20", "2026-11-30")
+    delivered = [step for _, step, _ in dunflow.delivered()]
+    assert delivered == ["reminder", "first-notice", "final-notice", "handover"]
+    first_notices = [m for m in dunflow.messages() if m[1] == "first-notice"]
+    assert [m[2] for m in first_notices] == ["cancelled", "cancelled", "sent", "sent"]  # e-mail + letter, twice
+    timeline = fates(dunflow, "S-1")
+    assert ("2026-10-15", "step", "first-notice", "withdrawn") in timeline
+    assert any(kind == "withdrawn" and step == "first-notice" for _, kind, step, _ in timeline)
+    assert ("2026-10-08", "step", "reminder", "delivered") in timeline
+
+
+def test_while_delivery_is_broken_the_invoice_does_not_climb_the_ladder(dunflow: Dunflow) -> None:
+    dunflow.invoices(DE_BUSINESS)
+    dunflow.days("2026-10-08", "2026-11-20", send=False)
+    assert [(m[1], m[2]) for m in dunflow.messages()] == [("reminder", "pending")]
+    shown = dunflow.invoice("S-1")
+    assert shown["state"] == "reminder"
+    assert [a["fate"] for a in shown["actions"] if a["kind"] == "step"] == ["queued, not delivered yet"]
+    summary = json.loads(dunflow("run", "--as-of", "2026-11-23", "--format", "json"))
+    assert summary["waiting"] == 1 and summary["messages"] == 0
+    dunflow("send", "--as-of", "2026-11-23")
+    assert dunflow.delivered() == [("2026-10-08", "reminder", ["S-1"])]  # one stale notice, not three
+
+
+def test_the_next_step_is_timed_from_the_day_the_notice_was_delivered(dunflow: Dunflow) -> None:
+    dunflow.invoices("S-2,SB2,EUR,1000.00,,2026-09-01,2026-10-01,Sieben GmbH,business,DE,de,ap@sieben.example")
+    dunflow.day("2026-10-08", send=False)
+    dunflow("send", "--as-of", "2026-10-12")  # four days late
+    shown = dunflow.invoice("S-2")
+    assert [a["fate"] for a in shown["actions"] if a["kind"] == "step"] == ["delivered on 2026-10-12"]
+    # first-notice: 14 days after due = 10-15, but 5 days after the reminder arrived = 10-17, a Saturday
+    assert shown["next"]["step"] == "first-notice" and shown["next"]["at"] >= "2026-10-19"

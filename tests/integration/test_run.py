@@ -218,8 +218,8 @@ def test_an_escalation_with_kind_notice_is_handed_over_without_a_traceback(proje
     cli = Dunflow(project_dir, database_url)
     cli("validate")
     cli("import", "invoices", str(write_csv(tmp_path, "invoices.csv", INVOICES)))
-    for day in ("2026-12-01", "2026-12-07", "2026-12-14"):
-        cli("run", "--as-of", day)
+    for day in ("2026-12-01", "2026-12-14", "2027-01-04"):
+        cli("run", "--as-of", day, "--send")
     assert cli.invoice("R-1")["state"] == "escalated"
 
 

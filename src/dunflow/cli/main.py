@@ -161,7 +161,8 @@ def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, f
     result = run_due(ws.engine, ws.templates, ws.project.creditor, day, ws.clock, dry_run=dry_run,
                      batch_size=ws.project.batch_size, force=force)
     summary = {"as_of": str(result.as_of), "dry_run": dry_run, "due": result.due, "advanced": result.advanced,
-               "messages": result.messages, "deferred": result.deferred, "steps": dict(result.steps)}
+               "messages": result.messages, "deferred": result.deferred, "waiting": result.waiting,
+               "steps": dict(result.steps)}
     if dry_run:
         summary["notices"] = result.notices
     if fmt == "json":
@@ -176,7 +177,8 @@ def _print_run(summary: dict[str, Any]) -> None:
     prefix = "dry run: would advance" if summary["dry_run"] else "advanced"
     click.echo(f"{summary['as_of']}: {summary['due']} due, {prefix} {summary['advanced']}, "
                f"{summary['messages']} message(s) queued" + (f", {summary['deferred']} deferred (not a business day)"
-                                                            if summary["deferred"] else ""))
+                                                            if summary["deferred"] else "")
+               + (f", {summary['waiting']} waiting for their last notice to be delivered" if summary["waiting"] else ""))
     for step, count in sorted(summary["steps"].items()):
         click.echo(f"  {step}: {count}")
     for notice in summary.get("notices", []):

@@ -16,11 +16,13 @@ from typing import Any, Callable
 from sqlalchemy import Connection, Engine, select, update
 
 from dunflow.delivery.channels import Channel
-from dunflow.delivery.refresh import Refreshed
+from dunflow.delivery.refresh import Refreshed, Withdrawn
+from dunflow.engine.receipts import record_delivery, retract
 from dunflow.store.orm import OutboxMessage, table_of
 
 OUTBOX = table_of(OutboxMessage)
-Refresher = Callable[[Connection, dict[str, Any]], "Refreshed | None | bool"]
+Refresher = Callable[[Connection, dict[str, Any]], "Refreshed | Withdrawn | None | bool"]
+NOT_DUE = "none of its invoices is still due it (paid, credited, cancelled or paused)"
 
 
 @dataclass
@@ -40,22 +42,22 @@ def send_pending(engine: Engine, channel_for: Callable[[str], Channel], now: Cal
         query = select(OUTBOX.c.id).where(OUTBOX.c.status == "pending").order_by(OUTBOX.c.id).limit(limit)
         pending = list(connection.execute(query).scalars())
     for message_id in pending:
-        message = _prepare(engine, message_id, refresher, report)
+        message = _prepare(engine, message_id, refresher, report, on or now().date())
         if message is None:
             continue
         try:
             channel_for(message["channel"]).deliver(message)
         except OSError as exc:
-            _mark(engine, message_id, "pending", now(), error=str(exc), attempts=message["attempts"] + 1)
+            _mark(engine, message, "pending", now(), error=str(exc))
             report.failed += 1
             continue
-        _mark(engine, message_id, "sent", now(), attempts=message["attempts"] + 1)
+        _mark(engine, message, "sent", now(), on=max(on or now().date(), message["created_on"]))
         report.sent += 1
     return report
 
 
-def _prepare(engine: Engine, message_id: int, refresher: Refresher | None,
-             report: SendReport) -> dict[str, Any] | None:
+def _prepare(engine: Engine, message_id: int, refresher: Refresher | None, report: SendReport,
+             on: date) -> dict[str, Any] | None:
     """The message as it should go out now, or None when it is no longer pending or was withdrawn."""
     with engine.begin() as connection:
         row = connection.execute(select(OUTBOX).where(OUTBOX.c.id == message_id, OUTBOX.c.status == "pending")).first()
@@ -63,10 +65,11 @@ def _prepare(engine: Engine, message_id: int, refresher: Refresher | None,
             return None
         message = dict(row._mapping)
         verdict = True if refresher is None else refresher(connection, message)
-        if verdict is None:
+        if verdict is None or (isinstance(verdict, Withdrawn)):
+            why = verdict.why if isinstance(verdict, Withdrawn) else NOT_DUE
             connection.execute(update(OUTBOX).where(OUTBOX.c.id == message_id).values(
-                status="cancelled", last_error="withdrawn before delivery: none of its invoices is still due it "
-                "(paid, credited, cancelled or paused)"))
+                status="cancelled", last_error=f"withdrawn before delivery: {why}"))
+            retract(connection, message["key"], max(on, message["created_on"]), why)
             report.withdrawn += 1
             return None
         if isinstance(verdict, Refreshed):
@@ -78,10 +81,14 @@ def _prepare(engine: Engine, message_id: int, refresher: Refresher | None,
         return message
 
 
-def _mark(engine: Engine, message_id: int, status: str, at: datetime, *, attempts: int, error: str = "") -> None:
-    values: dict[str, object] = dict(status=status, attempts=attempts, last_error=error)
+def _mark(engine: Engine, message: dict[str, Any], status: str, at: datetime, *, error: str = "",
+          on: date | None = None) -> None:
+    """Record the attempt; a delivered message also moves the ladder of the cases it was queued for."""
+    values: dict[str, object] = dict(status=status, attempts=message["attempts"] + 1, last_error=error)
     if status == "sent":
-        values["sent_at"] = at
+        values.update(sent_at=at, delivered_on=on)
     with engine.begin() as connection:
-        connection.execute(update(OUTBOX).where(OUTBOX.c.id == message_id, OUTBOX.c.status == "pending")
-                           .values(**values))
+        marked = connection.execute(update(OUTBOX).where(OUTBOX.c.id == message["id"], OUTBOX.c.status == "pending")
+                                    .values(**values))
+        if status == "sent" and on is not None and marked.rowcount == 1:
+            record_delivery(connection, message["key"], on)

@@ -24,6 +24,13 @@ CASES, INVOICES, DEBTORS, VERSIONS = table_of(Case), table_of(Invoice), table_of
 
 
 @dataclass(frozen=True)
+class Withdrawn:
+    """Withdraw the message, for this reason."""
+
+    why: str
+
+
+@dataclass(frozen=True)
 class Refreshed:
     subject: str
     body: str
@@ -33,8 +40,8 @@ class Refreshed:
 
 
 def refresh(connection: Connection, templates: TemplateStore, creditor: Creditor,
-            message: dict[str, Any]) -> Refreshed | None | bool:
-    """True: send as rendered. None: withdraw. Refreshed: send this text instead."""
+            message: dict[str, Any]) -> Refreshed | Withdrawn | None | bool:
+    """True: send as rendered. None or Withdrawn: withdraw. Refreshed: send this text instead."""
     rendered_with = message.get("open_amounts")
     if not rendered_with or message["step"] == "installment":
         return True

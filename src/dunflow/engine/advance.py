@@ -9,7 +9,7 @@ then the ordinary dunning decision runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -36,6 +36,8 @@ class CaseFacts:
     issue_date: date
     due_date: date
     next_action_at: date | None = None
+    delivered_state: str = "new"  # the last step whose notice the debtor received
+    pending: bool = False  # a message about this case still waits for delivery
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class Outcome:
     records: list[Record] = field(default_factory=list)
     notice: Step | None = None
     escalated: bool = False
+    waiting: bool = False  # due, but its last notice was not delivered yet
     extra: dict[str, object] = field(default_factory=dict)
     effects: list[tuple[str, int, dict[str, object]]] = field(default_factory=list)
 
@@ -109,7 +112,7 @@ def enter_step(compiled: CompiledPolicy, is_business_day: BusinessDay, case: Cas
     outcome.records.append(Record("step", step.id, f"{step.id}: the policy names it after "
                                   f"{outcome.records[-1].rule if outcome.records else 'the pause'}", "queued",
                                   case.state, case.state))
-    outcome.notice, outcome.last_step_on = step, as_of
+    outcome.notice = step
     outcome.next_action_at = not_before_tomorrow(next_planned(
         compiled.policy, compiled.reached_index(case.state), outcome.facts.due_date, as_of, as_of, is_business_day),
         as_of)
@@ -124,6 +127,9 @@ def _dun(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState
                 f"{minimum} {facts.currency}: dunning stops")
         transition(compiled, case, outcome, "settle", rule)
         return
+    if facts.pending:
+        outcome.waiting, outcome.next_action_at = True, as_of + timedelta(days=1)
+        return  # a step counts once delivered: nothing joins a notice still waiting in the outbox
     reached = compiled.reached_index(case.state)
     due = due_step(policy, reached, facts.due_date, outcome.last_step_on, as_of, is_business_day)
     if due is not None:
@@ -134,9 +140,11 @@ def _dun(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState
         escalating = due.index == len(policy.steps)
         why = explain(policy, due.step, facts.due_date, outcome.last_step_on, due.planned_on)
         transition(compiled, case, outcome, advance_event(due.step.id), why, "escalation" if escalating else "step", due.step.id, "queued")
-        outcome.notice, outcome.escalated, outcome.last_step_on = due.step, escalating, as_of
+        outcome.notice, outcome.escalated = due.step, escalating
     if case.state not in FINAL_STATES:
-        nxt = next_planned(policy, compiled.reached_index(case.state), facts.due_date, outcome.last_step_on, as_of,
+        # until the notice is delivered (which reschedules the case), assume it goes out today
+        reached_on = as_of if outcome.notice else outcome.last_step_on
+        nxt = next_planned(policy, compiled.reached_index(case.state), facts.due_date, reached_on, as_of,
                            is_business_day)
         outcome.next_action_at = not_before_tomorrow(nxt, as_of) if outcome.notice else nxt
 

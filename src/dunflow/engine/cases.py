@@ -18,7 +18,7 @@ def locked_cases() -> Select[Any]:
         select(CASES.c.id.label("case_id"), CASES.c.invoice_id, CASES.c.debtor_id, CASES.c.policy_version_id,
                CASES.c.state, CASES.c.resume_state, CASES.c.last_step_on, CASES.c.revision, INVOICES.c.number,
                INVOICES.c.currency, INVOICES.c.amount, INVOICES.c.open_amount, INVOICES.c.issue_date,
-               INVOICES.c.due_date, CASES.c.next_action_at)
+               INVOICES.c.due_date, CASES.c.next_action_at, CASES.c.delivered_state)
         .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
         .with_for_update(of=CASES)
     )

@@ -17,7 +17,7 @@ repeated on the same day finds nothing due.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from itertools import groupby
 from typing import Any, Iterable, Iterator, Protocol
@@ -39,6 +39,7 @@ from dunflow.domain.notice import Creditor
 from dunflow.engine.advance import CaseFacts, Outcome, decide
 from dunflow.engine.cases import facts_of, locked_cases
 from dunflow.engine.notices import Messages, NoticeWriter
+from dunflow.engine.receipts import pending_cases
 from dunflow.errors import DunflowError
 from dunflow.events.timers import load_pause_facts, write_effects
 from dunflow.policy.versions import CompiledVersions
@@ -60,6 +61,7 @@ class RunReport:
     advanced: int = 0
     messages: int = 0
     deferred: int = 0
+    waiting: int = 0  # due, but their last notice is still in the outbox
     steps: Counter[str] = field(default_factory=Counter)
     notices: list[dict[str, object]] = field(default_factory=list)
 
@@ -143,7 +145,9 @@ def _claim(connection: Connection, chunk: list[tuple[int, int]], as_of: date,
         return [], skipped
     query = (locked_cases().where(CASES.c.id.in_(case_ids), CASES.c.next_action_at <= as_of)
              .order_by(CASES.c.debtor_id, CASES.c.id))
-    return [facts_of(row) for row in connection.execute(query)], skipped
+    claimed = [facts_of(row) for row in connection.execute(query)]
+    waiting = pending_cases(connection, [facts.case_id for facts in claimed])
+    return [replace(facts, pending=facts.case_id in waiting) for facts in claimed], skipped
 
 
 @dataclass
@@ -255,6 +259,7 @@ def _update_cases(connection: Connection, outcomes: list[Outcome]) -> None:
 
 def _tally(report: RunReport, outcomes: Iterable[Outcome], messages: list[dict[str, object]], dry_run: bool) -> None:
     for outcome in outcomes:
+        report.waiting += outcome.waiting
         if outcome.notice is not None:
             report.advanced += 1
             report.steps[outcome.notice.id] += 1

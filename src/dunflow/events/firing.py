@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from dunflow.domain.policy import FINAL_STATES, NOT_DUNNED
 from dunflow.engine.advance import CaseFacts, next_look
 from dunflow.engine.cases import facts_of, locked_cases
+from dunflow.engine.receipts import retract
 from dunflow.errors import DunflowError, NotFound, unknown_invoice
 from dunflow.policy.compile import CaseState, CompiledPolicy
 from dunflow.policy.versions import CompiledVersions, business_days
@@ -93,24 +94,26 @@ def fire(connection: Connection, case: CaseFacts, event: str, *, on: date, rule:
     if moved.rowcount != 1:
         raise DunflowError(f"invoice {case.number} changed while this command ran", "run the command again")
     if model.state in NOT_DUNNED:
-        cancel_pending_messages(connection, case, f"{event}: {rule}")
+        cancel_pending_messages(connection, case, f"{event}: {rule}", on)
     return model.state
 
 
-def cancel_pending_messages(connection: Connection, case: CaseFacts, why: str) -> int:
+def cancel_pending_messages(connection: Connection, case: CaseFacts, why: str, on: date) -> int:
     """Withdraw undelivered messages about this invoice: the debtor paid, disputed or agreed on something.
 
     A grouped notice is withdrawn only when none of its invoices is still being dunned; otherwise
-    it would take the other invoices' notice with it.
+    it would take the other invoices' notice with it. A withdrawn notice does not count as received
+    (`receipts.retract`): a paused case resumes at the step the debtor last received.
     """
-    pending = connection.execute(select(OUTBOX.c.id, OUTBOX.c.invoice_numbers).where(
+    pending = connection.execute(select(OUTBOX.c.id, OUTBOX.c.key, OUTBOX.c.invoice_numbers).where(
         OUTBOX.c.status == "pending", OUTBOX.c.debtor_id == case.debtor_id))
-    ids = [row.id for row in pending
-           if case.number in (row.invoice_numbers or []) and not _still_dunned(connection, row.invoice_numbers)]
-    if ids:
-        connection.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids), OUTBOX.c.status == "pending")
+    withdrawn = [row for row in pending
+                 if case.number in (row.invoice_numbers or []) and not _still_dunned(connection, row.invoice_numbers)]
+    for row in withdrawn:
+        connection.execute(update(OUTBOX).where(OUTBOX.c.id == row.id, OUTBOX.c.status == "pending")
                            .values(status="cancelled", last_error=f"withdrawn before delivery: {why}"))
-    return len(ids)
+        retract(connection, row.key, on, why)
+    return len(withdrawn)
 
 
 def _still_dunned(connection: Connection, numbers: list[str]) -> bool:

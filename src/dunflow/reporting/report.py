@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, select
 
 from dunflow.domain.policy import FINAL_STATES
 from dunflow.domain.schedule import explain, next_step
@@ -59,12 +59,29 @@ def show_invoice(connection: Connection, number: str) -> dict[str, Any]:
 
 
 def _actions(connection: Connection, case_id: int) -> list[dict[str, Any]]:
+    """The audit trail; a queued notice shows what became of its message (delivered when, or withdrawn why)."""
     rows = connection.execute(
-        select(ACTIONS, VERSIONS.c.version).outerjoin(VERSIONS, VERSIONS.c.id == ACTIONS.c.policy_version_id)
+        select(ACTIONS, VERSIONS.c.version, OUTBOX.c.status.label("message_status"), OUTBOX.c.delivered_on,
+               OUTBOX.c.sent_at, OUTBOX.c.last_error, OUTBOX.c.attempts)
+        .outerjoin(VERSIONS, VERSIONS.c.id == ACTIONS.c.policy_version_id)
+        .outerjoin(OUTBOX, and_(OUTBOX.c.key == ACTIONS.c.message_key, ACTIONS.c.status == "queued"))
         .where(ACTIONS.c.case_id == case_id).order_by(ACTIONS.c.id))
     return [{"step": r.step, "kind": r.kind, "channel": r.channel, "at": str(r.at), "policy_version": r.version,
-             "rule": r.rule, "status": r.status, "from": r.from_state, "to": r.to_state, "actor": r.actor}
+             "rule": r.rule, **_fate(r), "from": r.from_state, "to": r.to_state, "actor": r.actor}
             for r in rows]
+
+
+def _fate(row: Any) -> dict[str, str]:
+    """`status` (queued, delivered, withdrawn, or the action's own) and `fate`, in words."""
+    if row.message_status == "sent":
+        on = row.delivered_on or (row.sent_at.date() if row.sent_at else row.at)
+        return {"status": "delivered", "fate": f"delivered on {on}"}
+    if row.message_status == "cancelled":
+        return {"status": "withdrawn", "fate": row.last_error or "withdrawn before delivery"}
+    if row.message_status == "pending":
+        tried = f"; {row.attempts} failed attempt(s): {row.last_error}" if row.attempts else ""
+        return {"status": "queued", "fate": f"queued, not delivered yet{tried}"}
+    return {"status": row.status, "fate": row.status}
 
 
 PAUSED_WHY = {
