@@ -1,6 +1,7 @@
 """Timing rules: when each step falls, business days, gaps between notices and catch-up after missed runs."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -187,7 +188,16 @@ def test_after_a_notice_the_next_look_is_the_next_step_date() -> None:
     compiled = compile_policy(policy(*THREE, min_gap=5))
     outcome = decide(compiled, weekdays_only, case(), day(7))
     assert outcome is not None and outcome.notice is not None
-    assert (outcome.state, outcome.last_step_on, outcome.next_action_at) == ("reminder", day(7), day(14))
+    # last_step_on is the day the reminder is delivered (send sets it); until then, delivery today is assumed
+    assert (outcome.state, outcome.last_step_on, outcome.next_action_at) == ("reminder", None, day(14))
+
+
+def test_a_case_whose_notice_is_still_in_the_outbox_waits_instead_of_climbing() -> None:
+    compiled = compile_policy(policy(*THREE))
+    waiting = replace(case(), state="reminder", pending=True)
+    outcome = decide(compiled, weekdays_only, waiting, day(30))
+    assert outcome is not None and outcome.waiting and outcome.notice is None
+    assert (outcome.state, outcome.records, outcome.next_action_at) == ("reminder", [], day(31))
 
 
 @pytest.mark.parametrize("p", [
