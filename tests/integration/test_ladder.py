@@ -118,10 +118,10 @@ def fates(cli: Dunflow, number: str) -> list[tuple[str, str, str, str]]:
 
 def test_a_required_notice_withdrawn_by_a_dispute_is_sent_again_when_dunning_resumes(dunflow: Dunflow) -> None:
     dunflow.invoices(DE_BUSINESS)
-    dunflow.day("2026-10-08")
-    dunflow.day("2026-10-15", send=False)
-    dunflow("dispute", "open", "S-1", "--reason", "goods not delivered", "--date", "2026-10-15")
-    dunflow("send", "--as-of", "2026-10-15")
+    dunflow.day("2026-10-08")  # the reminder, pay by 10-15
+    dunflow.day("2026-10-16", send=False)  # the first notice is queued...
+    dunflow("dispute", "open", "S-1", "--reason", "goods not delivered", "--date", "2026-10-16")
+    dunflow("send", "--as-of", "2026-10-16")  # ... and withdrawn
     assert dunflow.invoice("S-1")["state"] == "disputed"
     dunflow("dispute", "resolve", "S-1", "--resume", "--date", "2026-10-20")
     dunflow.days("2026-10-20", "2026-11-30")
@@ -130,7 +130,7 @@ def test_a_required_notice_withdrawn_by_a_dispute_is_sent_again_when_dunning_res
     first_notices = [m for m in dunflow.messages() if m[1] == "first-notice"]
     assert [m[2] for m in first_notices] == ["cancelled", "cancelled", "sent", "sent"]  # e-mail + letter, twice
     timeline = fates(dunflow, "S-1")
-    assert ("2026-10-15", "step", "first-notice", "withdrawn") in timeline
+    assert ("2026-10-16", "step", "first-notice", "withdrawn") in timeline
     assert any(kind == "withdrawn" and step == "first-notice" for _, kind, step, _ in timeline)
     assert ("2026-10-08", "step", "reminder", "delivered") in timeline
 
@@ -156,3 +156,35 @@ def test_the_next_step_is_timed_from_the_day_the_notice_was_delivered(dunflow: D
     assert [a["fate"] for a in shown["actions"] if a["kind"] == "step"] == ["delivered on 2026-10-12"]
     # first-notice: 14 days after due = 10-15, but 5 days after the reminder arrived = 10-17, a Saturday
     assert shown["next"]["step"] == "first-notice" and shown["next"]["at"] >= "2026-10-19"
+
+
+# --- 3. the next notice never comes before the deadline the previous one named -------------------------
+
+
+def test_a_late_imported_invoice_gets_each_notice_only_after_the_previous_deadline(dunflow: Dunflow) -> None:
+    dunflow.invoices("L-1,LB1,EUR,900.00,,2026-08-01,2026-09-01,Lange GmbH,business,DE,de,ap@lange.example")
+    dunflow.days("2026-10-12", "2026-11-20")
+    assert [(on, step) for on, step, _ in dunflow.delivered()] == [
+        ("2026-10-12", "first-notice"),  # catch-up: the reminder is skipped, the required first notice is not
+        ("2026-10-23", "final-notice"),  # first notice: pay by 10-22 (10 days)
+        ("2026-11-03", "handover"),  # final notice (10-23): pay by 11-02
+    ]
+    subject = dunflow.query("SELECT subject FROM outbox WHERE step = 'first-notice' AND channel = 'email'")[0][0]
+    assert subject.endswith("Zahlungsfrist 22. Oktober 2026"), subject
+
+
+def test_a_dispute_resolved_with_continue_does_not_shorten_the_time_to_pay(dunflow: Dunflow) -> None:
+    dunflow("import", "debtors", str(_key_account(dunflow)))
+    dunflow.invoices("K-1,KA1,EUR,900.00,,2026-09-01,2026-10-01,Kunde AG,business,DE,de,ap@kunde.example")
+    assert dunflow.invoice("K-1")["policy"] == "key-accounts"
+    dunflow.day("2026-10-12")  # key-accounts: reminder 10 days after due, pay within 10 days
+    dunflow("dispute", "open", "K-1", "--reason", "wrong quantity", "--date", "2026-10-13")
+    dunflow("dispute", "resolve", "K-1", "--resume", "--date", "2026-10-14")  # key-accounts: on_resolve continue
+    assert dunflow.invoice("K-1")["next"]["at"] >= "2026-10-23"  # the reminder asked for payment by 10-22
+
+
+def _key_account(cli: Dunflow) -> Path:
+    path = cli.files / "key-debtor.csv"
+    path.write_text("code,name,type,country,language,email,tags\nKA1,Kunde AG,business,DE,de,ap@kunde.example,"
+                    "key-account\n", encoding="utf-8")
+    return path

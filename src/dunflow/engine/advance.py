@@ -138,7 +138,8 @@ def _dun(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState
                 "skipped", step.id, f"catch-up: {step.id} was due {planned_on}, but {due.step.id} is due too; "
                 f"only the latest due step is sent ({policy.settings.catch_up})", "skipped", case.state, case.state))
         escalating = due.index == len(policy.steps)
-        why = explain(policy, due.step, facts.due_date, outcome.last_step_on, due.planned_on)
+        previous = policy.all_steps[reached] if reached >= 0 else None
+        why = explain(policy, due.step, facts.due_date, outcome.last_step_on, due.planned_on, previous)
         transition(compiled, case, outcome, advance_event(due.step.id), why, "escalation" if escalating else "step", due.step.id, "queued")
         outcome.notice, outcome.escalated = due.step, escalating
     if case.state not in FINAL_STATES:

@@ -6,9 +6,10 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
-from dunflow.domain.policy import FINAL_STATES
+from dunflow.domain.policy import FINAL_STATES, Step
 from dunflow.domain.schedule import explain, next_step
 from dunflow.errors import NotFound, unknown_invoice
+from dunflow.policy.compile import CompiledPolicy
 from dunflow.policy.versions import CompiledVersions
 from dunflow.store.orm import (
     Action,
@@ -42,7 +43,7 @@ def show_invoice(connection: Connection, number: str) -> dict[str, Any]:
     row = connection.execute(
         select(INVOICES, DEBTORS.c.code.label("debtor_code"), DEBTORS.c.name.label("debtor_name"),
                CASES.c.id.label("case_id"), CASES.c.state, CASES.c.resume_state, CASES.c.next_action_at,
-               CASES.c.last_step_on, CASES.c.policy_version_id, VERSIONS.c.name.label("policy"),
+               CASES.c.last_step_on, CASES.c.delivered_state, CASES.c.policy_version_id, VERSIONS.c.name.label("policy"),
                VERSIONS.c.version.label("policy_version"))
         .join(DEBTORS, DEBTORS.c.id == INVOICES.c.debtor_id)
         .join(CASES, CASES.c.invoice_id == INVOICES.c.id)
@@ -104,7 +105,13 @@ def _next(connection: Connection, row: Any) -> dict[str, Any] | None:
         return None
     step = policy.all_steps[index]
     return {"step": step.id, "at": str(row.next_action_at),
-            "why": explain(policy, step, row.due_date, row.last_step_on, row.next_action_at)}
+            "why": explain(policy, step, row.due_date, row.last_step_on, row.next_action_at, _received(compiled, row))}
+
+
+def _received(compiled: CompiledPolicy, row: Any) -> Step | None:
+    """The step whose notice the debtor last received (its pay-by date holds the next one back)."""
+    index = compiled.reached_index(row.delivered_state) if row.delivered_state in compiled.dunning_states else -1
+    return compiled.policy.all_steps[index] if index >= 0 else None
 
 
 def show_debtor(connection: Connection, code: str) -> dict[str, Any]:
