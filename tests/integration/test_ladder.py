@@ -188,3 +188,77 @@ def _key_account(cli: Dunflow) -> Path:
     path.write_text("code,name,type,country,language,email,tags\nKA1,Kunde AG,business,DE,de,ap@kunde.example,"
                     "key-account\n", encoding="utf-8")
     return path
+
+
+# --- 4. grouping: one notice per level, never the same level twice --------------------------------------
+
+def row(number: str, due: str, currency: str = "EUR", amount: str = "500.00", debtor: str = "GB1") -> str:
+    return f"{number},{debtor},{currency},{amount},,2026-08-01,{due},Gruppe GmbH,business,DE,de,ap@gruppe.example"
+
+
+def test_a_debtor_gets_each_level_once_and_every_listed_invoice_moves_with_it(dunflow: Dunflow) -> None:
+    dunflow.invoices(row("A", "2026-11-02"), row("B", "2026-11-12"))
+    dunflow.days("2026-10-26", "2027-01-08")
+    assert dunflow.delivered() == [
+        ("2026-10-30", "courtesy", ["A"]),
+        ("2026-11-09", "reminder", ["A"]),  # overdue invoices only: B is not due until 11-12...
+        ("2026-11-09", "courtesy", ["B"]),  # ... and its courtesy note lists no overdue invoice
+        ("2026-11-17", "first-notice", ["A", "B"]),  # after the reminder's deadline (11-16); B moves up with A
+        ("2026-11-30", "final-notice", ["A", "B"]),
+        ("2026-12-14", "handover", ["A"]),
+        ("2026-12-24", "handover", ["B"]),  # 42 days after its due date
+    ]
+    b = [(a["kind"], a["step"], a["status"]) for a in dunflow.invoice("B")["actions"] if a["channel"] == "email"]
+    assert ("lifted", "first-notice", "delivered") in b and ("lifted", "final-notice", "delivered") in b
+
+
+def test_three_invoices_due_levels_two_two_one_end_as_one_level_two_notice_per_currency(dunflow: Dunflow) -> None:
+    dunflow.invoices(row("X1", "2026-09-01"), row("X2", "2026-09-03"), row("X3", "2026-10-05"),
+                     row("X4", "2026-09-01", "GBP"), row("X5", "2026-10-09", "GBP"))
+    dunflow.day("2026-10-12")
+    assert sorted((step, numbers) for _, step, numbers in dunflow.delivered()) == [
+        ("first-notice", ["X1", "X2", "X3"]), ("first-notice", ["X4", "X5"])]
+    for number in ("X1", "X2", "X3", "X4", "X5"):
+        shown = dunflow.invoice(number)
+        assert shown["state"] == "first-notice"
+        assert {a["step"] for a in shown["actions"] if a["kind"] in ("step", "lifted")} == {"first-notice"}
+    x3 = [a for a in dunflow.invoice("X3")["actions"] if a["kind"] == "step"]
+    assert x3 and all("sent as first-notice" in a["rule"] and "own step: reminder" in a["rule"] for a in x3)
+
+
+def test_when_the_invoice_due_the_notice_is_paid_before_sending_the_lifted_one_gets_no_notice(
+        dunflow: Dunflow) -> None:
+    dunflow.invoices(row("P1", "2026-10-01"), row("P2", "2026-10-20"), row("P3", "2026-10-01", "GBP"))
+    dunflow.day("2026-10-22", send=False)
+    assert dunflow.invoice("P2")["state"] == "first-notice"  # lifted onto P1's first notice
+    dunflow("payment", "add", "P1", "500.00", "--date", "2026-10-22")
+    dunflow("send", "--as-of", "2026-10-22")
+    eur = [m for m in dunflow.messages() if "P2" in m[3]]
+    assert eur and all(status == "cancelled" and "P2 is due no notice of this step yet" in note
+                       for _, _, status, _, note in eur), eur
+    assert [(step, numbers) for _, step, numbers in dunflow.delivered()] == [("first-notice", ["P3"])]
+    p2 = dunflow.invoice("P2")
+    assert p2["state"] == "new" and p2["next"]["step"] == "reminder" and p2["next"]["at"] == "2026-10-27"
+    dunflow.days("2026-10-23", "2026-10-27")
+    assert dunflow.delivered()[-1] == ("2026-10-27", "reminder", ["P2"])
+
+
+def test_a_partial_payment_between_run_and_send_keeps_the_grouped_notice_with_the_rest(dunflow: Dunflow) -> None:
+    dunflow.invoices(row("Q1", "2026-10-01"), row("Q2", "2026-10-01"))
+    dunflow.day("2026-10-15", send=False)
+    dunflow("payment", "add", "Q1", "500.00", "--date", "2026-10-15")
+    dunflow("payment", "add", "Q2", "200.00", "--date", "2026-10-15")
+    dunflow("send", "--as-of", "2026-10-15")
+    assert [(step, numbers) for _, step, numbers in dunflow.delivered()] == [("first-notice", ["Q2"])]
+    body = dunflow.query("SELECT body FROM outbox WHERE status = 'sent' AND channel = 'email'")[0][0]
+    assert "300,00" in body and "500,00" not in body
+
+
+def test_editing_a_policy_file_does_not_split_a_debtors_notice(dunflow: Dunflow, project_dir: Path) -> None:
+    dunflow.invoices(row("V1", "2026-10-01"))
+    policy = project_dir / "policies" / "b2b-standard.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8") + "# reviewed by AR\n", encoding="utf-8")
+    dunflow.invoices(row("V2", "2026-10-01"))
+    assert (dunflow.invoice("V1")["policy_version"], dunflow.invoice("V2")["policy_version"]) == (1, 2)
+    dunflow.day("2026-10-08")
+    assert [(step, numbers) for _, step, numbers in dunflow.delivered()] == [("reminder", ["V1", "V2"])]

@@ -3,7 +3,9 @@
 A notice is rendered when the run decides on it and delivered later. If a
 partial payment or credit note arrived in between, the notice is rendered again
 with today's open amounts (invoices no longer dunned drop out of a grouped
-notice); if none of its invoices is still dunned, it is withdrawn.
+notice); if none of its invoices is still dunned, or only invoices that were
+lifted onto a grouped notice are left (none was due it), it is withdrawn. An
+escalation stays due while its invoice is escalated and open.
 """
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ from dunflow.domain.policy import ESCALATED, NOT_DUNNED
 from dunflow.engine.notices import debtor_from_row
 from dunflow.policy.versions import CompiledVersions
 from dunflow.rendering.templates import TemplateStore
-from dunflow.store.orm import Case, Debtor, Invoice, PolicyVersion, table_of
+from dunflow.store.orm import Action, Case, Debtor, Invoice, PolicyVersion, table_of
 
 CASES, INVOICES, DEBTORS, VERSIONS = table_of(Case), table_of(Invoice), table_of(Debtor), table_of(PolicyVersion)
+ACTIONS = table_of(Action)
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,19 @@ def refresh(connection: Connection, templates: TemplateStore, creditor: Creditor
         return True
     if not current:
         return None
+    due = _due_numbers(connection, message["key"])
+    if due and not due & set(current):
+        return Withdrawn(f"{', '.join(sorted(due))} no longer due it; {', '.join(current)} "
+                         f"{'is' if len(current) == 1 else 'are'} due no notice of this step yet")
     return _render_again(connection, templates, creditor, message, [r for r in rows if r.number in current])
+
+
+def _due_numbers(connection: Connection, key: str) -> set[str]:
+    """The invoices this message was queued for because they were due it (not lifted along on a grouped one)."""
+    return set(connection.execute(
+        select(INVOICES.c.number).join(CASES, CASES.c.invoice_id == INVOICES.c.id)
+        .join(ACTIONS, ACTIONS.c.case_id == CASES.c.id)
+        .where(ACTIONS.c.message_key == key, ACTIONS.c.status == "queued", ACTIONS.c.kind != "lifted")).scalars())
 
 
 def _invoices(connection: Connection, numbers: list[str]) -> list[Any]:

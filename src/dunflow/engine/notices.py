@@ -1,10 +1,10 @@
 """Outcomes of a batch → rendered messages in the outbox.
 
 Without grouping, each case that reached a step gets its own notice. With
-`group_per_debtor`, the regular steps of one debtor, currency and policy
-version become one notice listing all the debtor's overdue invoices in that
-currency, at the highest step any of them reached. Escalations and installment
-reminders are never grouped: they concern one invoice.
+`group_per_debtor`, the regular steps of one debtor, currency and policy become
+one notice at the highest step due today (courtesy notes apart, for invoices not
+yet due); see `grouping` for which invoices it lists. Escalations and
+installment reminders are never grouped: they concern one invoice.
 """
 from __future__ import annotations
 
@@ -24,14 +24,15 @@ from dunflow.domain.notice import (
     choose_channels,
     invoice_line,
 )
-from dunflow.domain.policy import NOT_DUNNED, Step
+from dunflow.domain.policy import Step
 from dunflow.engine.advance import Outcome
+from dunflow.engine.grouping import Lifter, group_key
 from dunflow.policy.versions import CompiledVersions
 from dunflow.rendering.templates import TemplateStore
-from dunflow.store.orm import Case, Invoice, OutboxMessage, table_of
+from dunflow.store.orm import OutboxMessage, table_of
 from dunflow.store.orm import Debtor as DebtorRow
 
-CASES, INVOICES, DEBTORS, OUTBOX = table_of(Case), table_of(Invoice), table_of(DebtorRow), table_of(OutboxMessage)
+DEBTORS, OUTBOX = table_of(DebtorRow), table_of(OutboxMessage)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Notice:
 class Messages:
     rows: list[dict[str, Any]] = field(default_factory=list)
     by_case: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    companions: list[Outcome] = field(default_factory=list)
 
 
 def debtor_from_row(row: Any) -> Debtor:
@@ -78,66 +80,53 @@ class NoticeWriter:
         self.creditor, self.as_of, self.now = creditor, as_of, now
 
     def write(self, outcomes: list[Outcome]) -> Messages:
-        notices = self.notices(outcomes)
+        """Render and queue the notices of `outcomes`; `companions` are the outcomes of other invoices a
+        grouped notice lifted to its step (the caller records and saves them like its own)."""
+        notices, companions = self.notices(outcomes)
         debtors = self._debtors({n.debtor_id for n in notices})
-        messages = Messages()
+        messages = Messages(companions=companions)
         for notice in notices:
             self._render(notice, debtors[notice.debtor_id], messages)
         if messages.rows:
             self.connection.execute(insert(OUTBOX), messages.rows)
         return messages
 
-    def notices(self, outcomes: list[Outcome]) -> list[Notice]:
+    def notices(self, outcomes: list[Outcome]) -> tuple[list[Notice], list[Outcome]]:
         single: list[Notice] = []
-        grouped: dict[tuple[int, str, int], list[Outcome]] = {}
+        grouped: dict[tuple[Any, ...], list[Outcome]] = {}
         for outcome in outcomes:
             if outcome.notice is None or (outcome.escalated and not outcome.notice.channels):
                 continue
             facts = outcome.facts
             policy = self.versions.get(facts.policy_version_id).policy
             if policy.settings.group_per_debtor and not outcome.escalated and outcome.notice.kind != "installment":
-                grouped.setdefault((facts.debtor_id, facts.currency, facts.policy_version_id), []).append(outcome)
+                grouped.setdefault(group_key(facts, policy, outcome.notice), []).append(outcome)
             else:
                 single.append(Notice(f"case:{facts.case_id}:r{facts.revision}:{outcome.notice.id}",
                                      facts.debtor_id, facts.policy_version_id, outcome.notice, [self._line(facts)],
                                      [facts.case_id], dict(outcome.extra)))
-        return single + self._group_notices(grouped)
+        if not grouped:
+            return single, []
+        lifter = Lifter(self.connection, self.versions, self.as_of, outcomes, {key[0] for key in grouped})
+        notices = [self._group_notice(lifter, members) for members in grouped.values()]
+        return single + notices, lifter.companions
 
     def _line(self, facts: Any) -> InvoiceLine:
         return invoice_line(facts.number, facts.issue_date, facts.due_date, Money(facts.amount, facts.currency),
                             Money(facts.open_amount, facts.currency), self.as_of)
 
-    def _group_notices(self, groups: dict[tuple[int, str, int], list[Outcome]]) -> list[Notice]:
-        if not groups:
-            return []
-        others = self._other_overdue({debtor for debtor, _, _ in groups})
-        notices: list[Notice] = []
-        for (debtor_id, currency, version_id), members in groups.items():
-            compiled = self.versions.get(version_id)
-            advancing = {o.facts.case_id for o in members}
-            extra = [row for row in others.get((debtor_id, currency, version_id), []) if row.id not in advancing]
-            level = max([compiled.reached_index(o.state) for o in members] +
-                        [compiled.reached_index(row.state) for row in extra if row.state in compiled.dunning_states])
-            first = members[0].facts
-            lines = [self._line(o.facts) for o in members] + [self._line(row) for row in extra]
-            lines.sort(key=lambda line: (line.due_date, line.number))
-            notices.append(Notice(f"group:{debtor_id}:{currency}:case:{first.case_id}:r{first.revision}",
-                                  debtor_id, version_id, compiled.policy.steps[level], lines, sorted(advancing)))
-        return notices
-
-    def _other_overdue(self, debtor_ids: set[int]) -> dict[tuple[int, str, int], list[Any]]:
-        query = (
-            select(CASES.c.id, CASES.c.state, CASES.c.debtor_id, CASES.c.policy_version_id, INVOICES.c.number,
-                   INVOICES.c.currency, INVOICES.c.amount, INVOICES.c.open_amount, INVOICES.c.issue_date,
-                   INVOICES.c.due_date)
-            .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
-            .where(CASES.c.debtor_id.in_(debtor_ids), INVOICES.c.due_date < self.as_of,
-                   CASES.c.state.not_in(NOT_DUNNED))
-        )
-        found: dict[tuple[int, str, int], list[Any]] = {}
-        for row in self.connection.execute(query):
-            found.setdefault((row.debtor_id, row.currency, row.policy_version_id), []).append(row)
-        return found
+    def _group_notice(self, lifter: Lifter, members: list[Outcome]) -> Notice:
+        """One notice at the highest step any member is due; every invoice it lists is moved to that step."""
+        version_id = max(o.facts.policy_version_id for o in members)
+        step = self.versions.get(version_id).policy.all_steps[max(
+            self.versions.get(version_id).policy.step_index(o.notice.id) for o in members if o.notice)]
+        listed = [lifter.raise_member(o, step) for o in members]
+        if not step.is_courtesy:  # a courtesy note is about invoices not yet due; it lifts nobody
+            listed += lifter.lift_others(members, step)
+        lines = sorted((self._line(o.facts) for o in listed), key=lambda line: (line.due_date, line.number))
+        first = members[0].facts
+        return Notice(f"group:{first.debtor_id}:{first.currency}:case:{first.case_id}:r{first.revision}",
+                      first.debtor_id, version_id, step, lines, sorted(o.facts.case_id for o in listed))
 
     def _debtors(self, ids: Iterable[int]) -> dict[int, Debtor]:
         id_list = list(ids)

@@ -196,6 +196,7 @@ class _Batch:
                                self.report)
         now = self.clock.now()
         messages = NoticeWriter(connection, versions, self.templates, self.creditor, self.as_of, now).write(outcomes)
+        outcomes += messages.companions  # other invoices a grouped notice lifted to its step
         _write_actions(connection, outcomes, messages, self.as_of, now)
         _update_cases(connection, outcomes)
         write_effects(connection, outcomes)
