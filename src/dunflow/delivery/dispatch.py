@@ -2,7 +2,8 @@
 
 Before delivery each message is checked against today's open amounts (see
 `refresh`): rendered again if a partial payment arrived since, withdrawn if none
-of its invoices is still dunned. A message is marked sent in its own short
+of its invoices is still due it. A delivery or a withdrawal moves the ladder of
+the cases the message was queued for (`engine.receipts`). A message is marked sent in its own short
 transaction after delivery; if the process dies in between, the next `send`
 delivers it again with the same key, which every channel treats as the same
 message (the file sink rewrites the same file).
@@ -65,7 +66,7 @@ def _prepare(engine: Engine, message_id: int, refresher: Refresher | None, repor
             return None
         message = dict(row._mapping)
         verdict = True if refresher is None else refresher(connection, message)
-        if verdict is None or (isinstance(verdict, Withdrawn)):
+        if verdict is None or isinstance(verdict, Withdrawn):
             why = verdict.why if isinstance(verdict, Withdrawn) else NOT_DUE
             connection.execute(update(OUTBOX).where(OUTBOX.c.id == message_id).values(
                 status="cancelled", last_error=f"withdrawn before delivery: {why}"))
