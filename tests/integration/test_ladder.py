@@ -154,8 +154,8 @@ def test_the_next_step_is_timed_from_the_day_the_notice_was_delivered(dunflow: D
     dunflow("send", "--as-of", "2026-10-12")  # four days late
     shown = dunflow.invoice("S-2")
     assert [a["fate"] for a in shown["actions"] if a["kind"] == "step"] == ["delivered on 2026-10-12"]
-    # first-notice: 14 days after due = 10-15, but 5 days after the reminder arrived = 10-17, a Saturday
-    assert shown["next"]["step"] == "first-notice" and shown["next"]["at"] >= "2026-10-19"
+    # first-notice: 14 days after due = 10-15, but the reminder arrived on 10-12 asking for payment by 10-19
+    assert (shown["next"]["step"], shown["next"]["at"]) == ("first-notice", "2026-10-20")
 
 
 # --- 3. the next notice never comes before the deadline the previous one named -------------------------

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from dunflow.domain.policy import Policy, Step
+from dunflow.domain.policy import NOT_DUNNED, Policy, Step
 from dunflow.domain.schedule import next_planned, not_before_tomorrow
 from dunflow.engine.advance import CaseFacts, Outcome, Record
 from dunflow.engine.cases import locked_cases
@@ -55,6 +55,7 @@ class Lifter:
         query = (locked_cases().add_columns(VERSIONS.c.name.label("policy_name"))
                  .join(VERSIONS, VERSIONS.c.id == CASES.c.policy_version_id)
                  .where(CASES.c.debtor_id.in_(debtor_ids), INVOICES.c.due_date < self.as_of,
+                        CASES.c.state.not_in(NOT_DUNNED),
                         CASES.c.id.not_in(list(self.batch)))
                  .order_by(CASES.c.id))
         rows = [(row.policy_name, CaseFacts(**{k: v for k, v in row._mapping.items() if k != "policy_name"}))

@@ -94,6 +94,7 @@ class Action(Base):
     """The audit trail: every step, skip and event, why it happened, under which policy version."""
 
     __tablename__ = "actions"
+    __table_args__ = (Index("ix_actions_message_key", "message_key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))

@@ -25,10 +25,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("delivered_state", sa.String(length=64), nullable=False, server_default="new"))
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("delivered_on", sa.Date(), nullable=True))
+    op.create_index("ix_actions_message_key", "actions", ["message_key"])  # message → the cases it moved
     op.execute("UPDATE cases SET delivered_state = COALESCE(resume_state, state)")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_actions_message_key", table_name="actions")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("delivered_on")
     with op.batch_alter_table("cases") as batch:
