@@ -87,9 +87,20 @@ def _next(uow: UnitOfWork, row: Any) -> dict[str, Any] | None:
     if index is None:
         return None
     step = policy.all_steps[index]
+    previous_on, previous, note = row.last_step_on, _received(compiled, row), ""
+    queued_on = _queued_on(uow, row) if row.delivered_state != row.state and reached >= 0 else None
+    if queued_on is not None:  # the notice of the step reached is not delivered yet: timed as if it went out today
+        previous_on, previous = queued_on, policy.all_steps[reached]
+        note = f" (counted from {queued_on}, the day {row.state} was queued, until it is delivered)"
     return {"step": step.id, "at": str(row.next_action_at),
-            "why": explain(policy, step, row.due_date, row.last_step_on, row.next_action_at, _received(compiled, row),
-                           issue_date=row.issue_date, is_business_day=bday, repeats=row.repeats)}
+            "why": explain(policy, step, row.due_date, previous_on, row.next_action_at, previous,
+                           issue_date=row.issue_date, is_business_day=bday, repeats=row.repeats) + note}
+
+
+def _queued_on(uow: UnitOfWork, row: Any) -> date | None:
+    """The day the notice that moved the case to its current step was queued (None: no such notice)."""
+    days = [a.at for a in uow.reports.actions(row.case_id) if a.status == "queued" and a.to_state == row.state]
+    return days[-1] if days else None
 
 
 def _received(compiled: CompiledPolicy, row: Any) -> Step | None:
