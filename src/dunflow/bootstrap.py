@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from dunflow.clock import Clock, SystemClock
 from dunflow.delivery.channels import Channel, FileSink
-from dunflow.delivery.refresh import Refreshed, refresh
+from dunflow.delivery.refresh import Refreshed, Withdrawn, refresh
 from dunflow.engine.pauses import PauseTimer
 from dunflow.events.timers import pause_timers
 from dunflow.policy.validate import PolicySet, load_policies
@@ -62,7 +62,7 @@ class Workspace:
         with self.store.writing() as uow:
             return uow.versions.register(self.policies, uow.clock.now())
 
-    def refresher(self, uow: UnitOfWork, message: dict[str, Any]) -> Refreshed | None | bool:
+    def refresher(self, uow: UnitOfWork, message: dict[str, Any]) -> Refreshed | Withdrawn | None | bool:
         """Check a pending message against today's open amounts before it goes out."""
         return refresh(uow, self.templates, self.project.creditor, message)
 

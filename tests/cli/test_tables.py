@@ -68,8 +68,9 @@ def test_show_invoice_table_shows_the_payment_reference_in_the_timeline(project:
 
 
 def test_status_table_shows_every_case_count_the_json_reports(project: Path) -> None:
-    data = json.loads(dunflow(project, "status", "--as-of", "2026-12-01", "--format", "json").output)
-    text = dunflow(project, "status", "--as-of", "2026-12-01", "--format", "table").output
+    # the final notice waits for the first notice's pay-by date (issue 13.3): due on 2026-12-14
+    data = json.loads(dunflow(project, "status", "--as-of", "2026-12-07", "--format", "json").output)
+    text = dunflow(project, "status", "--as-of", "2026-12-07", "--format", "table").output
     assert data["cases"] and data["due"]
     for row in data["cases"]:
         assert f"│ {row['policy']} │ {row['state']} │ {row['cases']} " in text

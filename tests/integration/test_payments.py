@@ -127,6 +127,7 @@ def test_full_payment_by_invoice_number_pays_the_invoice_and_later_runs_leave_it
 
 def test_partial_payment_reduces_the_open_amount_and_the_next_notice_shows_the_rest(dunflow: Dunflow) -> None:
     dunflow("run", "--as-of", "2026-10-12")
+    dunflow("send", "--as-of", "2026-10-12")  # the reminder reached the debtor: the next step may follow it
     state = dunflow.invoice("P-200")["state"]
     assert state == "reminder"
     out = dunflow("payment", "add", "P-200", "200.00", "--date", "2026-10-13")

@@ -142,7 +142,7 @@ T-1,B1,EUR,1190.00,,2026-10-01,2026-10-31,Alpha GmbH,business,DE,de,ap@alpha.exa
 """)))
     for day in ("2026-10-30", "2026-11-02", "2026-11-09", "2026-11-16", "2026-11-23", "2026-11-30", "2026-12-14",
                 "2026-12-28", "2026-12-31", "2027-01-29", "2027-02-01"):
-        cli("run", "--as-of", day)
+        cli("run", "--as-of", day, "--send")  # each notice reaches the debtor on its run day (issue 13.2)
     assert actions_of(cli, "T-1") == [
         ("step", "reminder", "2026-11-02"),  # issue date + 30 days = Sat 10-31, the next business day
         ("step", "reminder", "2026-11-16"),  # again 14 days later
@@ -161,6 +161,7 @@ def test_show_invoice_names_the_coming_repetition(project_dir: Path, database_ur
 T-1,B1,EUR,1190.00,,2026-10-01,2026-10-31,Alpha GmbH,business,DE,de,ap@alpha.example
 """)))
     cli("run", "--as-of", "2026-11-02")
+    cli("send", "--as-of", "2026-11-02")  # a step counts once delivered (issue 13.2)
     assert cli.invoice("T-1")["next"]["step"] == "reminder"
     assert cli.invoice("T-1")["next"]["at"] == "2026-11-16"
 
@@ -267,12 +268,12 @@ def test_email_goes_out_on_a_weekend_when_the_policy_says_so_letters_wait_for_mo
     cli("import", "invoices", str(write_csv(tmp_path, "i.csv", f"""{HEADER}
 W-1,B1,EUR,500.00,,2026-09-24,2026-10-24,Alpha GmbH,business,DE,de,ap@alpha.example
 """)))
-    saturday = json.loads(cli("run", "--as-of", "2026-10-31", "--format", "json").stdout)  # due + 7: a Saturday
+    saturday = json.loads(cli("run", "--as-of", "2026-10-31", "--send", "--format", "json").stdout)  # due + 7: Sat
     assert (saturday["advanced"], saturday["deferred"]) == (1, 0)
     assert cli.invoice("W-1")["next"]["at"] == "2026-11-09"  # due + 14 is a Saturday, and a letter goes too
     late = json.loads(cli("run", "--as-of", "2026-11-14", "--format", "json").stdout)  # runs missed; a Saturday
     assert (late["advanced"], late["deferred"]) == (0, 1)
-    cli("run", "--as-of", "2026-11-16")
+    cli("run", "--as-of", "2026-11-16", "--send")
     assert actions_of(cli, "W-1") == [("step", "reminder", "2026-10-31"), ("step", "first-notice", "2026-11-16")]
 
 

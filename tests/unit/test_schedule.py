@@ -1,6 +1,7 @@
 """Timing rules: when each step falls, business days, gaps between notices and catch-up after missed runs."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -137,7 +138,8 @@ def test_catch_up_never_jumps_over_a_required_step() -> None:
     p = policy(step("reminder", 7), step("first-notice", 14, required=True), step("final-notice", 28))
     assert ids(due_step(p, -1, DUE, None, day(42), weekdays_only)) == \
         ("first-notice", [("reminder", date(2026, 11, 9))])
-    assert ids(due_step(p, 1, DUE, day(42), day(43), weekdays_only)) == ("final-notice", [])
+    assert due_step(p, 1, DUE, day(42), day(49), weekdays_only) is None  # the first notice's 7 days to pay
+    assert ids(due_step(p, 1, DUE, day(42), day(50), weekdays_only)) == ("final-notice", [])
 
 
 def test_a_required_first_step_stops_catch_up_at_once() -> None:
@@ -148,7 +150,7 @@ def test_a_required_first_step_stops_catch_up_at_once() -> None:
 def test_catch_up_next_sends_only_the_next_step() -> None:
     p = policy(*THREE, catch_up="next")
     assert ids(due_step(p, -1, DUE, None, day(42), weekdays_only)) == ("reminder", [])
-    assert ids(due_step(p, 0, DUE, day(42), day(43), weekdays_only)) == ("first-notice", [])
+    assert ids(due_step(p, 0, DUE, day(42), day(50), weekdays_only)) == ("first-notice", [])  # after 7 days to pay
 
 
 def test_an_expired_courtesy_reminder_is_never_sent_after_the_due_date() -> None:
@@ -187,7 +189,17 @@ def test_after_a_notice_the_next_look_is_the_next_step_date() -> None:
     compiled = compile_policy(policy(*THREE, min_gap=5))
     outcome = decide(compiled, weekdays_only, case(), day(7))
     assert outcome is not None and outcome.notice is not None
-    assert (outcome.state, outcome.last_step_on, outcome.next_action_at) == ("reminder", day(7), day(14))
+    # last_step_on is the day the reminder is delivered (send sets it); until then, delivery today is assumed
+    # the first notice: 14 days after due, but not before the reminder's 7 days to pay have passed (day 15)
+    assert (outcome.state, outcome.last_step_on, outcome.next_action_at) == ("reminder", None, day(15))
+
+
+def test_a_case_whose_notice_is_still_in_the_outbox_waits_instead_of_climbing() -> None:
+    compiled = compile_policy(policy(*THREE))
+    waiting = replace(case(), state="reminder", pending=True)
+    outcome = decide(compiled, weekdays_only, waiting, day(30))
+    assert outcome is not None and outcome.waiting and outcome.notice is None
+    assert (outcome.state, outcome.records, outcome.next_action_at) == ("reminder", [], day(31))
 
 
 @pytest.mark.parametrize("p", [
@@ -234,3 +246,33 @@ escalation: {id: handover, after: {days: 42}, to: collection_agency, channels: [
     refused = [p for check in policy_checks() for p in check(pf)]
     due = due_step(pf.policy, -1, DUE, None, day(7), weekdays_only)
     assert refused or (due is not None and "courtesy" in [due.step.id, *(s.id for s, _ in due.skipped)])
+
+
+# --- the previous notice's deadline -----------------------------------------------------------------------
+
+
+def paying(step_: Step, days: int) -> Step:
+    return replace(step_, pay_within_days=days)
+
+
+def test_the_next_notice_waits_until_the_pay_by_date_of_the_previous_one_has_passed() -> None:
+    p = policy(paying(step("reminder", 7), 10), step("first-notice", 9), step("final-notice", 30))
+    # the reminder went out on day 7 asking for payment by day 17: day 9 is too early, day 18 the first free day
+    assert planned_date(p, 1, DUE, day(7), weekdays_only, not_before=day(18)) == date(2026, 11, 20)
+    assert next_planned(p, 0, DUE, day(7), day(7), weekdays_only) == date(2026, 11, 20)
+    assert due_step(p, 0, DUE, day(7), day(17), weekdays_only) is None
+    assert ids(due_step(p, 0, DUE, day(7), day(18), weekdays_only)) == ("first-notice", [])
+
+
+def test_catch_up_never_jumps_the_deadline_of_the_notice_last_sent() -> None:
+    p = policy(step("reminder", 7), paying(step("first-notice", 14, required=True), 10), step("final-notice", 21),
+               esc=escalation(28))
+    sent_late = day(41)  # an invoice imported late: the first notice went out on day 41
+    assert due_step(p, 1, DUE, sent_late, day(48), weekdays_only) is None
+    assert ids(due_step(p, 1, DUE, sent_late, day(52), weekdays_only)) == ("final-notice", [])
+
+
+def test_the_reason_names_the_deadline_that_held_the_step_back() -> None:
+    p = policy(paying(step("reminder", 7), 10), step("first-notice", 9))
+    why = explain(p, p.steps[1], DUE, day(7), date(2026, 11, 20), p.steps[0])
+    assert "not before 2026-11-20 (the previous notice asked for payment by 2026-11-19)" in why

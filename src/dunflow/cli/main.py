@@ -173,11 +173,12 @@ def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, f
                          batch_size=ws.project.batch_size, force=force, progress=progress)
     summary: dict[str, Any] = {"as_of": str(result.as_of), "dry_run": dry_run, "due": result.due,
                                "advanced": result.advanced, "messages": result.messages,
-                               "deferred": result.deferred, "steps": dict(result.steps), "failed": result.failed}
+                               "deferred": result.deferred, "waiting": result.waiting, "steps": dict(result.steps),
+                               "failed": result.failed}
     if dry_run:
         summary["notices"] = result.notices
     if send_now and not dry_run:
-        summary["sent"] = _deliver(ctx, ws)
+        summary["sent"] = _deliver(ctx, ws, day)
     report(fmt, summary, _print_run)
     if result.failed:  # the others went on, but someone must fix these: exit code 1
         sys.exit(EXIT_USER_ERROR)
@@ -206,7 +207,8 @@ def _print_run(summary: dict[str, Any]) -> None:
     prefix = "dry run: would advance" if summary["dry_run"] else "advanced"
     click.echo(f"{summary['as_of']}: {summary['due']} due, {prefix} {summary['advanced']}, "
                f"{summary['messages']} message(s) queued" + (f", {summary['deferred']} deferred (not a business day)"
-                                                            if summary["deferred"] else ""))
+                                                            if summary["deferred"] else "")
+               + (f", {summary['waiting']} waiting for their last notice to be delivered" if summary["waiting"] else ""))
     for step, count in sorted(summary["steps"].items()):
         click.echo(f"  {step}: {count}")
     for notice in summary.get("notices", []):
@@ -221,29 +223,32 @@ def _print_run(summary: dict[str, Any]) -> None:
         click.echo(f"{len(summary['failed'])} case(s) failed; `dunflow status` lists them", err=True)
 
 
-def _deliver(ctx: click.Context, ws: Workspace) -> dict[str, Any]:
-    """Send the pending outbox; what happened, as the JSON of `dunflow send`."""
+def _deliver(ctx: click.Context, ws: Workspace, on: date | None = None) -> dict[str, Any]:
+    """Send the pending outbox (`on`: the delivery date the ladder counts from); what happened, as the JSON of
+    `dunflow send`."""
     from dunflow.delivery.dispatch import send_pending
 
     with progress_bar(ctx, "send") as progress:
-        result = send_pending(ws.store, ws.channel, ws.refresher, progress=progress)
+        result = send_pending(ws.store, ws.channel, ws.refresher, progress=progress, on=on)
     return {"sent": result.sent, "rerendered": result.rerendered, "withdrawn": result.withdrawn,
             "failed": result.failed, "outbox": str(ws.project.outbox_dir)}
 
 
 def _print_send(data: dict[str, Any]) -> None:
     extra = [f"{data['rerendered']} re-rendered with today's open amounts" if data["rerendered"] else "",
-             f"{data['withdrawn']} withdrawn (nothing left to dun)" if data["withdrawn"] else "",
+             f"{data['withdrawn']} withdrawn (none of their invoices still due them)" if data["withdrawn"] else "",
              f"{data['failed']} failed (will retry)" if data["failed"] else ""]
     click.echo(f"delivered {data['sent']} message(s) to {data['outbox']}" + "".join(f"; {e}" for e in extra if e))
 
 
 @main.command()
+@click.option("--as-of", "as_of", type=ISO_DATE,
+              help="Delivery date the ladder counts from (default: today; never before a message was queued).")
 @WRITE_FORMAT
 @click.pass_context
-def send(ctx: click.Context, fmt: str) -> None:
+def send(ctx: click.Context, as_of: date | None, fmt: str) -> None:
     """Deliver pending outbox messages (for now: files in the project's outbox folder)."""
-    report(fmt, _deliver(ctx, workspace(ctx)), _print_send)
+    report(fmt, _deliver(ctx, workspace(ctx), as_of), _print_send)
 
 
 @main.command()

@@ -67,7 +67,7 @@ def emit_invoice(data: dict[str, Any]) -> None:
                f"due {data['due_date']}")
     click.echo(f"  policy {data['policy']} v{data['policy_version']}, state: {data['state']}")
     emit_table("Timeline", ("at", "kind", "step", "channel", "status", "policy v", "why"),
-               [(a["at"], a["kind"], a["step"], a["channel"], a["status"], a["policy_version"], a["rule"])
+               [(a["at"], a["kind"], a["step"], a["channel"], a["fate"], a["policy_version"], a["rule"])
                 for a in data["actions"]])
     nxt = data["next"]
     if nxt is None:

@@ -3,7 +3,9 @@
 A notice is rendered when the run decides on it and delivered later. If a
 partial payment or credit note arrived in between, the notice is rendered again
 with today's open amounts (invoices no longer dunned drop out of a grouped
-notice); if none of its invoices is still dunned, it is withdrawn.
+notice); if none of its invoices is still dunned, or only invoices that were
+lifted onto a grouped notice are left (none was due it), it is withdrawn. An
+escalation stays due while its invoice is escalated and open.
 """
 from __future__ import annotations
 
@@ -12,10 +14,17 @@ from typing import Any
 
 from dunflow.domain.money import Money
 from dunflow.domain.notice import Creditor, NoticeFacts, invoice_line
-from dunflow.domain.policy import NOT_DUNNED
+from dunflow.domain.policy import ESCALATED, NOT_DUNNED
 from dunflow.engine.notices import debtor_from_row
 from dunflow.rendering.templates import TemplateStore
 from dunflow.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """Withdraw the message, for this reason."""
+
+    why: str
 
 
 @dataclass(frozen=True)
@@ -28,22 +37,41 @@ class Refreshed:
 
 
 def refresh(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
-            message: dict[str, Any]) -> Refreshed | None | bool:
-    """True: send as rendered. None: withdraw. Refreshed: send this text instead."""
+            message: dict[str, Any]) -> Refreshed | Withdrawn | None | bool:
+    """True: send as rendered. None or Withdrawn: withdraw. Refreshed: send this text instead."""
     rendered_with = message.get("open_amounts")
     if not rendered_with or message["step"] == "installment":
         return True
     rows = uow.invoices.with_cases(list(rendered_with))
-    current = {r.number: str(r.open_amount) for r in rows if _still_dunned(r)}
+    escalation = _is_escalation(uow, message, rows)
+    current = {r.number: str(r.open_amount) for r in rows if _still_due(r, escalation)}
     if current == rendered_with:
         return True
     if not current:
         return None
+    due = uow.cases.due_numbers(message["key"])
+    if due and not due & set(current):
+        return Withdrawn(f"{', '.join(sorted(due))} no longer due it; {', '.join(current)} "
+                         f"{'is' if len(current) == 1 else 'are'} due no notice of this step yet")
     return _render_again(uow, templates, creditor, message, [r for r in rows if r.number in current])
 
 
-def _still_dunned(row: Any) -> bool:
-    return row.state not in NOT_DUNNED and row.open_amount > 0
+def _is_escalation(uow: UnitOfWork, message: dict[str, Any], rows: list[Any]) -> bool:
+    """Is this the hand-over (or the policy's other terminal step) rather than a notice to the debtor?"""
+    if not rows:
+        return False
+    escalation = uow.versions.compiled(rows[0].policy_version_id).policy.escalation
+    return escalation is not None and escalation.id == message["step"]
+
+
+def _still_due(row: Any, escalation: bool) -> bool:
+    """Does this invoice still need the message? An escalation moved its case to `escalated` on purpose, so it
+    stays due until the invoice is paid, credited or cancelled; a notice only while the case is dunned."""
+    if row.open_amount <= 0:
+        return False
+    if escalation:
+        return bool(row.state == ESCALATED)
+    return row.state not in NOT_DUNNED
 
 
 def _render_again(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor, message: dict[str, Any],

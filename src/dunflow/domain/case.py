@@ -24,3 +24,5 @@ class CaseFacts:
     due_date: date
     next_action_at: date | None = None
     repeats: int = 0  # sendings of the current step after its first (a repeating step)
+    delivered_state: str = "new"  # the last step whose notice the debtor received
+    pending: bool = False  # a message about this case still waits for delivery

@@ -4,7 +4,9 @@ Rules (documented in the README, "Timing rules"):
 - a step's date is its anchor plus its delay: the due date, the issue date, the date
   the previous step was actually sent, or the end of the month containing due date +
   delay; a delay in months keeps the day of the month, clamped to the month end;
-- never closer than `min_days_between_steps` after the previous notice;
+- never closer than `min_days_between_steps` after the previous notice, and never
+  before the pay-by date the previous notice named has passed (its delivery day +
+  `pay_within_days`; the next notice comes the day after at the earliest);
 - moved forward onto the next business day of the policy's calendar;
 - catch-up: when several steps became due since the last run, only the latest
   due one is sent (`catch_up: latest`, the default) or only the next one
@@ -94,12 +96,19 @@ def counts_from(policy: Policy, index: int, due_date: date, sent_on: date | None
     return planned if shifted == sent_on else sent_on
 
 
+def pay_by_passed(policy: Policy, reached: int, reached_on: date | None) -> date | None:
+    """The first day after the pay-by date the notice of step `reached` named (None: no notice yet)."""
+    if reached < 0 or reached_on is None:
+        return None
+    return reached_on + timedelta(days=policy.all_steps[reached].pay_within_days + 1)
+
+
 def planned_date(
     policy: Policy, index: int, due_date: date, previous_on: date | None, is_business_day: BusinessDay,
-    *, issue_date: date | None = None, repeats: int = 0,
+    *, issue_date: date | None = None, repeats: int = 0, not_before: date | None = None,
 ) -> date:
-    """The date step `index` falls on, given when the step before it went out (None: no step yet) and how often
-    that one was repeated."""
+    """The date step `index` falls on, given when the step before it went out (None: no step yet), how often
+    that one was repeated, and the day the last notice's deadline has passed (`not_before`)."""
     step = policy.all_steps[index]
     anchor = previous_on
     if step.after.anchor == "previous_step":
@@ -108,6 +117,8 @@ def planned_date(
     day = raw_date(step, due_date, anchor, issue_date)
     if previous_on is not None:
         day = max(day, previous_on + timedelta(days=policy.settings.min_days_between_steps))
+    if not_before is not None:
+        day = max(day, not_before)
     return next_business_day(day, step_calendar(policy, step, is_business_day))
 
 
@@ -140,7 +151,8 @@ def next_planned(
     comes first; None once nothing is left to send."""
     index = next_step(policy, reached, due_date, as_of)
     dates = [planned_date(policy, index, due_date, reached_on, is_business_day, issue_date=issue_date,
-                          repeats=repeats) if index is not None else None,
+                          repeats=repeats, not_before=pay_by_passed(policy, reached, reached_on))
+             if index is not None else None,
              repeat_date(policy, reached, due_date, reached_on, repeats, is_business_day, issue_date=issue_date)]
     found = [d for d in dates if d is not None]
     return min(found) if found else None
@@ -173,7 +185,7 @@ def due_step(
     """The step to send on `as_of` after step `reached` (-1: none yet) went out on `reached_on` (`repeats`
     times again since): a later step if one is due, else the repetition of the step reached if due."""
     candidates: list[tuple[int, Step, date]] = []
-    previous_on = reached_on
+    previous_on, deadline = reached_on, pay_by_passed(policy, reached, reached_on)
     last_regular = len(policy.steps) - 1
     for index in range(reached + 1, len(policy.all_steps)):
         step = policy.all_steps[index]
@@ -182,7 +194,7 @@ def due_step(
         if index > last_regular and reached != last_regular:
             break  # the escalation only follows the last regular step actually sent
         on = planned_date(policy, index, due_date, previous_on, is_business_day, issue_date=issue_date,
-                          repeats=repeats if index == reached + 1 else 0)
+                          repeats=repeats if index == reached + 1 else 0, not_before=deadline)
         if on > as_of:
             break
         candidates.append((index, step, on))
@@ -224,8 +236,10 @@ def _base_words(step: Step, due_date: date, previous_on: date | None, issue_date
 
 
 def explain(policy: Policy, step: Step, due_date: date, previous_on: date | None, planned_on: date,
-            *, issue_date: date | None = None, is_business_day: BusinessDay | None = None, repeats: int = 0) -> str:
-    """Why a step falls on its date, in words for the audit trail and `show invoice`.
+            previous: Step | None = None, *, issue_date: date | None = None,
+            is_business_day: BusinessDay | None = None, repeats: int = 0) -> str:
+    """Why a step falls on its date, in words for the audit trail and `show invoice` (`previous`: the step
+    whose notice went out on `previous_on`).
 
     With `is_business_day`, a previous step that only the business-day shift moved is counted from the day it
     was planned for, as `planned_date` does."""
@@ -239,6 +253,11 @@ def explain(policy: Policy, step: Step, due_date: date, previous_on: date | None
     if previous_on is not None and previous_on + timedelta(days=gap) > earliest:
         earliest = previous_on + timedelta(days=gap)
         reasons.append(f"not before {earliest} ({gap} days after the previous notice)")
+    if previous is not None and previous_on is not None:
+        pay_by = previous_on + timedelta(days=previous.pay_within_days)
+        if pay_by + timedelta(days=1) > earliest:
+            earliest = pay_by + timedelta(days=1)
+            reasons.append(f"not before {earliest} (the previous notice asked for payment by {pay_by})")
     if planned_on > earliest:
         reasons.append(f"moved to the next business day {planned_on}")
     elif sends_any_day(policy, step) and is_business_day is not None and not is_business_day(planned_on):

@@ -52,6 +52,7 @@ class Outcome:
     records: list[Record] = field(default_factory=list)
     notice: Step | None = None
     escalated: bool = False
+    waiting: bool = False  # due, but its last notice was not delivered yet
     extra: dict[str, object] = field(default_factory=dict)
     effects: list[tuple[str, int, dict[str, object]]] = field(default_factory=list)
     repeats: int = 0
@@ -120,7 +121,7 @@ def enter_step(compiled: CompiledPolicy, is_business_day: BusinessDay, case: Cas
     outcome.records.append(Record("step", step.id, f"{step.id}: the policy names it after "
                                   f"{outcome.records[-1].rule if outcome.records else 'the pause'}", "queued",
                                   case.state, case.state))
-    outcome.notice, outcome.last_step_on, outcome.repeats = step, as_of, 0
+    outcome.notice, outcome.repeats = step, 0  # last_step_on moves when the notice is delivered (receipts)
     outcome.next_action_at = not_before_tomorrow(next_planned(
         compiled.policy, compiled.reached_index(case.state), outcome.facts.due_date, as_of, as_of, is_business_day,
         issue_date=outcome.facts.issue_date), as_of)
@@ -151,13 +152,18 @@ def _dun(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState
             return
         note = (f" (below the minimum {minimum} {currency} on its own, but the debtor's overdue invoices in "
                 f"{currency} add up to {total} {currency}, at least the debtor minimum {threshold} {currency})")
+    if facts.pending:
+        outcome.waiting, outcome.next_action_at = True, as_of + timedelta(days=1)
+        return  # a step counts once delivered: nothing joins a notice still waiting in the outbox
     reached = compiled.reached_index(case.state)
     due = due_step(policy, reached, facts.due_date, outcome.last_step_on, as_of, is_business_day,
                    issue_date=facts.issue_date, repeats=outcome.repeats)
     if due is not None:
         _send_step(compiled, is_business_day, case, outcome, due, as_of, note)
     if case.state not in FINAL_STATES:
-        nxt = next_planned(policy, compiled.reached_index(case.state), facts.due_date, outcome.last_step_on, as_of,
+        # until the notice is delivered (which reschedules the case), assume it goes out today
+        reached_on = as_of if outcome.notice else outcome.last_step_on
+        nxt = next_planned(policy, compiled.reached_index(case.state), facts.due_date, reached_on, as_of,
                            is_business_day, issue_date=facts.issue_date, repeats=outcome.repeats)
         outcome.next_action_at = not_before_tomorrow(nxt, as_of) if outcome.notice else nxt
 
@@ -184,11 +190,13 @@ def _send_step(compiled: CompiledPolicy, is_business_day: BusinessDay, case: Cas
     if due.repeat:
         why = explain_repeat(due.step, outcome.last_step_on, due.planned_on, due.repeat)
     else:
-        why = explain(policy, due.step, facts.due_date, outcome.last_step_on, due.planned_on,
+        reached = compiled.reached_index(case.state)
+        previous = policy.all_steps[reached] if reached >= 0 else None
+        why = explain(policy, due.step, facts.due_date, outcome.last_step_on, due.planned_on, previous,
                       issue_date=facts.issue_date, is_business_day=is_business_day, repeats=outcome.repeats)
     transition(compiled, case, outcome, advance_event(due.step.id), why + note,
                "escalation" if escalating else "step", due.step.id, "queued")
-    outcome.notice, outcome.escalated, outcome.last_step_on = due.step, escalating, as_of
+    outcome.notice, outcome.escalated = due.step, escalating  # last_step_on: when delivered (receipts)
     outcome.repeats = due.repeat
 
 

@@ -1,16 +1,15 @@
 """Outcomes of a batch → rendered messages in the outbox.
 
 Without grouping, each case that reached a step gets its own notice. With
-`group_per_debtor`, the regular steps of one debtor, currency and policy
-version become one notice listing all the debtor's overdue invoices in that
-currency, at the highest step any of them reached. Escalations and installment
-reminders are never grouped: they concern one invoice.
+`group_per_debtor`, the regular steps of one debtor, currency and policy become
+one notice at the highest step due today (courtesy notes apart, for invoices not
+yet due); see `grouping` for which invoices it lists. Escalations and
+installment reminders are never grouped: they concern one invoice.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, Iterable
 
 from dunflow.domain.money import Money
@@ -23,8 +22,9 @@ from dunflow.domain.notice import (
     choose_channels,
     invoice_line,
 )
-from dunflow.domain.policy import NOT_DUNNED, Settings, Step
+from dunflow.domain.policy import Step
 from dunflow.engine.advance import Outcome
+from dunflow.engine.grouping import Lifter, group_key
 from dunflow.errors import DunflowError
 from dunflow.rendering.templates import TemplateStore
 from dunflow.store.uow import UnitOfWork
@@ -49,6 +49,7 @@ class Messages:
     rows: list[dict[str, Any]] = field(default_factory=list)
     by_case: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     failed: dict[int, DunflowError] = field(default_factory=dict)  # case id → why its notice could not be made
+    companions: list[Outcome] = field(default_factory=list)
 
 
 def debtor_from_row(row: Any) -> Debtor:
@@ -76,35 +77,43 @@ class NoticeWriter:
         self.creditor, self.as_of, self.now = creditor, as_of, now
 
     def write(self, outcomes: list[Outcome]) -> Messages:
-        notices = self.notices(outcomes)
+        """Render and queue the notices of `outcomes`; `companions` are the outcomes of other invoices a
+        grouped notice lifted to its step (the caller records and saves them like its own)."""
+        notices, companions = self.notices(outcomes)
         debtors = self._debtors({n.debtor_id for n in notices})
-        messages = Messages()
+        messages = Messages(companions=companions)
         for notice in notices:
             try:
                 self._render(notice, debtors[notice.debtor_id], messages)
             except DunflowError as exc:  # one bad notice: its cases are left behind, the others go on
                 messages.failed.update(dict.fromkeys(notice.case_ids, exc))
+        messages.companions = [o for o in companions if o.facts.case_id not in messages.failed]
         self.uow.outbox.add(messages.rows)
         return messages
 
-    def notices(self, outcomes: list[Outcome]) -> list[Notice]:
-        """Invoices with their own e-mail contact are grouped per contact: each notice goes to one address."""
+    def notices(self, outcomes: list[Outcome]) -> tuple[list[Notice], list[Outcome]]:
+        """The notices of `outcomes`, and the outcomes of other invoices a grouped notice lifted to its step.
+
+        Invoices with their own e-mail contact are grouped per contact: each notice goes to one address."""
         single: list[Notice] = []
-        grouped: dict[tuple[int, str, int, str], list[Outcome]] = {}
-        emails = self._invoice_emails([o.facts.invoice_id for o in outcomes if o.notice is not None])
+        grouped: dict[tuple[Any, ...], list[Outcome]] = {}
+        emails = self._invoice_emails([o.facts.invoice_id for o in outcomes])
         for outcome in outcomes:
             if outcome.notice is None or (outcome.escalated and not outcome.notice.channels):
                 continue
             facts, email = outcome.facts, emails.get(outcome.facts.invoice_id, "")
             policy = self.versions.compiled(facts.policy_version_id).policy
             if policy.settings.group_per_debtor and not outcome.escalated and outcome.notice.kind != "installment":
-                grouped.setdefault((facts.debtor_id, facts.currency, facts.policy_version_id, email), []).append(outcome)
+                grouped.setdefault(group_key(facts, policy, outcome.notice, email), []).append(outcome)
             else:
                 single.append(Notice(f"case:{facts.case_id}:r{facts.revision}:{outcome.notice.id}",
                                      facts.debtor_id, facts.policy_version_id, outcome.notice, [self._line(facts)],
                                      [facts.case_id], dict(outcome.extra), email))
-        stopped = {o.facts.case_id for o in outcomes if o.state in NOT_DUNNED}  # e.g. below the minimum today
-        return single + self._group_notices(grouped, stopped)
+        if not grouped:
+            return single, []
+        lifter = Lifter(self.uow, self.as_of, outcomes, {key[0] for key in grouped}, emails)
+        notices = [self._group_notice(lifter, members, key[-1]) for key, members in grouped.items()]
+        return single + notices, lifter.companions
 
     def _invoice_emails(self, invoice_ids: list[int]) -> dict[int, str]:
         return self.uow.cases.invoice_emails(invoice_ids)
@@ -113,50 +122,18 @@ class NoticeWriter:
         return invoice_line(facts.number, facts.issue_date, facts.due_date, Money(facts.amount, facts.currency),
                             Money(facts.open_amount, facts.currency), self.as_of)
 
-    def _group_notices(self, groups: dict[tuple[int, str, int, str], list[Outcome]],
-                       stopped: set[int]) -> list[Notice]:
-        """One notice per debtor, currency, policy version and invoice e-mail contact, listing the other invoices
-        still dunned: not those this batch stopped dunning, nor those below the policy's minimum (never dunned,
-        unless the debtor's overdue total reaches the policy's `debtor_minimum`)."""
-        if not groups:
-            return []
-        others = self._other_overdue({debtor for debtor, _, _, _ in groups})
-        notices: list[Notice] = []
-        for (debtor_id, currency, version_id, email), members in groups.items():
-            compiled = self.versions.compiled(version_id)
-            advancing = {o.facts.case_id for o in members}
-            minimum = self._minimum(compiled.policy.settings, currency, debtor_id, others)
-            extra = [row for row in others.get((debtor_id, currency, version_id), [])
-                     if row.id not in advancing | stopped and row.open_amount >= minimum
-                     and (row.email or "") == email]
-            level = max([compiled.reached_index(o.state) for o in members] +
-                        [compiled.reached_index(row.state) for row in extra if row.state in compiled.dunning_states])
-            first = members[0].facts
-            lines = [self._line(o.facts) for o in members] + [self._line(row) for row in extra]
-            lines.sort(key=lambda line: (line.due_date, line.number))
-            notices.append(Notice(f"group:{debtor_id}:{currency}:case:{first.case_id}:r{first.revision}",
-                                  debtor_id, version_id, compiled.policy.steps[level], lines, sorted(advancing),
-                                  email=email))
-        return notices
-
-    def _other_overdue(self, debtor_ids: set[int]) -> dict[tuple[int, str, int], list[Any]]:
-        found: dict[tuple[int, str, int], list[Any]] = {}
-        for row in self.uow.cases.overdue_of_debtors(debtor_ids, self.as_of, NOT_DUNNED):
-            found.setdefault((row.debtor_id, row.currency, row.policy_version_id), []).append(row)
-        return found
-
-    @staticmethod
-    def _minimum(settings: Settings, currency: str, debtor_id: int,
-                 others: dict[tuple[int, str, int], list[Any]]) -> Decimal:
-        """The smallest open amount listed: the policy minimum, or nothing when the policy has a debtor minimum
-        the debtor's overdue invoices in this currency reach together (then the small ones are dunned too)."""
-        minimum: Decimal = settings.minimum_for(currency)
-        threshold = settings.debtor_minimum_for(currency)
-        if threshold is None:
-            return minimum
-        total = sum((row.open_amount for (debtor, cur, _), rows in others.items() if debtor == debtor_id
-                     and cur == currency for row in rows), Decimal(0))
-        return Decimal(0) if total >= threshold else minimum
+    def _group_notice(self, lifter: Lifter, members: list[Outcome], email: str) -> Notice:
+        """One notice at the highest step any member is due; every invoice it lists is moved to that step."""
+        version_id = max(o.facts.policy_version_id for o in members)
+        policy = self.versions.compiled(version_id).policy
+        step = policy.all_steps[max(policy.step_index(o.notice.id) for o in members if o.notice)]
+        listed = [lifter.raise_member(o, step) for o in members]
+        if not step.is_courtesy:  # a courtesy note is about invoices not yet due; it lifts nobody
+            listed += lifter.lift_others(members, step, email)
+        lines = sorted((self._line(o.facts) for o in listed), key=lambda line: (line.due_date, line.number))
+        first = members[0].facts
+        return Notice(f"group:{first.debtor_id}:{first.currency}:case:{first.case_id}:r{first.revision}",
+                      first.debtor_id, version_id, step, lines, sorted(o.facts.case_id for o in listed), email=email)
 
     def _debtors(self, ids: Iterable[int]) -> dict[int, Debtor]:
         return {debtor_id: debtor_from_row(row) for debtor_id, row in self.uow.invoices.debtors_by_id(ids).items()}

@@ -19,7 +19,7 @@ repeated on the same day finds nothing due.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from itertools import groupby
 from typing import Any, Callable, Iterable, Iterator
@@ -29,6 +29,7 @@ from dunflow.engine.advance import CaseFacts, Outcome, Timer, decide, needs_debt
 from dunflow.engine.failures import leave_failed_behind
 from dunflow.engine.notices import Messages, NoticeWriter
 from dunflow.engine.pauses import Timers, fires, load_pause_facts, require_timers
+from dunflow.engine.receipts import pending_cases
 from dunflow.engine.totals import overdue_totals
 from dunflow.errors import DunflowError
 from dunflow.rendering.templates import TemplateStore
@@ -43,6 +44,7 @@ class RunReport:
     advanced: int = 0
     messages: int = 0
     deferred: int = 0
+    waiting: int = 0  # due, but their last notice is still in the outbox
     steps: Counter[str] = field(default_factory=Counter)
     notices: list[dict[str, object]] = field(default_factory=list)
     failed: list[dict[str, object]] = field(default_factory=list)  # cases left behind: their notice failed
@@ -115,7 +117,9 @@ def _claim(uow: UnitOfWork, chunk: list[tuple[int, int]], as_of: date,
     skipped = [key for key in chunk if key[0] not in debtors]
     if not case_ids:
         return [], skipped
-    return uow.cases.claim(case_ids, as_of), skipped
+    claimed = uow.cases.claim(case_ids, as_of)
+    waiting = pending_cases(uow, [facts.case_id for facts in claimed])
+    return [replace(facts, pending=facts.case_id in waiting) for facts in claimed], skipped
 
 
 @dataclass
@@ -157,6 +161,7 @@ class _Batch:
         now = uow.clock.now()
         messages = NoticeWriter(uow, self.templates, self.creditor, self.as_of, now).write(outcomes)
         outcomes, failures = leave_failed_behind(uow, outcomes, messages.failed, self.as_of)
+        outcomes += messages.companions  # other invoices a grouped notice lifted to its step
         _write_actions(uow, outcomes, messages, self.as_of, now)
         if uow.cases.advance(_case_changes(outcomes)) != len(outcomes):
             raise _Conflict()
@@ -215,6 +220,7 @@ def _case_changes(outcomes: list[Outcome]) -> list[dict[str, Any]]:
 
 def _tally(report: RunReport, outcomes: Iterable[Outcome], messages: list[dict[str, object]], dry_run: bool) -> None:
     for outcome in outcomes:
+        report.waiting += outcome.waiting
         if outcome.notice is not None:
             report.advanced += 1
             report.steps[outcome.notice.id] += 1

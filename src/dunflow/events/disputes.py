@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from dunflow.domain.policy import DISPUTED
-from dunflow.domain.schedule import planned_date
+from dunflow.domain.schedule import pay_by_passed, planned_date
 from dunflow.errors import DunflowError
 from dunflow.events.firing import CaseFacts, case_for_invoice, current_actor, fire
 from dunflow.events.holds import active_hold, hold_case
@@ -65,7 +65,8 @@ def _restarted(compiled: CompiledPolicy, case: CaseFacts, state: str, on: date) 
     start = case.last_step_on or case.due_date
     gap = (planned_date(policy, reached + 1, case.due_date, case.last_step_on, bday, issue_date=case.issue_date)
            - start).days
-    return on + timedelta(days=max(gap, 1))
+    deadline = pay_by_passed(policy, reached, case.last_step_on)  # a pause never shortens the time to pay
+    return max(on + timedelta(days=max(gap, 1)), deadline or on)
 
 
 def open_disputes(uow: UnitOfWork, invoice_id: int) -> list[dict[str, object]]:

@@ -15,6 +15,7 @@ from datetime import date
 from dunflow.domain.case import CaseFacts
 from dunflow.domain.policy import FINAL_STATES, NOT_DUNNED
 from dunflow.engine.advance import next_look
+from dunflow.engine.receipts import retract
 from dunflow.errors import DunflowError, NotFound, unknown_invoice
 from dunflow.policy.compile import CaseState, CompiledPolicy
 from dunflow.policy.versions import business_days
@@ -80,20 +81,23 @@ def fire(uow: UnitOfWork, case: CaseFacts, event: str, *, on: date, rule: str, a
     if not uow.cases.move(case, model.state, model.resume_state, last, next_action_at):
         raise DunflowError(f"invoice {case.number} changed while this command ran", "run the command again")
     if model.state in NOT_DUNNED:
-        withdraw_pending_messages(uow, case, f"{event}: {rule}")
+        withdraw_pending_messages(uow, case, f"{event}: {rule}", on)
     return model.state
 
 
-def withdraw_pending_messages(uow: UnitOfWork, case: CaseFacts, why: str) -> int:
+def withdraw_pending_messages(uow: UnitOfWork, case: CaseFacts, why: str, on: date) -> int:
     """Withdraw undelivered messages about this invoice: the debtor paid, disputed or agreed on something.
 
     A grouped notice is withdrawn only when none of its invoices is still being dunned; otherwise
-    it would take the other invoices' notice with it.
+    it would take the other invoices' notice with it. A withdrawn notice does not count as received
+    (`receipts.retract`): a paused case resumes at the step the debtor last received.
     """
-    ids = [row.id for row in uow.outbox.pending_of_debtor(case.debtor_id)
-           if case.number in (row.invoice_numbers or []) and not _still_dunned(uow, row.invoice_numbers)]
-    uow.outbox.withdraw(ids, f"withdrawn before delivery: {why}")
-    return len(ids)
+    withdrawn = [row for row in uow.outbox.pending_of_debtor(case.debtor_id)
+                 if case.number in (row.invoice_numbers or []) and not _still_dunned(uow, row.invoice_numbers)]
+    for row in withdrawn:
+        uow.outbox.withdraw([row.id], f"withdrawn before delivery: {why}")
+        retract(uow, row.key, on, why)
+    return len(withdrawn)
 
 
 def _still_dunned(uow: UnitOfWork, numbers: list[str]) -> bool:

@@ -4,10 +4,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from dunflow.domain.policy import FINAL_STATES, Policy
+from dunflow.domain.policy import FINAL_STATES, Policy, Step
 from dunflow.domain.schedule import explain, explain_repeat, next_step, repeat_date
 from dunflow.engine.failures import failing_cases
 from dunflow.errors import NotFound, unknown_invoice
+from dunflow.policy.compile import CompiledPolicy
 from dunflow.store.uow import UnitOfWork
 
 
@@ -36,10 +37,24 @@ def show_invoice(uow: UnitOfWork, number: str) -> dict[str, Any]:
 
 
 def _actions(uow: UnitOfWork, case_id: int) -> list[dict[str, Any]]:
+    """The audit trail; a queued notice shows what became of its message (delivered when, or withdrawn why)."""
     rows = uow.reports.actions(case_id)
     return [{"step": r.step, "kind": r.kind, "channel": r.channel, "at": str(r.at), "policy_version": r.version,
-             "rule": r.rule, "status": r.status, "from": r.from_state, "to": r.to_state, "actor": r.actor}
+             "rule": r.rule, **_fate(r), "from": r.from_state, "to": r.to_state, "actor": r.actor}
             for r in rows]
+
+
+def _fate(row: Any) -> dict[str, str]:
+    """`status` (queued, delivered, withdrawn, or the action's own) and `fate`, in words."""
+    if row.message_status == "sent":
+        on = row.delivered_on or (row.sent_at.date() if row.sent_at else row.at)
+        return {"status": "delivered", "fate": f"delivered on {on}"}
+    if row.message_status == "cancelled":
+        return {"status": "withdrawn", "fate": row.last_error or "withdrawn before delivery"}
+    if row.message_status == "pending":
+        tried = f"; {row.attempts} failed attempt(s): {row.last_error}" if row.attempts else ""
+        return {"status": "queued", "fate": f"queued, not delivered yet{tried}"}
+    return {"status": row.status, "fate": row.status}
 
 
 PAUSED_WHY = {
@@ -72,9 +87,26 @@ def _next(uow: UnitOfWork, row: Any) -> dict[str, Any] | None:
     if index is None:
         return None
     step = policy.all_steps[index]
+    previous_on, previous, note = row.last_step_on, _received(compiled, row), ""
+    queued_on = _queued_on(uow, row) if row.delivered_state != row.state and reached >= 0 else None
+    if queued_on is not None:  # the notice of the step reached is not delivered yet: timed as if it went out today
+        previous_on, previous = queued_on, policy.all_steps[reached]
+        note = f" (counted from {queued_on}, the day {row.state} was queued, until it is delivered)"
     return {"step": step.id, "at": str(row.next_action_at),
-            "why": explain(policy, step, row.due_date, row.last_step_on, row.next_action_at,
-                           issue_date=row.issue_date, is_business_day=bday, repeats=row.repeats)}
+            "why": explain(policy, step, row.due_date, previous_on, row.next_action_at, previous,
+                           issue_date=row.issue_date, is_business_day=bday, repeats=row.repeats) + note}
+
+
+def _queued_on(uow: UnitOfWork, row: Any) -> date | None:
+    """The day the notice that moved the case to its current step was queued (None: no such notice)."""
+    days = [a.at for a in uow.reports.actions(row.case_id) if a.status == "queued" and a.to_state == row.state]
+    return days[-1] if days else None
+
+
+def _received(compiled: CompiledPolicy, row: Any) -> Step | None:
+    """The step whose notice the debtor last received (its pay-by date holds the next one back)."""
+    index = compiled.reached_index(row.delivered_state) if row.delivered_state in compiled.dunning_states else -1
+    return compiled.policy.all_steps[index] if index >= 0 else None
 
 
 def _waiting_for_debtor_total(policy: Policy, row: Any) -> str:

@@ -22,10 +22,11 @@ from sqlalchemy import (
 )
 
 from dunflow.domain.case import CaseFacts
-from dunflow.store.orm import Action, Case, CaseFailure, Debtor, Invoice, Run, table_of
+from dunflow.store.orm import Action, Case, CaseFailure, Debtor, Invoice, OutboxMessage, PolicyVersion, Run, table_of
 
 CASES, INVOICES, ACTIONS, RUNS = table_of(Case), table_of(Invoice), table_of(Action), table_of(Run)
 FAILURES, DEBTORS = table_of(CaseFailure), table_of(Debtor)
+OUTBOX, VERSIONS = table_of(OutboxMessage), table_of(PolicyVersion)
 
 
 def _locked() -> Select[Any]:
@@ -34,7 +35,7 @@ def _locked() -> Select[Any]:
         select(CASES.c.id.label("case_id"), CASES.c.invoice_id, CASES.c.debtor_id, CASES.c.policy_version_id,
                CASES.c.state, CASES.c.resume_state, CASES.c.last_step_on, CASES.c.revision, INVOICES.c.number,
                INVOICES.c.currency, INVOICES.c.amount, INVOICES.c.open_amount, INVOICES.c.issue_date,
-               INVOICES.c.due_date, CASES.c.next_action_at, CASES.c.repeats)
+               INVOICES.c.due_date, CASES.c.next_action_at, CASES.c.repeats, CASES.c.delivered_state)
         .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
         .with_for_update(of=CASES)
     )
@@ -90,6 +91,60 @@ class CaseRepository:
                                             "WHERE pg_try_advisory_xact_lock(hashtext(current_schema()), d)"),
                                        {"ids": debtor_ids})
         return [row[0] for row in rows]
+
+    def overdue_to_lift(self, debtor_ids: set[int], as_of: date, excluded_states: frozenset[str],
+                        outside: list[int]) -> list[tuple[str, CaseFacts]]:
+        """(policy name, case) of the debtors' cases overdue on `as_of`, locked, not in `excluded_states` and not
+        among `outside` (a grouped notice may lift them to its step)."""
+        if not debtor_ids:
+            return []
+        query = (_locked().add_columns(VERSIONS.c.name.label("policy_name"))
+                 .join(VERSIONS, VERSIONS.c.id == CASES.c.policy_version_id)
+                 .where(CASES.c.debtor_id.in_(sorted(debtor_ids)), INVOICES.c.due_date < as_of,
+                        CASES.c.state.not_in(excluded_states), CASES.c.id.not_in(outside))
+                 .order_by(CASES.c.id))
+        return [(row.policy_name, CaseFacts(**{k: v for k, v in row._mapping.items() if k != "policy_name"}))
+                for row in self.connection.execute(query)]
+
+    # --- what the debtor received (cases ↔ the messages queued for them) ----------------------------
+
+    def with_pending_message(self, case_ids: list[int]) -> set[int]:
+        """The cases (of `case_ids`) with a message still waiting for delivery."""
+        if not case_ids:
+            return set()
+        query = (select(ACTIONS.c.case_id).join(OUTBOX, OUTBOX.c.key == ACTIONS.c.message_key)
+                 .where(ACTIONS.c.case_id.in_(case_ids), OUTBOX.c.status == "pending").distinct())
+        return set(self.connection.execute(query).scalars())
+
+    def moved_by_message(self, key: str) -> list[Any]:
+        """For every queued audit entry of message `key`, newest first per case: the state it moved the case to,
+        with the case's current row (locked)."""
+        query = (select(ACTIONS.c.to_state, CASES.c.id, CASES.c.state, CASES.c.resume_state, CASES.c.delivered_state,
+                        CASES.c.last_step_on, CASES.c.revision, CASES.c.repeats, CASES.c.policy_version_id,
+                        INVOICES.c.due_date, INVOICES.c.issue_date)
+                 .join(CASES, CASES.c.id == ACTIONS.c.case_id).join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
+                 .where(ACTIONS.c.message_key == key, ACTIONS.c.status == "queued")
+                 .order_by(CASES.c.id, ACTIONS.c.id.desc()).with_for_update(of=CASES))
+        return list(self.connection.execute(query))
+
+    def other_message_moved(self, case_id: int, state: str, key: str) -> bool:
+        """Did another message moving this case to `state` reach the debtor, or is one still waiting?"""
+        query = (select(OUTBOX.c.id).join(ACTIONS, ACTIONS.c.message_key == OUTBOX.c.key)
+                 .where(ACTIONS.c.case_id == case_id, ACTIONS.c.to_state == state, ACTIONS.c.status == "queued",
+                        OUTBOX.c.key != key, OUTBOX.c.status.in_(("pending", "sent"))).limit(1))
+        return self.connection.execute(query).first() is not None
+
+    def due_numbers(self, key: str) -> set[str]:
+        """The invoices message `key` was queued for because they were due it (not lifted along on a grouped one)."""
+        return set(self.connection.execute(
+            select(INVOICES.c.number).join(CASES, CASES.c.invoice_id == INVOICES.c.id)
+            .join(ACTIONS, ACTIONS.c.case_id == CASES.c.id)
+            .where(ACTIONS.c.message_key == key, ACTIONS.c.status == "queued", ACTIONS.c.kind != "lifted")).scalars())
+
+    def update_case(self, case_id: int, revision: int, values: dict[str, Any]) -> None:
+        """Change some of a case's columns (a delivery, a withdrawal); its revision goes up."""
+        self.connection.execute(update(CASES).where(CASES.c.id == case_id)
+                                .values(revision=revision + 1, **values))
 
     # --- writing cases --------------------------------------------------------------------------
 

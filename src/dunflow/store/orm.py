@@ -85,7 +85,8 @@ class Case(Base):
     policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_versions.id"))
     state: Mapped[str] = mapped_column(String(64))
     resume_state: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    last_step_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    last_step_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # when delivered_state's notice arrived
+    delivered_state: Mapped[str] = mapped_column(String(64), default="new", server_default="new")
     next_action_at: Mapped[date | None] = mapped_column(Date, nullable=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     repeats: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # sendings of a repeating step after its first
@@ -95,6 +96,7 @@ class Action(Base):
     """The audit trail: every step, skip and event, why it happened, under which policy version."""
 
     __tablename__ = "actions"
+    __table_args__ = (Index("ix_actions_message_key", "message_key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -134,6 +136,7 @@ class OutboxMessage(Base):
     created_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    delivered_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # the day the ladder counts from
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
 

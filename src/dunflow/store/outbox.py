@@ -1,7 +1,7 @@
 """The outbox: messages queued by the run, withdrawn by events, delivered by `send`."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -20,8 +20,8 @@ class OutboxRepository:
             self.connection.execute(insert(OUTBOX), rows)
 
     def pending_of_debtor(self, debtor_id: int) -> list[Any]:
-        """(id, invoice_numbers) of the debtor's undelivered messages."""
-        return list(self.connection.execute(select(OUTBOX.c.id, OUTBOX.c.invoice_numbers).where(
+        """(id, key, invoice_numbers) of the debtor's undelivered messages."""
+        return list(self.connection.execute(select(OUTBOX.c.id, OUTBOX.c.key, OUTBOX.c.invoice_numbers).where(
             OUTBOX.c.status == "pending", OUTBOX.c.debtor_id == debtor_id)))
 
     def withdraw(self, ids: list[int], why: str) -> None:
@@ -42,13 +42,16 @@ class OutboxRepository:
     def change(self, message_id: int, values: dict[str, Any]) -> None:
         self.connection.execute(update(OUTBOX).where(OUTBOX.c.id == message_id).values(**values))
 
-    def mark(self, message_id: int, status: str, at: datetime, attempts: int, error: str = "") -> None:
-        """Record a delivery attempt on a message that is still pending (sent → `sent_at`)."""
+    def mark(self, message_id: int, status: str, at: datetime, attempts: int, error: str = "",
+             delivered_on: date | None = None) -> bool:
+        """Record a delivery attempt on a message that is still pending (sent → `sent_at`, `delivered_on`);
+        False if it was no longer pending."""
         values: dict[str, object] = dict(status=status, attempts=attempts, last_error=error)
         if status == "sent":
-            values["sent_at"] = at
-        self.connection.execute(update(OUTBOX).where(OUTBOX.c.id == message_id, OUTBOX.c.status == "pending")
-                                .values(**values))
+            values.update(sent_at=at, delivered_on=delivered_on)
+        marked = self.connection.execute(update(OUTBOX).where(OUTBOX.c.id == message_id, OUTBOX.c.status == "pending")
+                                         .values(**values))
+        return bool(marked.rowcount == 1)
 
     def newest(self, status: str | None, limit: int) -> list[Any]:
         query = select(OUTBOX).order_by(OUTBOX.c.id.desc()).limit(limit)

@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, select
 
-from dunflow.store.orm import Action, Case, Debtor, Invoice, PolicyVersion, table_of
+from dunflow.store.orm import Action, Case, Debtor, Invoice, OutboxMessage, PolicyVersion, table_of
 
 CASES, INVOICES, DEBTORS = table_of(Case), table_of(Invoice), table_of(Debtor)
-ACTIONS, VERSIONS = table_of(Action), table_of(PolicyVersion)
+ACTIONS, VERSIONS, OUTBOX = table_of(Action), table_of(PolicyVersion), table_of(OutboxMessage)
 
 
 class ReportQueries:
@@ -35,7 +35,8 @@ class ReportQueries:
         return self.connection.execute(
             select(INVOICES, DEBTORS.c.code.label("debtor_code"), DEBTORS.c.name.label("debtor_name"),
                    CASES.c.id.label("case_id"), CASES.c.state, CASES.c.resume_state, CASES.c.next_action_at,
-                   CASES.c.last_step_on, CASES.c.repeats, CASES.c.policy_version_id, VERSIONS.c.name.label("policy"),
+                   CASES.c.last_step_on, CASES.c.repeats, CASES.c.delivered_state, CASES.c.policy_version_id,
+                   VERSIONS.c.name.label("policy"),
                    VERSIONS.c.version.label("policy_version"))
             .join(DEBTORS, DEBTORS.c.id == INVOICES.c.debtor_id)
             .join(CASES, CASES.c.invoice_id == INVOICES.c.id)
@@ -43,9 +44,13 @@ class ReportQueries:
             .where(INVOICES.c.number == number)).first()
 
     def actions(self, case_id: int) -> list[Any]:
-        """The case's audit trail in order, with the policy version number of each entry."""
+        """The case's audit trail in order, with the policy version number of each entry and, for a queued
+        notice, what became of its message."""
         return list(self.connection.execute(
-            select(ACTIONS, VERSIONS.c.version).outerjoin(VERSIONS, VERSIONS.c.id == ACTIONS.c.policy_version_id)
+            select(ACTIONS, VERSIONS.c.version, OUTBOX.c.status.label("message_status"), OUTBOX.c.delivered_on,
+                   OUTBOX.c.sent_at, OUTBOX.c.last_error, OUTBOX.c.attempts)
+            .outerjoin(VERSIONS, VERSIONS.c.id == ACTIONS.c.policy_version_id)
+            .outerjoin(OUTBOX, and_(OUTBOX.c.key == ACTIONS.c.message_key, ACTIONS.c.status == "queued"))
             .where(ACTIONS.c.case_id == case_id).order_by(ACTIONS.c.id)))
 
     def debtor(self, code: str) -> Any:
