@@ -77,6 +77,7 @@ def test_plan_of_a_realistic_change_reads_as_recorded(change: str, tmp_path: Pat
     cli("import", "debtors", str(project / "debtors.csv"))
     cli("import", "invoices", str(project / "invoices.csv"))
     cli("run", "--as-of", "2026-12-01")
+    cli("send", "--as-of", "2026-12-01")  # a step counts once delivered: plan what the debtors received
     CHANGES[change](project)
     text = re.sub(r"digest [0-9a-f]{12}", "digest <digest>", cli("plan", "--as-of", "2026-12-08", code=0).stdout)
     golden = GOLDEN / f"{change}.txt"

@@ -48,7 +48,7 @@ def test_a_plain_import_skips_draft_invoices(dunflow: Dunflow) -> None:
 
 
 def test_a_higher_open_amount_reopens_a_paid_invoice_where_its_dunning_stood(dunflow: Dunflow) -> None:
-    dunflow("run", "--as-of", "2026-10-12")
+    dunflow("run", "--as-of", "2026-10-12", "--send")  # the reminder reached the debtor: dunning stood there
     dunflow("payment", "add", "P-200", "500.00", "--date", "2026-10-13")
     assert dunflow.invoice("P-200")["state"] == "paid"
     dunflow("import", "invoices", "--sync", export(dunflow, "P-200,DP2,EUR,500.00,500.00,2026-09-01,2026-10-01,open"))

@@ -101,7 +101,7 @@ def test_summary_counts_what_was_skipped(dunflow: Dunflow) -> None:
 
 
 def test_a_returned_direct_debit_reopens_the_invoice_and_dunning_resumes_where_it_stood(dunflow: Dunflow) -> None:
-    dunflow("run", "--as-of", "2026-10-12")
+    dunflow("run", "--as-of", "2026-10-12", "--send")  # the reminder reached the debtor: dunning stood there
     assert dunflow.invoice("P-200")["state"] == "reminder"
     paid = statement(dunflow, "oct.xml", "S-10", ntry("500.00", e2e="DD-77", ustrd="P-200", ref="A-1"))
     dunflow("import", "payments", paid)

@@ -56,7 +56,7 @@ def test_a_removed_step_continues_with_the_step_the_policy_names() -> None:
     new = edited(without("reminder", mapped_to="first-notice"))
     landing = land(OLD, new, case("reminder", {"reminder"}, last=date(2026, 10, 22)), date(2026, 10, 25), DE)
     assert landing.state == "courtesy"  # reached: the step before first-notice, so first-notice is next
-    assert landing.next_action_at == date(2026, 10, 29)  # first-notice: due + 14
+    assert landing.next_action_at == date(2026, 10, 30)  # first-notice due + 14 = 10-29, the reminder's pay-by date: the day after
     assert "migrate.map names first-notice" in landing.why[0]
 
 
@@ -84,7 +84,8 @@ def test_a_required_step_not_yet_received_is_never_jumped_over() -> None:
 def test_the_next_step_is_never_due_before_the_deadline_the_last_notice_named() -> None:
     new = edited(lambda d: step(d, "final-notice")["after"].update(days=20))  # would be due at once
     landing = land(OLD, new, case("first-notice", {"first-notice"}, last=date(2026, 12, 1)), date(2026, 12, 2), DE)
-    assert landing.next_action_at == date(2026, 12, 11)  # first-notice: pay within 10 days of 2026-12-01
+    # first-notice: pay within 10 days of 2026-12-01, i.e. by 12-11; the day after is a Saturday → Monday
+    assert landing.next_action_at == date(2026, 12, 14)
     assert any("deadline" in why for why in landing.why)
 
 

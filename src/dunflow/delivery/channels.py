@@ -21,6 +21,19 @@ class Channel(Protocol):
         """Deliver one outbox message; return where it went. Must be idempotent per message key."""
 
 
+class RecordingSink:
+    """A channel that keeps what it is given instead of delivering it: dry runs and policy tests go through the
+    same send path as production (claim, re-check against today's open amounts, mark delivered), and only
+    the last hop differs."""
+
+    def __init__(self) -> None:
+        self.delivered: dict[str, dict[str, Any]] = {}
+
+    def deliver(self, message: dict[str, Any]) -> str:
+        self.delivered[message["key"]] = message  # keyed: a repeated delivery replaces, as the file sink does
+        return f"recorded:{message['key']}"
+
+
 def _safe_name(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
 

@@ -53,9 +53,11 @@ def land(old: Policy, new: Policy, case: CaseAt, as_of: date, is_business_day: B
                        upcoming)
     nxt = next_planned(new, reached, case.due_date, case.last_step_on, as_of, is_business_day)
     deadline = _last_deadline(old, dunning, case.last_step_on)
-    if nxt is not None and deadline is not None and nxt < deadline:
-        nxt = next_business_day(deadline, is_business_day)
-        why += (f"not due before {deadline}, the deadline the last notice named",)
+    if nxt is not None and deadline is not None:
+        after_deadline = next_business_day(deadline + timedelta(days=1), is_business_day)  # once it has passed
+        if nxt <= after_deadline:
+            nxt = after_deadline
+            why += (f"not due before {deadline} has passed, the deadline the last notice named",)
     return Landing(state, None, nxt, why, upcoming)
 
 

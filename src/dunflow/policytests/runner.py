@@ -2,7 +2,8 @@
 
 Each case gets its own database in a temporary folder, the project's policy files stored as
 versions, its debtors and invoices imported through the ordinary CSV importers, and a simulated
-clock: for every day from `runs.from` to `runs.to` the day's events happen, then the day's run.
+clock: for every day from `runs.from` to `runs.to` the day's events happen, then the day's run, then the
+day's delivery through the real send path into a recording sink (a step counts once it was delivered).
 The actual timeline is read from the audit trail, with the rule that fired for each notice.
 """
 from __future__ import annotations
@@ -16,6 +17,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dunflow.clock import FixedClock
+from dunflow.delivery.channels import RecordingSink
+from dunflow.delivery.dispatch import send_pending
+from dunflow.delivery.refresh import refresh
 from dunflow.domain.notice import Creditor
 from dunflow.engine.pauses import Timers
 from dunflow.engine.run import run_due
@@ -108,7 +112,13 @@ def _load_fixtures(store: Store, case: PolicyTest, policies: PolicySet, folder: 
 
 def _simulate(days: _Simulation, case: PolicyTest, templates: TemplateStore, creditor: Creditor,
               timers: Timers) -> None:
-    """Every day from the first event or run to the last run: that day's events (at 8:00), then the run (9:00)."""
+    """Every day from the first event or run to the last run: that day's events (at 8:00), the run (9:00), and
+    the delivery of what it queued (17:00), as `dunflow run` and `dunflow send` would do it."""
+    sink = RecordingSink()
+
+    def refresher(uow: UnitOfWork, message: dict[str, Any]) -> Any:
+        return refresh(uow, templates, creditor, message)
+
     day = case_start(case)
     while day <= case.last_run:
         for event in (e for e in case.events if e.on == day):
@@ -116,6 +126,7 @@ def _simulate(days: _Simulation, case: PolicyTest, templates: TemplateStore, cre
                 HAPPEN[event.kind](uow, event)
         if day >= case.first_run:
             run_due(days.at(day, 9), templates, creditor, day, timers)
+            send_pending(days.at(day, 17), lambda _channel: sink, refresher, on=day)
         day += timedelta(days=1)
 
 
