@@ -232,9 +232,9 @@ def test_two_applies_at_once_one_wins_and_the_other_is_refused(dunflow: Dunflow)
     assert dunflow.query("SELECT count(*) FROM policy_applies")[0][0] == 2  # init's and the winner's
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # SQLite queues applies instead (above)
 def test_an_apply_while_another_holds_the_lock_is_refused_at_once_on_postgresql(dunflow: Dunflow) -> None:
-    if not dunflow.database.startswith("postgresql"):
-        pytest.skip("SQLite serialises applies on its write lock instead (the previous test)")
+    assert dunflow.database.startswith("postgresql")
     by_step(dunflow.project, "key-accounts")
     ws = Workspace.open(dunflow.project, dunflow.database)
     with ws.store.reading() as uow:
