@@ -38,7 +38,7 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls and password-prot
 DELIMITERS = (",", ";", "\t")
 EXCEL_DIGITS = 15  # Excel keeps 15 significant digits; more are binary-float noise
 MAX_AMOUNT = Decimal(10) ** 14  # amounts are NUMERIC(18, 4): 14 digits before the point, on every database
-NOT_MONEY = {"XXX": "no currency", "XTS": "a code for testing"}  # ISO 4217 codes that are not money
+NOT_MONEY = {"XXX": "no currency", "XTS": "the ISO 4217 code reserved for test data"}  # codes that are not money
 
 T = TypeVar("T")
 
