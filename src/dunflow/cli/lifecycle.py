@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dunflow.cli import output
-from dunflow.cli.common import ISO_DATE, READ_FORMAT, WRITE_FORMAT, output_format, report, workspace
+from dunflow.cli.common import (
+    ISO_DATE,
+    READ_FORMAT,
+    WRITE_FORMAT,
+    output_format,
+    report,
+    workspace,
+)
 from dunflow.errors import DunflowError, InputProblems
 
 if TYPE_CHECKING:

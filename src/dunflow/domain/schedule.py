@@ -23,7 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from dunflow.domain.calendar import BusinessDay, add_months, any_day, end_of_month, next_business_day
+from dunflow.domain.calendar import (
+    BusinessDay,
+    add_months,
+    any_day,
+    end_of_month,
+    next_business_day,
+)
 from dunflow.domain.policy import Delay, Policy, Step
 
 

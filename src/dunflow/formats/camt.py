@@ -29,7 +29,13 @@ from dunflow.formats.entries import (
     position_key,
     real_ref,
 )
-from dunflow.formats.tables import BadValue, require_precision, to_currency, to_date, to_decimal
+from dunflow.formats.tables import (
+    BadValue,
+    require_precision,
+    to_currency,
+    to_date,
+    to_decimal,
+)
 from dunflow.formats.xmlpos import Xml, parse_xml
 
 PREFIX = "urn:iso:std:iso:20022:tech:xsd:camt."

@@ -29,7 +29,7 @@ from typing import TypeVar
 
 from babel.numbers import list_currencies
 
-from dunflow.domain.money import minor_digits
+from dunflow.domain.money import minor_digits, minor_unit
 from dunflow.errors import DunflowError, InputProblems, Problem
 
 FORMATS = ("csv", "xlsx")
@@ -404,16 +404,10 @@ def to_currency(text: str) -> str:
     raise BadValue(f"unknown currency '{text}'", hint, "input/currency")
 
 
-def currency_digits(currency: str) -> int:
-    """Minor-unit digits of `currency` (EUR 2, JPY 0, BHD 3), from Babel's CLDR data."""
-    return minor_digits(currency)
-
-
 def check_precision(amount: Decimal, currency: str) -> bool:
     """True when `amount` fits the currency's minor unit; trailing zeros ('12.500' EUR) are fine."""
-    step = Decimal(1).scaleb(-currency_digits(currency))
     try:
-        return amount == amount.quantize(step)
+        return amount == amount.quantize(minor_unit(currency))
     except InvalidOperation:
         return False
 
@@ -422,10 +416,10 @@ def require_precision(amount: Decimal, currency: str) -> Decimal:
     """`amount` if it fits `currency`'s minor unit; a cent fraction is a typo, never rounded away."""
     if check_precision(amount, currency):
         return amount
-    digits = currency_digits(currency)
+    digits = minor_digits(currency)
     allowed = f"{digits} decimal{'s' if digits != 1 else ''}" if digits else "no decimals"
     raise BadValue(f"'{amount}' has more decimals than {currency} allows ({allowed})",
-                   f"{currency} amounts have {allowed}, e.g. {Decimal(1234).quantize(Decimal(1).scaleb(-digits))}",
+                   f"{currency} amounts have {allowed}, e.g. {Decimal(1234).quantize(minor_unit(currency))}",
                    "input/precision")
 
 

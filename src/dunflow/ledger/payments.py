@@ -25,6 +25,7 @@ from typing import Any
 
 from stdnum.ch import esr
 
+from dunflow.domain.money import minor_unit
 from dunflow.domain.policy import (
     ARRANGEMENT,
     BELOW_MINIMUM,
@@ -176,7 +177,7 @@ class _PaymentRow:
 
 def money_text(amount: Decimal, currency: str) -> str:
     """An amount with its currency's minor unit (PostgreSQL returns NUMERIC(18,4) as '100.0000')."""
-    return str(amount.quantize(Decimal(1).scaleb(-t.currency_digits(currency))))
+    return str(amount.quantize(minor_unit(currency)))
 
 
 # --- recording --------------------------------------------------------------------------------
@@ -563,7 +564,7 @@ def checked_amount(amount: Decimal, currency: str) -> Decimal:
         exact = t.require_precision(amount, currency)
     except t.BadValue as bad:
         raise DunflowError(f"amount {bad.message}", bad.hint) from None
-    return exact.quantize(Decimal(1).scaleb(-t.currency_digits(currency)))  # '200' -> 200.00
+    return exact.quantize(minor_unit(currency))  # '200' -> 200.00
 
 
 def _manual_id(uow: UnitOfWork, number: str, on: date, amount: Decimal) -> str:

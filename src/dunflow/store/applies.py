@@ -30,7 +30,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dunflow.store.orm import Action, Base, Case, Debtor, Invoice, PolicyVersion, table_of
+from dunflow.store.orm import (
+    Action,
+    Base,
+    Case,
+    Debtor,
+    Invoice,
+    PolicyVersion,
+    table_of,
+)
 
 
 class PolicyApply(Base):

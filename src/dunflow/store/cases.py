@@ -22,7 +22,17 @@ from sqlalchemy import (
 )
 
 from dunflow.domain.case import CaseFacts
-from dunflow.store.orm import Action, Case, CaseFailure, Debtor, Invoice, OutboxMessage, PolicyVersion, Run, table_of
+from dunflow.store.orm import (
+    Action,
+    Case,
+    CaseFailure,
+    Debtor,
+    Invoice,
+    OutboxMessage,
+    PolicyVersion,
+    Run,
+    table_of,
+)
 
 CASES, INVOICES, ACTIONS, RUNS = table_of(Case), table_of(Invoice), table_of(Action), table_of(Run)
 FAILURES, DEBTORS = table_of(CaseFailure), table_of(Debtor)

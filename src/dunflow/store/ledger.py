@@ -22,7 +22,15 @@ from sqlalchemy import (
     update,
 )
 
-from dunflow.store.orm import Allocation, Case, Debtor, DebtorIban, Invoice, Payment, table_of
+from dunflow.store.orm import (
+    Allocation,
+    Case,
+    Debtor,
+    DebtorIban,
+    Invoice,
+    Payment,
+    table_of,
+)
 
 DEBTORS, INVOICES, CASES = table_of(Debtor), table_of(Invoice), table_of(Case)
 PAYMENTS, ALLOCATIONS, IBANS = table_of(Payment), table_of(Allocation), table_of(DebtorIban)

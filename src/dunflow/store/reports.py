@@ -6,7 +6,15 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
-from dunflow.store.orm import Action, Case, Debtor, Invoice, OutboxMessage, PolicyVersion, table_of
+from dunflow.store.orm import (
+    Action,
+    Case,
+    Debtor,
+    Invoice,
+    OutboxMessage,
+    PolicyVersion,
+    table_of,
+)
 
 CASES, INVOICES, DEBTORS = table_of(Case), table_of(Invoice), table_of(Debtor)
 ACTIONS, VERSIONS, OUTBOX = table_of(Action), table_of(PolicyVersion), table_of(OutboxMessage)
