@@ -16,6 +16,10 @@ Anchor = Literal["due_date", "issue_date", "previous_step", "end_of_month"]
 ChannelKind = Literal["email", "sms", "letter", "webhook", "task"]
 CHANNELS: tuple[str, ...] = ("email", "sms", "letter", "webhook", "task")
 CustomerType = Literal["business", "consumer"]
+Law = Literal["DE", "NL", "EU"]
+LegalNotice = Literal["fourteen_day_letter", "default_notice", "final_notice"]
+InterestStart = Literal["default", "due_date", "first_notice"]
+DEFAULT_ALLOCATION: tuple[str, ...] = ("costs", "interest", "principal")  # §367 BGB, art. 6:44 BW
 
 # States every compiled policy has besides its steps; step ids may not reuse them.
 NEW = "new"
@@ -54,6 +58,23 @@ class Repeat:
 
 
 @dataclass(frozen=True)
+class Fee:
+    """`fee:` on a step, booked once per invoice when the step goes out. `by_currency` holds fixed amounts per
+    currency (a plain amount is stored under the currency "*": the invoice's own); `percent` is a share of the
+    original principal. Rounding to the currency's minor unit happens where the fee is booked."""
+
+    by_currency: tuple[tuple[str, Decimal], ...] = ()
+    percent: Decimal | None = None
+
+    def base_amount(self, currency: str, principal: Decimal) -> Decimal | None:
+        """The unrounded fee for an invoice, or None when the policy sets no fee for this currency."""
+        if self.percent is not None:
+            return principal * self.percent / 100
+        amounts = dict(self.by_currency)
+        return amounts.get(currency, amounts.get("*"))
+
+
+@dataclass(frozen=True)
 class Step:
     id: str
     after: Delay
@@ -65,6 +86,9 @@ class Step:
     required: bool = False
     title: str = ""
     repeat: Repeat | None = None
+    fee: Fee | None = None
+    charges: tuple[str, ...] = ()  # statutory charges booked when the step goes out: compensation, collection_costs
+    legal: LegalNotice | None = None
 
     @property
     def is_courtesy(self) -> bool:
@@ -178,6 +202,37 @@ class EventRules:
 
 
 @dataclass(frozen=True)
+class InterestRule:
+    """Default interest: statutory by `law` (the rate then follows the debtor type), or a contractual `rate`
+    in percent per year."""
+
+    law: Law | None = None
+    rate: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Charges:
+    """The policy's `charges:` block: what the debt may grow by besides the principal, and how payments are
+    allocated across it. An empty block charges nothing."""
+
+    interest: InterestRule | None = None
+    interest_from: InterestStart = "default"
+    compensation_law: Law | None = None
+    collection_costs_law: Law | None = None
+    collection_costs_vat: Decimal | None = None  # percent added when the creditor cannot deduct VAT
+    allocation: tuple[str, ...] = DEFAULT_ALLOCATION
+    delivery_days: int = 2
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """A legal lint rule the policy breaks on purpose, with the reason the author gave."""
+
+    rule: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Migration:
     """How in-flight cases move when a new version of the policy is applied.
 
@@ -204,6 +259,8 @@ class Policy:
     settings: Settings = field(default_factory=Settings)
     events: EventRules = field(default_factory=EventRules)
     migrate: Migration = field(default_factory=Migration)
+    charges: Charges = field(default_factory=Charges)
+    acknowledged: tuple[Acknowledgement, ...] = ()
     description: str = ""
     owner: str = ""
     source_file: str = ""

@@ -5,11 +5,16 @@ from decimal import Decimal
 from typing import Any
 
 from dunflow.domain.policy import (
+    DEFAULT_ALLOCATION,
+    Acknowledgement,
     ArrangementRules,
+    Charges,
     Delay,
     DisputeRules,
     Escalation,
     EventRules,
+    Fee,
+    InterestRule,
     Migration,
     Policy,
     PromiseRules,
@@ -75,6 +80,37 @@ def build_delay(after: dict[str, Any]) -> Delay:
     return Delay(days=after.get("days", 0), anchor=after.get("from", "due_date"), months=after.get("months", 0))
 
 
+def build_fee(data: Any) -> Fee | None:
+    """`fee: "5.00"` (the invoice's currency), `{EUR: "5.00", GBP: "4.00"}` or `{percent: "1.0"}`."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        return Fee(by_currency=(("*", _amount(data)),))
+    if "percent" in data:
+        return Fee(percent=_amount(data["percent"]))
+    return Fee(by_currency=tuple(sorted((currency, _amount(v)) for currency, v in data.items())))
+
+
+def build_charges(data: dict[str, Any] | None) -> Charges:
+    data = data or {}
+    interest = data.get("interest")
+    costs = data.get("collection_costs") or {}
+    return Charges(
+        interest=InterestRule(law=interest.get("law"),
+                              rate=_amount(interest["rate"]) if "rate" in interest else None) if interest else None,
+        interest_from=data.get("interest_from", "default"),
+        compensation_law=(data.get("compensation") or {}).get("law"),
+        collection_costs_law=costs.get("law"),
+        collection_costs_vat=_amount(costs["vat"]) if "vat" in costs else None,
+        allocation=tuple(data.get("allocation", DEFAULT_ALLOCATION)),
+        delivery_days=data.get("delivery_days", 2),
+    )
+
+
+def build_acknowledgements(data: list[dict[str, Any]] | None) -> tuple[Acknowledgement, ...]:
+    return tuple(Acknowledgement(rule=a["rule"], reason=a["reason"]) for a in data or ())
+
+
 def _step_fields(data: dict[str, Any], default_kind: str) -> dict[str, Any]:
     after = data["after"]
     return dict(
@@ -87,6 +123,9 @@ def _step_fields(data: dict[str, Any], default_kind: str) -> dict[str, Any]:
         template=data.get("template", ""),
         pay_within_days=data.get("pay_within_days", 7),
         required=data.get("required", False),
+        fee=build_fee(data.get("fee")),
+        charges=tuple(data.get("charge", ())),
+        legal=data.get("legal"),
     )
 
 
@@ -150,5 +189,7 @@ def build_policy(data: dict[str, Any], source_file: str = "") -> Policy:
         escalation=build_escalation(data["escalation"]) if dunned else None,
         events=build_events(data.get("events", {})),
         migrate=build_migration(data.get("migrate")),
+        charges=build_charges(data.get("charges")),
+        acknowledged=build_acknowledgements(data.get("acknowledge")),
         source_file=source_file,
     )
