@@ -19,6 +19,7 @@ from dunflow.domain.law.rates import RateTable
 DAY_COUNTS: tuple[str, ...] = ("act/365", "act/360", "act/act")
 CENT = Decimal("0.01")
 DEBTOR_TYPES: tuple[str, ...] = ("business", "consumer")
+RateOn = Callable[[date], tuple[Decimal, str]]  # a day's annual rate in percent and where it comes from
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class InterestPeriod:
     base: Decimal
     amount: Decimal
     year_days: int = 365
+    source: str = ""  # where the rate of these days comes from (the rate table's period), for the explanation
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,9 @@ def statutory_interest(principal: Decimal, start: date, end: date, law: str, deb
     """Statutory default interest on `principal` for the days `start`..`end` (both included)."""
     basis = _statutory_basis(law, debtor_type)
 
-    def rate_on(day: date) -> Decimal:
-        return rates.rate_on(basis.kind, day).rate + basis.margin
+    def rate_on(day: date) -> tuple[Decimal, str]:
+        period = rates.rate_on(basis.kind, day)
+        return period.rate + basis.margin, period.source
 
     periods = _accrue(principal, start, end, rate_on, day_count, basis.compounded)
     return _result(periods, day_count, basis.compounded, basis.wording)
@@ -68,7 +71,7 @@ def statutory_interest(principal: Decimal, start: date, end: date, law: str, deb
 def contractual_interest(principal: Decimal, start: date, end: date, rate: Decimal,
                          day_count: str = "act/365") -> InterestResult:
     """Simple interest at a fixed contractual `rate` percent per year for the days `start`..`end`."""
-    periods = _accrue(principal, start, end, lambda _day: rate, day_count, compounded=False)
+    periods = _accrue(principal, start, end, lambda _day: (rate, "contract"), day_count, compounded=False)
     return _result(periods, day_count, False, f"contractual rate {rate} % per year, simple interest")
 
 
@@ -96,7 +99,7 @@ def _statutory_basis(law: str, debtor_type: str) -> _Basis:
     raise UnsupportedLaw(f"no statutory interest rule for law '{law}'", "use DE, NL or EU")
 
 
-def _accrue(principal: Decimal, start: date, end: date, rate_on: Callable[[date], Decimal], day_count: str,
+def _accrue(principal: Decimal, start: date, end: date, rate_on: RateOn, day_count: str,
             compounded: bool) -> tuple[InterestPeriod, ...]:
     if day_count not in DAY_COUNTS:
         raise UnsupportedLaw(f"unknown day count '{day_count}'", f"use one of {', '.join(DAY_COUNTS)}")
@@ -133,25 +136,24 @@ def _anniversary(start: date, years: int) -> date:
         return date(start.year + years, 3, 1)
 
 
-def _runs(base: Decimal, start: date, end: date, rate_on: Callable[[date], Decimal],
-          day_count: str) -> list[InterestPeriod]:
-    """Group consecutive days with the same rate and year length into periods."""
-    runs: list[tuple[date, date, Decimal, int]] = []
+def _runs(base: Decimal, start: date, end: date, rate_on: RateOn, day_count: str) -> list[InterestPeriod]:
+    """Group consecutive days with the same rate, rate period and year length into periods."""
+    runs: list[tuple[date, date, tuple[Decimal, str, int]]] = []
     day = start
     while day <= end:
-        key = (rate_on(day), _year_days(day, day_count))
-        if runs and (runs[-1][2], runs[-1][3]) == key and runs[-1][1] + timedelta(days=1) == day:
-            runs[-1] = (runs[-1][0], day, key[0], key[1])
+        key = (*rate_on(day), _year_days(day, day_count))
+        if runs and runs[-1][2] == key:
+            runs[-1] = (runs[-1][0], day, key)
         else:
-            runs.append((day, day, key[0], key[1]))
+            runs.append((day, day, key))
         day += timedelta(days=1)
-    return [_period(base, s, e, rate, year) for s, e, rate, year in runs]
+    return [_period(base, first, last, *key) for first, last, key in runs]
 
 
-def _period(base: Decimal, start: date, end: date, rate: Decimal, year_days: int) -> InterestPeriod:
+def _period(base: Decimal, start: date, end: date, rate: Decimal, source: str, year_days: int) -> InterestPeriod:
     days = (end - start).days + 1
     return InterestPeriod(start=start, end=end, days=days, rate=rate, base=base,
-                          amount=base * rate / 100 * days / year_days, year_days=year_days)
+                          amount=base * rate / 100 * days / year_days, year_days=year_days, source=source)
 
 
 def _year_days(day: date, day_count: str) -> int:
