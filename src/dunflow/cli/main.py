@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
+from dunflow.cli import calc as cli_calc
 from dunflow.cli import events as cli_events
 from dunflow.cli import imports as cli_imports
 from dunflow.cli import lifecycle as cli_lifecycle
@@ -337,7 +338,8 @@ def show_debtor_cmd(ctx: click.Context, code: str, fmt: str) -> None:
     _show(ctx, fmt, lambda c: read.show_debtor(c, code), render)
 
 
-for _command in (cli_imports.import_, *cli_events.COMMANDS, *cli_payments.COMMANDS, *cli_lifecycle.COMMANDS):
+for _command in (cli_imports.import_, *cli_events.COMMANDS, *cli_payments.COMMANDS, *cli_lifecycle.COMMANDS,
+                 *cli_calc.COMMANDS):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

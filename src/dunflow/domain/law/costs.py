@@ -96,18 +96,23 @@ def _brackets(principal: Decimal) -> list[Bracket]:
 
 def _explain_costs(principal: Decimal, result: CostsResult, vat: Decimal | None) -> str:
     lines = [f"WIK scale (art. 6:96 BW, Besluit vergoeding voor buitengerechtelijke incassokosten) on principal "
-             f"{principal}"]
+             f"{_shown(principal)}"]
     for b in result.brackets:
-        upper = "" if b.upper is None else f"{b.upper}"
-        lines.append(f"{b.percent} % of {b.portion} ({b.lower}..{upper}) = {b.amount}")
+        upper = "" if b.upper is None else _shown(b.upper)
+        lines.append(f"{b.percent} % of {_shown(b.portion)} (the part {_shown(b.lower)}..{upper}) = {_shown(b.amount)}")
     if result.minimum_applied:
-        lines.append(f"below the minimum: {WIK_MINIMUM}")
+        lines.append(f"below the minimum: {_shown(WIK_MINIMUM)}")
     if result.maximum_applied:
-        lines.append(f"above the maximum: {WIK_MAXIMUM}")
+        lines.append(f"above the maximum: {_shown(WIK_MAXIMUM)}")
     lines.append(f"costs {result.amount}")
     if vat:
         lines.append(f"VAT {vat} % (creditor cannot deduct VAT) {result.vat_amount}; total {result.total}")
     return "\n".join(lines)
+
+
+def _shown(value: Decimal) -> str:
+    """An amount with at least two decimals and no more than it has: 375.00, 0.00005."""
+    return f"{value:.2f}" if value == value.quantize(CENT) else str(value.normalize())
 
 
 def compensation(law: str, currency: str, debtor_type: str) -> CompensationResult:
