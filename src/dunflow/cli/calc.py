@@ -87,7 +87,10 @@ def interest(ctx: click.Context, principal: str, due: date | None, start: date |
 def _first_day(due: date | None, start: date | None) -> date:
     if (due is None) == (start is None):
         raise DunflowError("give either --due (interest from the day after) or --from (the first day of interest)")
-    return start if start is not None else due + timedelta(days=1)  # type: ignore[operator]
+    if start is not None:
+        return start
+    assert due is not None
+    return due + timedelta(days=1)
 
 
 def _interest(ctx: click.Context, principal: Decimal, first: date, as_of: date, law: str | None, debtor_type: str,
