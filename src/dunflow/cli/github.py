@@ -19,7 +19,7 @@ def escape_property(text: str) -> str:
 
 def annotation(problem: Problem) -> str:
     """One problem as an `::error` / `::warning` line, placed on its file, line and column."""
-    kind = "error" if problem.level == "error" else "warning"
+    kind = {"error": "error", "acknowledged": "notice"}.get(problem.level, "warning")  # acknowledged legal rules
     properties = {"file": problem.file, "line": str(problem.line), "col": str(problem.col),
                   "title": f"dunflow {problem.rule}".strip()}
     message = problem.message + (f"\nhint: {problem.hint}" if problem.hint else "")

@@ -24,6 +24,7 @@ from dunflow.cli import imports as cli_imports
 from dunflow.cli import lifecycle as cli_lifecycle
 from dunflow.cli import output
 from dunflow.cli import payments as cli_payments
+from dunflow.cli import rules as cli_rules
 from dunflow.cli.common import (
     ISO_DATE,
     READ_FORMAT,
@@ -127,7 +128,10 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str) -> None:
     if errors:
         click.echo(f"{len(errors)} error(s) in {len({p.file for p in errors})} file(s)", err=True)
         sys.exit(EXIT_USER_ERROR)
-    click.echo(f"ok: {len(files)} policies valid" + (f", {len(problems)} warning(s)" if problems else ""),
+    acknowledged = sum(p.level == "acknowledged" for p in problems)
+    warnings = len(problems) - acknowledged
+    click.echo(f"ok: {len(files)} policies valid" + (f", {warnings} warning(s)" if warnings else "")
+               + (f", {acknowledged} acknowledged" if acknowledged else ""),
                err=fmt != "text")  # json/github output stays parseable
 
 
@@ -339,7 +343,7 @@ def show_debtor_cmd(ctx: click.Context, code: str, fmt: str) -> None:
 
 
 for _command in (cli_imports.import_, *cli_events.COMMANDS, *cli_payments.COMMANDS, *cli_lifecycle.COMMANDS,
-                 *cli_calc.COMMANDS):
+                 *cli_calc.COMMANDS, *cli_rules.COMMANDS):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,6 +34,7 @@ def policy_checks() -> list[Check]:
     from dunflow.policy.rules import (
         calendar_settings,
         delay_order,
+        legal,
         minimums,
         not_dunned,
         references,
@@ -41,7 +42,7 @@ def policy_checks() -> list[Check]:
     )
 
     return [not_dunned.check, step_ids.check, delay_order.check, references.check, calendar_settings.check,
-            minimums.check]
+            minimums.check, legal.check]
 
 
 def cross_checks() -> list[CrossCheck]:
