@@ -46,10 +46,10 @@ def test_a_template_file_linked_outside_the_project_is_a_located_validate_error(
 def test_a_language_folder_linked_outside_the_project_is_refused(project_dir: Path, secret: Path) -> None:
     (secret.parent / "b2b").mkdir()
     (secret.parent / "b2b" / "reminder.j2").symlink_to(secret)
-    (project_dir / "templates" / "fr").symlink_to(secret.parent, target_is_directory=True)
+    (project_dir / "templates" / "it").symlink_to(secret.parent, target_is_directory=True)
     result = validate(project_dir)
     assert result.exit_code == 1
-    assert "templates/fr/b2b/reminder.j2 leads outside the templates folder" in result.stderr
+    assert "templates/it/b2b/reminder.j2 leads outside the templates folder" in result.stderr
 
 
 def test_a_run_refuses_to_start_while_a_template_leads_outside(project_dir: Path, secret: Path) -> None:

@@ -17,19 +17,26 @@ from dunflow.resources import resource_path
 GOLDEN = Path(__file__).parent / "notices"
 TEMPLATES = TemplateStore(resource_path("templates"))
 POLICIES = load_policies(resource_path("policies"), TEMPLATES)
-CASES = sorted({(pf.policy.name, name, language)
+LANGUAGES = ("de", "nl", "en", "fr")
+# (policy, template, language, country): every template in every language, plus each country's own version
+# (e.g. the Dutch 14-day letter nl/NL/b2c/notice), rendered for a debtor in that country.
+CASES = sorted({(pf.policy.name, name, language, country)
                 for pf in POLICIES.files for _, _, name in _template_uses(pf.policy)
-                for language in ("de", "nl", "en")})
+                for language in LANGUAGES
+                for country in ["", *TEMPLATES.countries(language)]
+                if not country or TEMPLATES.exists(TEMPLATES.for_country(name, country), language)})
 
 
-@pytest.mark.parametrize(("policy", "template", "language"), CASES, ids=["/".join(c) for c in CASES])
-def test_shipped_notice_renders_as_recorded(policy: str, template: str, language: str) -> None:
+@pytest.mark.parametrize(("policy", "template", "language", "country"), CASES,
+                         ids=["/".join(filter(None, c)) for c in CASES])
+def test_shipped_notice_renders_as_recorded(policy: str, template: str, language: str, country: str) -> None:
     pf = POLICIES.by_name(policy)
     assert pf is not None
     step = next(step for _, step, name in _template_uses(pf.policy) if name == template)
-    rendered = TEMPLATES.render(template, language, sample_context(pf.policy, step, language))
+    context = sample_context(pf.policy, step, language, country or "DE")
+    rendered = TEMPLATES.render(TEMPLATES.variant(template, language, country), language, context)
     text = f"Subject: {rendered.subject}\n\n{rendered.body}"
-    golden = GOLDEN / policy / language / f"{template.replace('/', '__')}.txt"
+    golden = GOLDEN / policy / language / country / f"{template.replace('/', '__')}.txt"
     if os.environ.get("DUNFLOW_UPDATE_GOLDEN") == "1":
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(text, encoding="utf-8")

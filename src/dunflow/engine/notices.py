@@ -143,15 +143,17 @@ class NoticeWriter:
             debtor = replace(debtor, email=notice.email)
         compiled = self.versions.compiled(notice.policy_version_id)
         policy, step = compiled.policy, notice.step
-        language = self.templates.language_for(step.template, debtor.language, policy.settings.language)
+        language = self.templates.language_for(step.template, debtor.language, policy.settings.language,
+                                               debtor.country)
+        template = self.templates.variant(step.template, language, debtor.country)  # law by country
         facts = NoticeFacts(debtor, self.creditor, tuple(notice.invoices), step, policy, compiled.version,
                             self.as_of, language, notice.extra)
-        rendered = self.templates.render(step.template, language, facts.context())
+        rendered = self.templates.render(template, language, facts.context())
         for delivery in choose_channels(step, debtor):
             key = f"{notice.key}:{delivery.channel}"
             messages.rows.append(dict(
                 key=key, debtor_id=notice.debtor_id, channel=delivery.channel,
-                recipient=recipient(delivery, debtor, step), language=language, template=step.template,
+                recipient=recipient(delivery, debtor, step), language=language, template=template,
                 step=step.id, subject=rendered.subject, body=rendered.body,
                 invoice_numbers=[line.number for line in notice.invoices],
                 open_amounts={line.number: str(line.open_amount.amount) for line in notice.invoices}, status="pending",

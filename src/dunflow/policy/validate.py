@@ -134,14 +134,18 @@ def _one_template(pf: PolicyFile, templates: TemplateStore, path: tuple[object, 
     for language in languages:
         if templates.exists(name, language):
             problems += templates.check(name, language, sample_context(pf.policy, step, language))
+        for country in templates.countries(language):  # a country's own version, e.g. nl/NL/b2c/notice
+            variant = templates.for_country(name, country)
+            if templates.exists(variant, language):
+                problems += templates.check(variant, language, sample_context(pf.policy, step, language, country))
     return problems
 
 
-def sample_context(policy: Policy, step: Step, language: str) -> dict[str, object]:
+def sample_context(policy: Policy, step: Step, language: str, country: str = "DE") -> dict[str, object]:
     """A realistic context with two invoices, the same shape the runner builds (installment parts only
     for the installment reminder, as at run time)."""
     as_of = date(2026, 12, 1)
-    debtor = Debtor("D-0001", "Beispiel GmbH", "business", "DE", language, "ap@example.com", "+49 30 123456",
+    debtor = Debtor("D-0001", "Beispiel GmbH", "business", country, language, "ap@example.com", "+49 30 123456",
                     "Musterweg 1", "10115", "Berlin")
     lines = tuple(
         invoice_line(f"INV-{n}", as_of - timedelta(days=60), as_of - timedelta(days=30 - n),

@@ -73,6 +73,15 @@ def valid_name(name: str) -> bool:
     return bool(TEMPLATE_NAME.fullmatch(name))
 
 
+FALLBACK_LANGUAGE = "en"
+
+
+def valid_country(code: str) -> bool:
+    """An ISO 3166 alpha-2 code as a folder name: two upper-case letters, so it never clashes with a
+    template folder (those are lower case, like b2c/)."""
+    return len(code) == 2 and code.isascii() and code.isalpha() and code.isupper()
+
+
 class ProjectLoader(FileSystemLoader):
     """Jinja2's FileSystemLoader, confined: a file whose real path lies outside the folder is refused before it
     is read, whether the link is the file itself or a folder on the way (this also covers `{% include %}`)."""
@@ -126,9 +135,33 @@ class TemplateStore:
             self._exists[key] = found
         return self._exists[key]
 
-    def language_for(self, name: str, wanted: str, default: str) -> str:
-        """The debtor's language when the template exists in it, else the policy's default."""
-        return wanted if wanted and self.exists(name, wanted) else default
+    def language_for(self, name: str, wanted: str, default: str, country: str = "") -> str:
+        """The language to write in: the debtor's, else the policy's default, else English — but a version
+        for the debtor's country (`<language>/<COUNTRY>/<name>.j2`, e.g. the Dutch 14-day letter under
+        `nl/NL/`) wins over the language, because the law of the country decides what the letter must say."""
+        chain = [language for language in dict.fromkeys((wanted, default, FALLBACK_LANGUAGE)) if language]
+        if country:
+            for language in chain:
+                if self.exists(self.for_country(name, country), language):
+                    return language
+        return next((language for language in chain if self.exists(name, language)), default)
+
+    @staticmethod
+    def for_country(name: str, country: str) -> str:
+        """The name of the template's version for one country (ISO 3166 alpha-2, upper case)."""
+        return f"{country.upper()}/{name}"
+
+    def variant(self, name: str, language: str, country: str) -> str:
+        """The country's version of `name` in `language` when there is one, else `name` itself."""
+        if valid_country(country.upper()) and self.exists(self.for_country(name, country), language):
+            return self.for_country(name, country)
+        return name
+
+    def countries(self, language: str) -> list[str]:
+        """The countries with their own versions of templates in `language` (folders like `nl/NL`)."""
+        folder = self.root / language
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and valid_country(p.name)) \
+            if folder.is_dir() else []
 
     def render(self, name: str, language: str, context: dict[str, Any]) -> Rendered:
         """Subject and body; a DunflowError naming the template's own file and line when it fails."""
