@@ -72,3 +72,10 @@ def test_a_step_fee_is_fixed_per_currency_or_a_share_of_the_principal(
 ])
 def test_a_malformed_charges_block_is_refused_by_the_schema(charges: dict[str, Any]) -> None:
     assert not _valid(_policy(charges=charges))
+
+
+def test_the_day_count_is_a_policy_setting_with_act_365_as_default() -> None:
+    assert build_policy(_policy()).charges.day_count == "act/365"
+    data = _policy(charges={"interest": {"law": "NL"}, "day_count": "act/act"})
+    assert _valid(data) and build_policy(data).charges.day_count == "act/act"
+    assert not _valid(_policy(charges={"day_count": "30/360"}))

@@ -222,6 +222,7 @@ class Charges:
     collection_costs_vat: Decimal | None = None  # percent added when the creditor cannot deduct VAT
     allocation: tuple[str, ...] = DEFAULT_ALLOCATION
     delivery_days: int = 2
+    day_count: str = "act/365"  # interest per day: act/365 (DOMAIN.md's convention), act/360 or act/act
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,7 @@ def build_charges(data: dict[str, Any] | None) -> Charges:
         collection_costs_vat=_amount(costs["vat"]) if "vat" in costs else None,
         allocation=tuple(data.get("allocation", DEFAULT_ALLOCATION)),
         delivery_days=data.get("delivery_days", 2),
+        day_count=data.get("day_count", "act/365"),
     )
 
 

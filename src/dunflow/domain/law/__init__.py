@@ -10,10 +10,11 @@ from dunflow.domain.law.costs import (
 )
 from dunflow.domain.law.errors import LawRefusal, MissingRate, OverlappingRates, UnsupportedLaw
 from dunflow.domain.law.interest import InterestPeriod, InterestResult, contractual_interest, statutory_interest
+from dunflow.domain.law.notices import FourteenDayTerm, fourteen_day_term, has_legal_effect
 from dunflow.domain.law.rates import RATE_KINDS, RatePeriod, RateTable
 
 __all__ = [
-    "RATE_KINDS", "Bracket", "CompensationResult", "CostsResult", "InterestPeriod", "InterestResult", "LawRefusal",
+    "RATE_KINDS", "Bracket", "CompensationResult", "CostsResult", "FourteenDayTerm", "InterestPeriod", "InterestResult", "LawRefusal",
     "MissingRate", "OverlappingRates", "RatePeriod", "RateTable", "UnsupportedLaw", "collection_costs",
-    "compensation", "contractual_interest", "statutory_interest",
+    "compensation", "contractual_interest", "fourteen_day_term", "has_legal_effect", "statutory_interest",
 ]
