@@ -23,6 +23,7 @@ from dunflow.cli import imports as cli_imports
 from dunflow.cli import lifecycle as cli_lifecycle
 from dunflow.cli import output
 from dunflow.cli import payments as cli_payments
+from dunflow.cli import simulate as cli_simulate
 from dunflow.cli.common import (
     ISO_DATE,
     READ_FORMAT,
@@ -337,7 +338,8 @@ def show_debtor_cmd(ctx: click.Context, code: str, fmt: str) -> None:
     _show(ctx, fmt, lambda c: read.show_debtor(c, code), render)
 
 
-for _command in (cli_imports.import_, *cli_events.COMMANDS, *cli_payments.COMMANDS, *cli_lifecycle.COMMANDS):
+for _command in (cli_imports.import_, *cli_events.COMMANDS, *cli_payments.COMMANDS, *cli_lifecycle.COMMANDS,
+                 cli_simulate.simulate):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
