@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pytest
 import yaml
@@ -59,13 +59,20 @@ def real_deliveries(project: Path, database: str) -> list[tuple[date, str, str, 
         return [(m.delivered_on, m.channel, m.step, tuple(m.invoice_numbers)) for m in uow.reports.delivered_messages()]
 
 
-def run_every_day(project: Path, database: str, payments: list[tuple[date, str, Any]] = ()) -> None:  # type: ignore[assignment]
+def run_every_day(project: Path, database: str, payments: Sequence[tuple[date, str, Any]] = ()) -> None:
+    """Every day: its payments (`dunflow payments add`), then what `dunflow run --as-of DAY --send` calls (the
+    runner, then delivery into the project's outbox on that day), in-process to keep 121 days quick."""
+    from dunflow.delivery.dispatch import send_pending
+    from dunflow.engine.run import run_due
+
+    ws = Workspace.open(project, database)
     day = START
     while day <= END:
         for on, number, amount in payments:
             if on == day:
                 cli(project, database, "payments", "add", number, str(amount), "--date", str(day))
-        cli(project, database, "run", "--as-of", str(day), "--send")
+        run_due(ws.store, ws.templates, ws.project.creditor, day, ws.timers, batch_size=ws.project.batch_size)
+        send_pending(ws.store, ws.channel, ws.refresher, on=day)
         day += timedelta(days=1)
 
 
