@@ -103,15 +103,24 @@ def _run(ctx: click.Context, ws: Workspace, source: Any, scenario: Any) -> Any:
 
 def _print(data: dict[str, Any]) -> None:
     parts = [data, *([data["compare"]] if "compare" in data else [])]
+    _print_days(data, parts)
+    _print_totals(parts)
+
+
+def _print_days(data: dict[str, Any], parts: list[dict[str, Any]]) -> None:
     for part in parts:
         click.echo(f"== {part['policies']}: {part['from']} .. {part['to']} (payments: {data['payments']}, "
                    f"seed {data['seed']})")
         for day in part["days"]:
             sent = ", ".join(f"{n} {step}" for step, n in day["messages_by_step"].items())
-            channels = ", ".join(f"{n} {channel}" for channel, n in day["messages_by_channel"].items())
+            by_channel = ", ".join(f"{n} {channel}" for channel, n in day["messages_by_channel"].items())
             extra = [f"{day['paid']} paid" if day["paid"] else "", f"{day['escalated']} escalated"
                      if day["escalated"] else ""]
-            click.echo(f"  {day['date']}  " + "; ".join(x for x in (sent and f"{sent} ({channels})", *extra) if x))
+            click.echo(f"  {day['date']}  " + "; ".join(x for x in (sent and f"{sent} ({by_channel})", *extra) if x))
+
+
+def _print_totals(parts: list[dict[str, Any]]) -> None:
+    """The totals of each policy set in one column each: the what-if side by side."""
     rows = [("messages", *(str(p["totals"]["messages"]) for p in parts))]
     steps = sorted({s for p in parts for s in p["totals"]["messages_by_step"]})
     channels = sorted({c for p in parts for c in p["totals"]["messages_by_channel"]})

@@ -45,7 +45,7 @@ window.addEventListener("load", function () {
 """
 
 
-def _chart(kind: str, title: str, labels: list[str], series: dict[str, list[float | None]], **options: Any) -> str:
+def _chart(kind: str, title: str, labels: list[str], series: dict[str, Any], **options: Any) -> str:
     import pygal
     from pygal.style import Style
 
