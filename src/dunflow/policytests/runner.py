@@ -11,18 +11,13 @@ from __future__ import annotations
 import csv
 import tempfile
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from dunflow.clock import FixedClock
-from dunflow.delivery.channels import RecordingSink
-from dunflow.delivery.dispatch import send_pending
-from dunflow.delivery.refresh import refresh
 from dunflow.domain.notice import Creditor
 from dunflow.engine.pauses import Timers
-from dunflow.engine.run import run_due
 from dunflow.events.disputes import open_dispute, resolve_dispute
 from dunflow.events.holds import place_hold, release_debtor
 from dunflow.events.promises import make_promise
@@ -32,9 +27,9 @@ from dunflow.ledger.payments import add_payment
 from dunflow.policy.validate import PolicySet
 from dunflow.policytests.cases import Event, Notice, PolicyTest
 from dunflow.rendering.templates import TemplateStore
+from dunflow.simulation.days import SimulatedDays
 from dunflow.store.db import make_engine, migrate
 from dunflow.store.uow import Store, UnitOfWork
-from dunflow.store.versions import CompiledCache
 
 DEBTOR_COLUMNS = ("code", "name", "type", "country", "language", "email", "phone", "address", "postal_code", "city",
                   "tags")
@@ -60,16 +55,6 @@ class Outcome:
         return tuple(f.notice for f in self.actual) == self.case.expected
 
 
-class _Simulation:
-    """One throwaway database and its simulated days: a store per moment, sharing one compiled-policy cache."""
-
-    def __init__(self, store: Store) -> None:
-        self.engine, self.compiled = store.engine, store.compiled
-
-    def at(self, day: date, hour: int) -> Store:
-        return Store(self.engine, FixedClock.on(day, time(hour)), self.compiled)
-
-
 def run_case(case: PolicyTest, policies: PolicySet, templates: TemplateStore, creditor: Creditor,
              timers: Timers | None = None) -> Outcome:
     """`timers`: the runner's pause timers (default: the ones bootstrap wires, `events.timers.pause_timers()`)."""
@@ -77,10 +62,9 @@ def run_case(case: PolicyTest, policies: PolicySet, templates: TemplateStore, cr
         engine = make_engine(f"sqlite:///{Path(folder) / 'test.db'}")
         try:
             migrate(engine)
-            cache: CompiledCache = {}
-            days = _Simulation(Store(engine, FixedClock.on(case_start(case)), cache))
+            days = SimulatedDays(engine, templates, creditor, timers if timers is not None else pause_timers())
             _load_fixtures(days.at(case_start(case), 8), case, policies, Path(folder))
-            _simulate(days, case, templates, creditor, timers if timers is not None else pause_timers())
+            _simulate(days, case)
             with days.at(case.last_run, 23).reading() as uow:
                 return Outcome(case, _timeline(uow))
         finally:
@@ -110,23 +94,16 @@ def _load_fixtures(store: Store, case: PolicyTest, policies: PolicySet, folder: 
                         uow.clock.today())
 
 
-def _simulate(days: _Simulation, case: PolicyTest, templates: TemplateStore, creditor: Creditor,
-              timers: Timers) -> None:
+def _simulate(days: SimulatedDays, case: PolicyTest) -> None:
     """Every day from the first event or run to the last run: that day's events (at 8:00), the run (9:00), and
     the delivery of what it queued (17:00), as `dunflow run` and `dunflow send` would do it."""
-    sink = RecordingSink()
-
-    def refresher(uow: UnitOfWork, message: dict[str, Any]) -> Any:
-        return refresh(uow, templates, creditor, message)
-
     day = case_start(case)
     while day <= case.last_run:
         for event in (e for e in case.events if e.on == day):
             with days.at(day, 8).writing() as uow:
                 HAPPEN[event.kind](uow, event)
         if day >= case.first_run:
-            run_due(days.at(day, 9), templates, creditor, day, timers)
-            send_pending(days.at(day, 17), lambda _channel: sink, refresher, on=day)
+            days.run_and_send(day)
         day += timedelta(days=1)
 
 

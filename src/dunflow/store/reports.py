@@ -8,6 +8,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from dunflow.store.orm import (
     Action,
+    Allocation,
     Case,
     Debtor,
     Invoice,
@@ -18,6 +19,7 @@ from dunflow.store.orm import (
 
 CASES, INVOICES, DEBTORS = table_of(Case), table_of(Invoice), table_of(Debtor)
 ACTIONS, VERSIONS, OUTBOX = table_of(Action), table_of(PolicyVersion), table_of(OutboxMessage)
+ALLOCATIONS = table_of(Allocation)
 
 
 class ReportQueries:
@@ -75,3 +77,33 @@ class ReportQueries:
             .join(CASES, CASES.c.id == ACTIONS.c.case_id).join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
             .where(ACTIONS.c.kind.in_(("step", "escalation")), ACTIONS.c.status != "skipped")
             .order_by(ACTIONS.c.at, INVOICES.c.number, ACTIONS.c.id)))
+
+    def receivables(self) -> list[Any]:
+        """Every invoice with its debtor's code and type (the credit-management reports' portfolio), by number."""
+        return list(self.connection.execute(
+            select(INVOICES.c.id, INVOICES.c.number, INVOICES.c.currency, INVOICES.c.amount, INVOICES.c.open_amount,
+                   INVOICES.c.issue_date, INVOICES.c.due_date, DEBTORS.c.code.label("debtor"),
+                   DEBTORS.c.type.label("segment"))
+            .join(DEBTORS, DEBTORS.c.id == INVOICES.c.debtor_id).order_by(INVOICES.c.number)))
+
+    def allocations(self) -> list[tuple[int, date, Any]]:
+        """(invoice id, day, amount) of every allocation (payments, credit notes; returns are negative), in order."""
+        rows = self.connection.execute(select(ALLOCATIONS.c.invoice_id, ALLOCATIONS.c.on, ALLOCATIONS.c.amount)
+                                       .order_by(ALLOCATIONS.c.on, ALLOCATIONS.c.id))
+        return [(invoice, on, amount) for invoice, on, amount in rows]
+
+    def delivered_messages(self) -> list[Any]:
+        """Every delivered message: the day the ladder counts from, channel, step, the invoices it listed."""
+        return list(self.connection.execute(
+            select(OUTBOX.c.delivered_on, OUTBOX.c.channel, OUTBOX.c.step, OUTBOX.c.invoice_numbers,
+                   DEBTORS.c.type.label("segment"))
+            .join(DEBTORS, DEBTORS.c.id == OUTBOX.c.debtor_id)
+            .where(OUTBOX.c.status == "sent").order_by(OUTBOX.c.delivered_on, OUTBOX.c.id)))
+
+    def debtor_segments(self) -> dict[int, str]:
+        """Debtor id → customer type (business, consumer): the segment a payment model may name."""
+        return {debtor: kind for debtor, kind in self.connection.execute(select(DEBTORS.c.id, DEBTORS.c.type))}
+
+    def next_due_on(self) -> date | None:
+        """The earliest `next_action_at` of any case (through its index): the next day a run has work."""
+        return self.connection.execute(select(func.min(CASES.c.next_action_at))).scalar()
