@@ -95,9 +95,11 @@ class TooBig(Exception):
         self.problem = problem
 
 
-def _limit(name: str, node_or_mark: yaml.Node | yaml.Mark, message: str, hint: str, rule: str) -> TooBig:
+def _limit(name: str, node_or_mark: Any, message: str, hint: str, rule: str) -> TooBig:
+    """A node or a parser event's mark (PyYAML's or libyaml's: both have line and column)."""
     mark = node_or_mark.start_mark if isinstance(node_or_mark, yaml.Node) else node_or_mark
-    return TooBig(Problem(name, mark.line + 1, mark.column + 1, message, hint, rule))
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+    return TooBig(Problem(name, line, col, message, hint, rule))
 
 
 def _check_events(text: str, name: str) -> None:

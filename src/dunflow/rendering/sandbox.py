@@ -72,7 +72,7 @@ class BoundedEnvironment(SandboxedEnvironment):
         self.budget = _Budget()
         self.globals["range"] = self.bounded_range
         self.filters[GUARD_FILTER] = self.guarded
-        self.filters[CONCAT_FILTER] = self.concat
+        self.filters[CONCAT_FILTER] = self.joined
 
     def start_render(self) -> None:
         """A fresh budget for one template's render (per thread: parallel renders do not share one)."""
@@ -99,7 +99,7 @@ class BoundedEnvironment(SandboxedEnvironment):
             self.step()
             yield item
 
-    def concat(self, parts: list[Any]) -> str:
+    def joined(self, parts: list[Any]) -> str:
         """`a ~ b ~ c`: the joined text, refused before it is built when it would be too long."""
         texts = [str(part) for part in parts]
         _text_limit(sum(map(len, texts)), "a joined text (~)")
