@@ -6,8 +6,21 @@ Anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable
+
+# `scheme://user:secret@host` and `password=secret` (a libpq DSN or a URL's query string).
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@", re.IGNORECASE)
+_KEY_PASSWORD = re.compile(r"(\b(?:password|passwd|pwd)\s*=\s*)('[^']*'|[^\s&;'\"]+)", re.IGNORECASE)
+
+
+def masked(text: str) -> str:
+    """`text` with every credential it quotes replaced by `***`.
+
+    Messages quote database URLs and driver errors; a message ends up in a terminal scroll-back, a
+    CI log or a bug report, none of which may carry the database password."""
+    return _KEY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))
 
 
 @dataclass(frozen=True, order=True)
@@ -21,6 +34,10 @@ class Problem:
     hint: str = ""
     rule: str = ""
     level: str = "error"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", masked(self.message))  # also in JSON and GitHub annotations
+        object.__setattr__(self, "hint", masked(self.hint))
 
     @property
     def location(self) -> str:
@@ -42,6 +59,7 @@ class DunflowError(Exception):
     """A condition the user can fix; printed as `error: message` plus a hint, exit 1."""
 
     def __init__(self, message: str, hint: str = "") -> None:
+        message, hint = masked(message), masked(hint)
         super().__init__(message)
         self.message = message
         self.hint = hint

@@ -7,7 +7,6 @@ and lets the exception through with its full traceback.
 from __future__ import annotations
 
 import platform
-import re
 import sys
 import tempfile
 import traceback
@@ -17,16 +16,17 @@ from pathlib import Path
 import click
 
 from dunflow import __version__
+from dunflow.cli.output import printable
+from dunflow.errors import masked
 
 CRASH_LOG = "dunflow-crash.log"
-PASSWORD_IN_URL = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@", re.IGNORECASE)
 
 
 def report_crash(exc: BaseException, project: Path | None) -> Path | None:
     """Write the traceback to the crash log and print one line pointing at it; the log's path or None."""
     log = _write_log(exc, project)
     where = f"the traceback is in {log}" if log else "no crash log could be written"
-    what = redacted(next(iter(str(exc).splitlines()), ""))
+    what = printable(redacted(next(iter(str(exc).splitlines()), "")))
     click.echo(f"error: dunflow crashed ({type(exc).__name__}: {what}); this is a bug in dunflow, not in your "
                f"input: {where}; run again with --debug to see it, and please report it", err=True)
     return log
@@ -37,7 +37,7 @@ def redacted(text: str) -> str:
 
     A crash log is meant to be attached to a bug report; it must not carry the database password.
     """
-    return PASSWORD_IN_URL.sub(r"\1***@", text)
+    return masked(text)
 
 
 def _write_log(exc: BaseException, project: Path | None) -> Path | None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import click
 
+from dunflow.cli import output
 from dunflow.cli.common import ISO_DATE, WRITE_FORMAT, report, workspace
 from dunflow.cli.payments import leftover_text, recorded_once
 from dunflow.cli.progress import progress_bar
@@ -158,13 +159,13 @@ def _print_payments(result: PaymentReport) -> None:
                + (f"; skipped: {skipped}" if skipped else ""))
     for outcome in result.outcomes:
         if outcome.status != "matched":
-            click.echo("  " + leftover_text(outcome))
+            output.echo("  " + leftover_text(outcome))
     for returned in result.returns:
         if returned.reversed_payment is None:
-            click.echo(f"  return {returned.external_id}: {money_text(returned.amount, returned.currency)} "
+            output.echo(f"  return {returned.external_id}: {money_text(returned.amount, returned.currency)} "
                        f"{returned.currency} unmatched ({returned.why_unmatched})")
         else:
-            click.echo(f"  return {returned.external_id} ({returned.reason}): payment #{returned.reversed_payment} "
+            output.echo(f"  return {returned.external_id} ({returned.reason}): payment #{returned.reversed_payment} "
                        f"reversed, re-opened {', '.join(returned.reopened) or 'nothing'}")
     if result.count("unmatched") or result.count("credit") or any(r.reversed_payment is None for r in result.returns):
         click.echo("See `dunflow payments unmatched`; assign with `dunflow payments assign ID INVOICE`.")

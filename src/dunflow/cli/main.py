@@ -61,7 +61,7 @@ class DunflowGroup(click.Group):
             click.echo(f"{sum(p.level == 'error' for p in exc.problems)} error(s); nothing was changed", err=True)
             sys.exit(EXIT_USER_ERROR)
         except DunflowError as exc:
-            click.echo(exc.render(), err=True)
+            output.echo(exc.render(), err=True)
             sys.exit(EXIT_USER_ERROR)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -211,6 +211,7 @@ def _warn_drift(ws: Workspace) -> None:
 
 
 def _print_run(summary: dict[str, Any]) -> None:
+    summary = output.printable_data(summary)
     prefix = "dry run: would advance" if summary["dry_run"] else "advanced"
     click.echo(f"{summary['as_of']}: {summary['due']} due, {prefix} {summary['advanced']}, "
                f"{summary['messages']} message(s) queued" + (f", {summary['deferred']} deferred (not a business day)"
@@ -337,6 +338,7 @@ def show_debtor_cmd(ctx: click.Context, code: str, fmt: str) -> None:
     from dunflow.reporting import report as read
 
     def render(data: dict[str, Any]) -> None:
+        data = output.printable_data(data)
         click.echo(f"Debtor {data['code']}: {data['name']} ({data['type']}, {data['country']})")
         for invoice in data["invoices"]:
             output.emit_invoice(invoice)

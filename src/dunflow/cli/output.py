@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -11,6 +12,41 @@ from dunflow.errors import Problem
 
 if TYPE_CHECKING:
     from rich.text import Text
+
+
+# C0 controls but tab and newline (ESC starts CSI/OSC sequences, BEL rings, BS and CR overwrite what
+# was printed), DEL, C1 controls (U+009B is a one-character CSI), and the bidirectional overrides that
+# make a terminal show text in another order than it is ("Trojan Source", CVE-2021-42574).
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` safe for a terminal: each control character shown as a visible escape (`\\x1b`, `\\u202e`).
+
+    Debtor names, invoice numbers, bank references and error messages quote what users and bank files
+    typed; echoed raw, an ESC sequence could retitle the terminal, hide lines or fake output."""
+    return CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable_data(data: Any) -> Any:
+    """Every text in `data` (dicts, lists) made `printable`, for the functions that print it for people."""
+    if isinstance(data, str):
+        return printable(data)
+    if isinstance(data, dict):
+        return {key: printable_data(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [printable_data(value) for value in data]
+    return data
+
+
+def echo(text: str, err: bool = False) -> None:
+    """click.echo for text meant for people, made `printable` line by line."""
+    click.echo(printable(text), err=err)
 
 
 def default_format() -> str:
@@ -44,7 +80,7 @@ def literal(value: Any) -> Text:
     """
     from rich.text import Text
 
-    return Text("" if value is None else str(value))
+    return Text("" if value is None else printable(str(value)))
 
 
 def emit_problems(problems: Sequence[Problem], fmt: str = "text") -> None:
@@ -58,10 +94,11 @@ def emit_problems(problems: Sequence[Problem], fmt: str = "text") -> None:
             click.echo(annotation(p))
         return
     for p in problems:
-        click.echo(p.render(), err=True)
+        echo(p.render(), err=True)
 
 
 def emit_invoice(data: dict[str, Any]) -> None:
+    data = printable_data(data)
     click.echo(f"Invoice {data['number']}  debtor {data['debtor']} ({data.get('debtor_name', '')})")
     click.echo(f"  amount {data['amount']} {data['currency']}, open {data['open_amount']} {data['currency']}, "
                f"due {data['due_date']}")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
+from dunflow.cli import output
 from dunflow.cli.common import (
     ISO_DATE,
     READ_FORMAT,
@@ -30,12 +31,16 @@ CONCURRENT_HINT = "another command recorded the same payment at the same time; r
 
 def recorded_once(ctx: click.Context, work: Callable[[UnitOfWork], Any]) -> Any:
     """Run `work(uow)` in one unit of work; a unique-key race becomes a user error, not a traceback."""
-    from dunflow.store.uow import DuplicateWrite
+    from dunflow.store.uow import DuplicateWrite, retrying
 
     ws = workspace(ctx)
-    try:
+
+    def once() -> Any:
         with ws.store.writing() as uow:
             return work(uow)
+
+    try:
+        return retrying("recording payments", once)
     except DuplicateWrite:
         raise DunflowError("the payment was recorded concurrently; nothing was changed", CONCURRENT_HINT) from None
 
@@ -57,14 +62,14 @@ def leftover_text(outcome: PaymentOutcome) -> str:
 
 
 def _print_outcome(outcome: PaymentOutcome) -> None:
-    data = outcome_json(outcome)
+    data = output.printable_data(outcome_json(outcome))
     what = "credit note" if outcome.kind == "credit_note" else "payment"
     click.echo(f"{what} #{data['id']} '{data['external_id']}': {data['amount']} {data['currency']}")
     for applied in data["applied"]:
         click.echo(f"  {applied['invoice']}: {applied['amount']} applied, {applied['open_amount']} open, "
                    f"state {applied['state']}")
     if outcome.status != "matched":
-        click.echo("  " + leftover_text(outcome))
+        output.echo("  " + leftover_text(outcome))
 
 
 def _emit_outcome(fmt: str, outcome: PaymentOutcome) -> None:

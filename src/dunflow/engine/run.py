@@ -33,7 +33,7 @@ from dunflow.engine.receipts import pending_cases
 from dunflow.engine.totals import overdue_totals
 from dunflow.errors import DunflowError
 from dunflow.rendering.templates import TemplateStore
-from dunflow.store.uow import DuplicateWrite, Store, UnitOfWork
+from dunflow.store.uow import MAX_ATTEMPTS, Contended, DuplicateWrite, Store, UnitOfWork, log
 
 
 @dataclass
@@ -138,13 +138,15 @@ class _Batch:
         """Run every chunk; the (debtor, case) keys skipped because another worker held the debtor."""
         skipped: list[tuple[int, int]] = []
         for chunk in chunks:
-            for attempt in range(3):
+            for attempt in range(1, MAX_ATTEMPTS + 1):
                 try:
                     skipped += self._one(chunk, wait)
                     break
-                except (_Conflict, DuplicateWrite):
-                    if attempt == 2:
+                except (_Conflict, DuplicateWrite, Contended) as lost:
+                    if attempt == MAX_ATTEMPTS:
                         raise DunflowError("cases kept changing under this run (another worker?)", "run again")
+                    log.warning("run batch of %d case(s) lost to another writer (%s); retrying (attempt %d of %d)",
+                                len(chunk), lost or type(lost).__name__, attempt + 1, MAX_ATTEMPTS)
         return skipped
 
     def _one(self, chunk: list[tuple[int, int]], wait: bool) -> list[tuple[int, int]]:

@@ -194,6 +194,7 @@ def record_payments(uow: UnitOfWork, records: list[PaymentRecord], *, actor: str
     report = PaymentReport()
     fresh = _new_records(uow, records, report)
     finder = InvoiceFinder(uow, fresh, (named or {}).values())
+    uow.cases.lock_debtors(finder.debtor_ids(), wait=True)
     for record in fresh:
         match = finder.match(record, (named or {}).get(record.external_id))
         report.outcomes.append(_record(uow, record, "payment", match, actor))
@@ -345,6 +346,12 @@ class InvoiceFinder:
         bodies = {b for r in records for b in rf_bodies(r.reference) | qr_bodies(r.reference)}
         self.by_compact = _invoices_by_compact(uow, bodies)
         self.payers = known_ibans(uow, {record.payer_iban for record in records if record.payer_iban})
+
+    def debtor_ids(self) -> list[int]:
+        """Every debtor these payments may name, in ascending order: the import locks them all first, in the
+        order the runner locks debtors, before it touches any of their invoices, so the two never deadlock."""
+        invoices = [i for found in (*self.by_number.values(), *self.by_compact.values()) for i in found]
+        return sorted({i.debtor_id for i in invoices} | {d for debtors in self.payers.values() for d in debtors})
 
     def match(self, record: PaymentRecord, named: str | None = None) -> Match:
         if record.problem:

@@ -14,13 +14,20 @@ over merged ones, and in `<<: [*a, *b]` the first mapping wins. (PyYAML 6.0.4 le
 last one win for keys longer than one character, yaml/pyyaml#953; we keep to the spec.)
 A merged key or value is located where it is written, in the anchored mapping: that is
 the text to fix.
+
+Policy files and `dunflow.yaml` are untrusted text, so reading them is bounded (README, "Limits"):
+the text's size, the nesting depth and the number of aliases are checked on the parser's event
+stream (iterative, so deep nesting cannot exhaust the stack), and the data an alias expands into
+counts against a budget of nodes while the tree is built: a 948-byte "billion laughs" file is
+refused after `MAX_NODES` nodes, not after gigabytes. A node that contains its own alias is refused.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -29,6 +36,13 @@ from dunflow.errors import Problem
 PathKey = tuple[Any, ...]
 MERGE_TAG = "tag:yaml.org,2002:merge"
 MERGE = object()  # the `<<` key while a mapping is read: never a key of the data
+
+MAX_TEXT_BYTES = 256_000  # a policy of 50 steps is ~20 kB
+# libyaml's C parser when PyYAML has it (15x faster on big files); the same safe rules either way.
+FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_DEPTH = 32  # nested mappings/lists; the schema's deepest policy path is 8
+MAX_ALIASES = 1_000  # alias uses (`*name`) in one file
+MAX_NODES = 100_000  # keys, values and list items after aliases and merge keys are expanded
 
 
 @dataclass(frozen=True)
@@ -73,31 +87,91 @@ def _shown(key: Any) -> str:
     return "<<" if key is MERGE else str(key)
 
 
+class TooBig(Exception):
+    """The text is over one of the limits above; carries the located problem."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def _limit(name: str, node_or_mark: Any, message: str, hint: str, rule: str) -> TooBig:
+    """A node or a parser event's mark (PyYAML's or libyaml's: both have line and column)."""
+    mark = node_or_mark.start_mark if isinstance(node_or_mark, yaml.Node) else node_or_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+    return TooBig(Problem(name, line, col, message, hint, rule))
+
+
+def _check_events(text: str, name: str) -> None:
+    """Depth and alias count, read from the event stream before any tree is composed."""
+    depth = aliases = 0
+    for event in yaml.parse(text, Loader=FAST_LOADER):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _limit(name, event.start_mark, f"nesting deeper than {MAX_DEPTH} levels",
+                             "a policy is a shallow tree: flatten the mappings and lists", "yaml-too-deep")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _limit(name, event.start_mark, f"more than {MAX_ALIASES} aliases",
+                             "repeat fewer values through anchors", "yaml-too-many-aliases")
+
+
 class _Builder:
-    """Turns a composed node tree into data, recording marks and duplicate keys."""
+    """Turns a composed node tree into data, recording marks and duplicate keys, within the node budget."""
 
     def __init__(self, document: Document, problems: list[Problem]) -> None:
         self.document = document
         self.problems = problems
         self.constructor = yaml.SafeLoader("")
+        self.nodes = 0
+        self.open: set[int] = set()  # the nodes being built: meeting one again is a recursive alias
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self._count(node)
         self.document.value_marks[path] = _mark(node)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+            with self._inside(node):
+                return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
         return self._scalar(node)
+
+    def _count(self, node: yaml.Node) -> None:
+        """Every node built or merged counts, so an alias (or merge) of an alias of … cannot multiply unseen."""
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _limit(self.document.file, node, f"the aliases expand to more than {MAX_NODES:,} values",
+                         "an alias repeats its anchor's whole value: anchors nested in anchors multiply; "
+                         "write the values out", "yaml-alias-expansion")
+
+    @contextmanager
+    def _inside(self, node: yaml.Node) -> Iterator[None]:
+        """While a mapping or list is built, meeting it again means an alias inside its own anchor."""
+        if id(node) in self.open:
+            raise _limit(self.document.file, node, "an alias refers to a mapping or list that contains it",
+                         "a policy is a tree: repeat the values instead of nesting an anchor in itself",
+                         "yaml-recursive")
+        self.open.add(id(node))
+        try:
+            yield
+        finally:
+            self.open.discard(id(node))
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey, taken: frozenset[Any] = frozenset()) -> dict[Any, Any]:
         """The mapping's keys not in `taken`: its own first (they win), then what its merge key brings.
 
         Keys that win are built first, so a merged key that loses is never built and leaves no mark.
         """
-        own = self._own_keys(node, path, taken)
-        merged: dict[Any, Any] = {}
-        for source in self._merge_sources(node):
-            merged.update(self._mapping(source, path, taken | own.keys() | merged.keys()))
+        with self._inside(node):
+            own = self._own_keys(node, path, taken)
+            merged: dict[Any, Any] = {}
+            for source in self._merge_sources(node):
+                self._count(source)
+                merged.update(self._mapping(source, path, taken | own.keys() | merged.keys()))
         return {**merged, **own}
 
     def _own_keys(self, node: yaml.MappingNode, path: PathKey, taken: frozenset[Any]) -> dict[Any, Any]:
@@ -146,7 +220,12 @@ class _Builder:
                 return Decimal(text)
             except ArithmeticError:
                 pass
-        return self.constructor.construct_object(node, deep=True)
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:  # `!!python/name:…` and other tags safe_load refuses
+            raise _limit(self.document.file, node, f"YAML tag '{node.tag}' is not allowed",
+                         "policies are plain data: remove the tag (only strings, numbers, booleans, dates, "
+                         "lists and mappings)", "yaml-tag") from exc
 
 
 def load_yaml(path: Path, display: str | None = None) -> tuple[Document | None, list[Problem]]:
@@ -162,21 +241,35 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Document | None, 
 
 def load_yaml_text(text: str, name: str) -> tuple[Document | None, list[Problem]]:
     problems: list[Problem] = []
+    if len(text.encode("utf-8")) > MAX_TEXT_BYTES:
+        return None, [Problem(name, 1, 1, f"file is larger than {MAX_TEXT_BYTES:,} bytes",
+                              "split the policy or remove what it does not need", "yaml-too-large")]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        return None, [_syntax_problem(text, name, exc)]
-    except yaml.YAMLError as exc:
-        return None, [Problem(name, 0, 0, f"YAML error: {exc}", "", "yaml-syntax")]
+        _check_events(text, name)
+        node = yaml.compose(text, Loader=FAST_LOADER)
+    except TooBig as big:
+        return None, [big.problem]
+    except yaml.YAMLError:
+        return _syntax_error(text, name)
     document = Document(name, text, None)
     if node is None:
         return None, [Problem(name, 1, 1, "file is empty", "start from a shipped example in policies/", "empty")]
     try:
         document.data = _Builder(document, problems).build(node, ())
-    except RecursionError:
-        return None, [Problem(name, 1, 1, "an alias refers to a mapping or list that contains it", "a policy is a "
-                              "tree: repeat the values instead of nesting an anchor in itself", "yaml-recursive")]
+    except TooBig as big:
+        return None, [big.problem]
     return document, problems
+
+
+def _syntax_error(text: str, name: str) -> tuple[None, list[Problem]]:
+    """The located syntax error, in the words of PyYAML's own parser (clearer than libyaml's)."""
+    try:
+        yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        return None, [_syntax_problem(text, name, exc)]
+    except yaml.YAMLError as exc:
+        return None, [Problem(name, 0, 0, f"YAML error: {exc}", "", "yaml-syntax")]
+    return None, [Problem(name, 0, 0, "YAML error", "", "yaml-syntax")]
 
 
 def _syntax_problem(text: str, name: str, exc: yaml.MarkedYAMLError) -> Problem:

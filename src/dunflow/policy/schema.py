@@ -30,10 +30,46 @@ def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(load_schema(name))
 
 
+MAX_STRING = 10_000  # any text value; the schema sets tighter maxima on the known ones
+MAX_ITEMS = 1_000  # any list or mapping; the schema sets tighter maxima (50 steps, 5 channels…)
+
+
 def schema_problems(document: Document, schema_name: str = "policy.schema.json") -> list[Problem]:
-    """Every schema violation of one document, located and explained."""
+    """Every schema violation of one document, located and explained.
+
+    Oversized lists and texts are reported first and alone: validating 10,000 steps one by one takes
+    longer than anyone waits, and their problems would drown the one that matters (too many)."""
+    oversized = _oversized(document, load_schema(schema_name))
+    if oversized:
+        return oversized
     errors = [_clearest(e) for e in _leaves(_validator(schema_name).iter_errors(document.data))]
     return [_to_problem(document, e) for e in errors if not _explained_by_typo(e, errors)]
+
+
+def _oversized(document: Document, schema: dict[str, Any]) -> list[Problem]:
+    """Lists, mappings and texts over the limits, found in one walk (a top-level list uses its schema maximum)."""
+    problems: list[Problem] = []
+    pending: list[tuple[tuple[Any, ...], Any]] = [((), document.data)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str) and len(value) > MAX_STRING:
+            problems.append(document.problem(path, f"{_where(path)}: text of {len(value):,} characters; at most "
+                                             f"{MAX_STRING:,}", "shorten it", "schema/maxLength"))
+        elif isinstance(value, (list, dict)):
+            top = schema.get("properties", {}).get(path[0], {}) if len(path) == 1 else {}
+            limit = top.get("maxItems", MAX_ITEMS) if isinstance(top, dict) else MAX_ITEMS
+            if len(value) > limit:
+                problems.append(document.problem(path, f"{_where(path)}: {len(value):,} entries; at most {limit:,}",
+                                                 "a policy needs far fewer: split it or remove entries",
+                                                 "schema/maxItems"))
+                continue
+            children = value.items() if isinstance(value, dict) else enumerate(value)
+            pending += [((*path, key), child) for key, child in children]
+    return sorted(problems)
+
+
+def _where(path: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
 
 
 def _explained_by_typo(error: ValidationError, errors: list[ValidationError]) -> bool:

@@ -1,7 +1,8 @@
 """Load → schema → build → rules → templates: every policy problem of a project, at once.
 
-This is the single entry to policies: the runner, `graph`, `import` and
-`validate` all go through `load_policies`, so what validates is what runs.
+This is the single entry to policies: the runner, `graph`, `import` and `validate` all go through
+`check_policies`, so what validates is what runs; only `validate` also renders every template with a
+sample notice (the others find and compile them, and render what they send).
 """
 from __future__ import annotations
 
@@ -45,9 +46,12 @@ def policy_paths(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def check_policies(paths: list[Path], templates: TemplateStore, root: Path | None = None) -> tuple[
-        list[PolicyFile], list[Problem]]:
-    """Every problem in these policy files and the templates they use; the files that built."""
+def check_policies(paths: list[Path], templates: TemplateStore, root: Path | None = None, *,
+                   render: bool = True) -> tuple[list[PolicyFile], list[Problem]]:
+    """Every problem in these policy files and the templates they use; the files that built.
+
+    `render` renders each template once with a sample notice (`validate`); without it a template is only
+    found and compiled, so commands that render few or no notices (import, graph, status) do not pay for all."""
     files: list[PolicyFile] = []
     problems: list[Problem] = []
     for path in paths:
@@ -68,7 +72,7 @@ def check_policies(paths: list[Path], templates: TemplateStore, root: Path | Non
         files.append(pf)
         for check in policy_checks():
             problems += check(pf)
-        problems += template_problems(pf, templates)
+        problems += template_problems(pf, templates, render=render)
         if not document.text.startswith(MODELINE):
             problems.append(document.problem((), "the file does not start with the schema modeline",
                                              f"add `{MODELINE}../schemas/policy.schema.json` as line 1 so editors "
@@ -85,7 +89,7 @@ def load_policies(policies_dir: Path, templates: TemplateStore, root: Path | Non
     if not paths:
         raise InputProblems([Problem(str(policies_dir), 0, 0, "no policy files (*.yaml) found",
                                      "copy one from the shipped examples (`dunflow init`)", "no-policies")])
-    files, problems = check_policies(paths, templates, root)
+    files, problems = check_policies(paths, templates, root, render=False)
     errors = [p for p in problems if p.level == "error"]
     if errors:
         raise InputProblems(errors)
@@ -110,13 +114,13 @@ def _template_uses(policy: Policy) -> list[tuple[tuple[object, ...], Step, str]]
     return uses
 
 
-def template_problems(pf: PolicyFile, templates: TemplateStore) -> list[Problem]:
+def template_problems(pf: PolicyFile, templates: TemplateStore, *, render: bool = True) -> list[Problem]:
     """Each template the policy uses must exist in its default language and render in every language it has."""
     problems: list[Problem] = []
     languages = sorted(p.name for p in templates.root.iterdir() if p.is_dir()) if templates.root.is_dir() else []
     for path, step, name in _template_uses(pf.policy):
         try:
-            problems += _one_template(pf, templates, path, step, name, languages)
+            problems += _one_template(pf, templates, path, step, name, languages, render)
         except TemplateOutsideProject as exc:
             problems.append(pf.document.problem(path, f"template '{name}': {exc.message}", exc.hint,
                                                 "template-outside-project"))
@@ -124,7 +128,7 @@ def template_problems(pf: PolicyFile, templates: TemplateStore) -> list[Problem]
 
 
 def _one_template(pf: PolicyFile, templates: TemplateStore, path: tuple[object, ...], step: Step, name: str,
-                  languages: list[str]) -> list[Problem]:
+                  languages: list[str], render: bool) -> list[Problem]:
     default = pf.policy.settings.language
     if not templates.exists(name, default):
         return [pf.document.problem(
@@ -133,11 +137,13 @@ def _one_template(pf: PolicyFile, templates: TemplateStore, path: tuple[object, 
     problems: list[Problem] = []
     for language in languages:
         if templates.exists(name, language):
-            problems += templates.check(name, language, sample_context(pf.policy, step, language))
+            context = sample_context(pf.policy, step, language) if render else None
+            problems += templates.check(name, language, context)
         for country in templates.countries(language):  # a country's own version, e.g. nl/NL/b2c/notice
             variant = templates.for_country(name, country)
             if templates.exists(variant, language):
-                problems += templates.check(variant, language, sample_context(pf.policy, step, language, country))
+                context = sample_context(pf.policy, step, language, country) if render else None
+                problems += templates.check(variant, language, context)
     return problems
 
 

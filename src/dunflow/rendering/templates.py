@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from jinja2 import (
     Environment,
@@ -26,13 +26,13 @@ from jinja2 import (
 )
 from jinja2.loaders import split_template_path
 from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
-
 from dunflow.domain.money import Money
 from dunflow.errors import DunflowError, Problem
 from dunflow.rendering import formats
+from dunflow.rendering.sandbox import MAX_TEXT, BoundedEnvironment, TemplateLimit, wrap_filters
 
 REQUIRED_BLOCKS = ("subject", "body")
+MAX_TEMPLATE_CHARS = 100_000  # a notice template is ~2 kB
 # The schema's `templateName` pattern: plain path segments, none starting with a dot.
 TEMPLATE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
 
@@ -56,6 +56,18 @@ def _money(context: Context, value: Money | Decimal, currency: str | None = None
 @pass_context
 def _date(context: Context, value: date, style: str = "long") -> str:
     return formats.day(value, style, context.get("language", "en"))
+
+
+def _joined(chunks: Iterable[str]) -> str:
+    """The block's text, stopped as soon as it grows past `MAX_TEXT` (not after it is all in memory)."""
+    parts: list[str] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_TEXT:
+            raise TemplateLimit(f"the rendered text is longer than {MAX_TEXT:,} characters")
+        parts.append(chunk)
+    return "".join(parts)
 
 
 class TemplateOutsideProject(DunflowError):
@@ -92,7 +104,11 @@ class ProjectLoader(FileSystemLoader):
 
     def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
         self.locate(template)
-        return super().get_source(environment, template)
+        source, filename, uptodate = super().get_source(environment, template)
+        if len(source) > MAX_TEMPLATE_CHARS:
+            raise TemplateSyntaxError(f"the template is longer than {MAX_TEMPLATE_CHARS:,} characters", 1,
+                                      template, filename)
+        return source, filename, uptodate
 
     def locate(self, template: str) -> Path | None:
         """The template's file if it exists; raises `TemplateOutsideProject` if it resolves outside the root."""
@@ -111,13 +127,14 @@ class TemplateStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.loader = ProjectLoader(root)
-        self.env = SandboxedEnvironment(
+        self.env = BoundedEnvironment(
             loader=self.loader, undefined=StrictUndefined, autoescape=False,
             keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True,
         )
         self._exists: dict[tuple[str, str], bool] = {}
         self.env.filters["money"] = _money
         self.env.filters["date"] = _date
+        wrap_filters(self.env)
 
     def file_of(self, name: str, language: str) -> Path:
         return self.root / language / f"{name}.j2"
@@ -193,15 +210,18 @@ class TemplateStore:
         """Render both blocks; on failure the traceback is rewritten to template lines (Jinja2's own
         `handle_exception`, which `Template.render` would apply, but we call the blocks directly)."""
         try:
+            self.env.start_render()
             ctx = template.new_context(context)
-            subject = "".join(template.blocks["subject"](ctx)).strip()
-            body = "".join(template.blocks["body"](ctx)).strip() + "\n"
+            subject = _joined(template.blocks["subject"](ctx)).strip()
+            body = _joined(template.blocks["body"](ctx)).strip() + "\n"
+        except RecursionError:  # a macro calling itself: no stack trace to rewrite, and none worth showing
+            raise TemplateLimit("a macro calls itself without end") from None
         except Exception:
             self.env.handle_exception()
         return subject, body
 
-    def check(self, name: str, language: str, context: dict[str, Any]) -> list[Problem]:
-        """Compile and render one template with a sample context; the problems found."""
+    def check(self, name: str, language: str, context: dict[str, Any] | None) -> list[Problem]:
+        """Compile one template and render it with a sample context (unless None); the problems found."""
         path = self.file_of(name, language)
         if not self.exists(name, language):
             return [Problem(str(path), 0, 0, f"template '{name}' has no {language} version",
@@ -216,6 +236,8 @@ class TemplateStore:
             return [Problem(str(path), 1, 1, f"template lacks block(s) {', '.join(missing)}",
                             "define {% block subject %}…{% endblock %} and {% block body %}…{% endblock %}",
                             "template-blocks")]
+        if context is None:
+            return []
         try:
             self._blocks(template, dict(context, language=language))
         except (TemplateError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
@@ -229,6 +251,9 @@ class TemplateStore:
         for frame in traceback.extract_tb(exc.__traceback__):
             if Path(frame.filename).resolve() == path.resolve():
                 line = frame.lineno or 0
+        if isinstance(exc, TemplateLimit):
+            return Problem(str(path), line, 0, f"template over a limit: {exc}", "a notice needs nothing this large: "
+                           "see the README's \"Limits\"", "template-limit")
         hint = "only the documented variables exist (debtor, creditor, invoices, total_open, currency, as_of, " \
                "pay_by, step, policy, language); check the spelling"
         return Problem(str(path), line, 0, f"template error: {exc}", hint, "template-render")

@@ -1,0 +1,207 @@
+"""Jinja2's sandbox with bounded resources: templates are untrusted text, and so is their cost.
+
+`SandboxedEnvironment` stops a template from reaching Python internals, but not from asking for
+`9**(9**9)`, `'a' * 10**9` or three nested `range(100000)` loops: each hangs or exhausts memory
+before any output appears. `BoundedEnvironment` refuses such requests *before* the work is done:
+
+- arithmetic: `**`, `*`, `<<`-sized results are estimated from the operands' sizes and refused over
+  `MAX_INT_BITS`; repetition (`'a' * n`, `[x] * n`), `+`, `~` and `%` are refused when their result
+  would exceed `MAX_TEXT`;
+- calls and filters: an integer argument over `MAX_TEXT` (`center(10**9)`, `indent(…)`), a format
+  width over `MAX_TEXT` and a `replace` that would grow past `MAX_TEXT` are refused;
+- `range` holds at most `MAX_RANGE` items, every loop step and call counts against `MAX_STEPS`, and
+  the render stops after `MAX_SECONDS` of wall time;
+- the caller (`TemplateStore`) joins the output chunk by chunk and stops at `MAX_TEXT` characters.
+
+A breach raises `TemplateLimit`, a `TemplateError`, so it is reported like any template error: with
+the template's file and line. The limits are listed in the README ("Limits").
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from functools import wraps
+from typing import Any, Iterable, Iterator
+
+from jinja2 import TemplateError, nodes
+from jinja2.runtime import Context
+from jinja2.sandbox import SandboxedEnvironment
+from jinja2.visitor import NodeTransformer
+
+MAX_TEXT = 100_000  # characters of any string a template builds, and of each rendered block
+MAX_INT_BITS = 256  # about 77 decimal digits: any amount, count or date arithmetic fits
+MAX_RANGE = 1_000
+MAX_STEPS = 100_000  # loop iterations plus calls, per render
+MAX_SECONDS = 2.0
+WIDTH = re.compile(r"[%:{][^%{}a-zA-Z]*?(\d{6,})")  # `%1000000s`, `{:>1000000}`: a width of 6+ digits
+
+GUARD_FILTER = "dunflow_loop_budget"
+CONCAT_FILTER = "dunflow_concat"
+
+
+class TemplateLimit(TemplateError):
+    """A template asked for more than a notice could ever need."""
+
+
+class _Budget(threading.local):
+    steps = 0
+    deadline = float("inf")
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, (str, list, tuple)) else 0
+
+
+def _text_limit(size: int, what: str) -> None:
+    if size > MAX_TEXT:
+        raise TemplateLimit(f"{what} would be {size:,} long; the limit is {MAX_TEXT:,}")
+
+
+def _int_bits(value: Any) -> int:
+    return abs(value).bit_length() if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+class BoundedEnvironment(SandboxedEnvironment):
+    """The sandbox, plus a budget per render (`start_render`) and checks on every costly operation."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%", "//"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.budget = _Budget()
+        self.globals["range"] = self.bounded_range
+        self.filters[GUARD_FILTER] = self.guarded
+        self.filters[CONCAT_FILTER] = self.joined
+
+    def start_render(self) -> None:
+        """A fresh budget for one template's render (per thread: parallel renders do not share one)."""
+        self.budget.steps = 0
+        self.budget.deadline = time.monotonic() + MAX_SECONDS
+
+    def step(self) -> None:
+        budget = self.budget
+        budget.steps += 1
+        if budget.steps > MAX_STEPS:
+            raise TemplateLimit(f"the template takes more than {MAX_STEPS:,} loop steps and calls")
+        if budget.steps % 64 == 0 and time.monotonic() > budget.deadline:
+            raise TemplateLimit(f"the template takes longer than {MAX_SECONDS:g} s to render")
+
+    def bounded_range(self, *args: int) -> range:
+        items = range(*args)
+        if len(items) > MAX_RANGE:
+            raise TemplateLimit(f"range of {len(items):,} items; the limit is {MAX_RANGE:,}")
+        return items
+
+    def guarded(self, iterable: Iterable[Any]) -> Iterator[Any]:
+        """Every `{% for %}` iterates through this (see `_parse`): each step is counted."""
+        for item in iterable:
+            self.step()
+            yield item
+
+    def joined(self, parts: list[Any]) -> str:
+        """`a ~ b ~ c`: the joined text, refused before it is built when it would be too long."""
+        texts = [str(part) for part in parts]
+        _text_limit(sum(map(len, texts)), "a joined text (~)")
+        return "".join(texts)
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        """The parsed template with every loop's iterable counted and every `~` checked."""
+        tree = _Guards().visit(super()._parse(source, name, filename))
+        assert isinstance(tree, nodes.Template)
+        return tree
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        self.step()
+        if operator == "**":
+            _check_power(left, right)
+        elif operator == "*":
+            _check_product(left, right)
+        elif operator == "+":
+            _text_limit(_size(left) + _size(right), "a sum of texts or lists (+)")
+        elif operator == "%" and isinstance(left, str):
+            _check_format(left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        __self.step()
+        values = (*args, *kwargs.values())
+        for value in values:
+            if _int_bits(value) and abs(value) > MAX_TEXT:
+                raise TemplateLimit(f"an argument of {value:,} is over the limit of {MAX_TEXT:,}")
+        method = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format in its own formatter
+        owner = getattr(method, "__self__", None)
+        if isinstance(owner, str):
+            if getattr(method, "__name__", "") == "replace" and len(args) >= 2:
+                _check_replace(owner, args[0], args[1])
+            if getattr(method, "__name__", "") in ("format", "format_map"):
+                _check_format(owner, values)
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+class _Guards(NodeTransformer):
+    """`{% for x in xs %}` → `{% for x in xs|dunflow_loop_budget %}`; `a ~ b` → `[a, b]|dunflow_concat`."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:  # noqa: N802 - the visitor's naming
+        self.generic_visit(node)
+        node.iter = nodes.Filter(node.iter, GUARD_FILTER, [], [], None, None, lineno=node.iter.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:  # noqa: N802
+        self.generic_visit(node)
+        return nodes.Filter(nodes.List(node.nodes, lineno=node.lineno), CONCAT_FILTER, [], [], None, None,
+                            lineno=node.lineno)
+
+
+def wrap_filters(env: BoundedEnvironment) -> None:
+    """Every filter's arguments are checked like a call's (`'x'|center(10**9)`, `'%9999999s'|format(1)`)."""
+    for name, function in list(env.filters.items()):
+        if name not in (GUARD_FILTER, CONCAT_FILTER):
+            env.filters[name] = _checked_filter(env, name, function)
+
+
+def _checked_filter(env: BoundedEnvironment, name: str, function: Any) -> Any:
+    @wraps(function)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        env.step()
+        for value in (*args, *kwargs.values()):
+            if _int_bits(value) and abs(value) > MAX_TEXT:
+                raise TemplateLimit(f"filter '{name}': an argument of {value:,} is over the limit of {MAX_TEXT:,}")
+        texts = [a for a in args if isinstance(a, str)]
+        if name == "format" and texts:
+            _check_format(texts[0], args)
+        if name == "replace" and len(texts) >= 3:
+            _check_replace(texts[-3], texts[-2], texts[-1])
+        return function(*args, **kwargs)
+
+    return checked
+
+
+def _check_power(base: Any, exponent: Any) -> None:
+    if isinstance(exponent, int) and _int_bits(base) and exponent > 0:
+        if exponent > MAX_INT_BITS or _int_bits(base) * exponent > MAX_INT_BITS + 64:
+            raise TemplateLimit(f"a power with more than {MAX_INT_BITS} bits")
+    elif isinstance(exponent, (int, float)) and abs(exponent) > MAX_INT_BITS:
+        raise TemplateLimit(f"an exponent of {exponent} is over the limit of {MAX_INT_BITS}")
+
+
+def _check_product(left: Any, right: Any) -> None:
+    for seq, count in ((left, right), (right, left)):
+        if isinstance(seq, (str, list, tuple)) and isinstance(count, int):
+            _text_limit(len(seq) * max(count, 0), "a repeated text or list (*)")
+    if _int_bits(left) + _int_bits(right) > MAX_INT_BITS:
+        raise TemplateLimit(f"a product with more than {MAX_INT_BITS} bits")
+
+
+def _check_format(text: str, values: Any) -> None:
+    for width in WIDTH.findall(text):
+        _text_limit(int(width), "a formatted field")
+    items = values if isinstance(values, (tuple, list)) else (values,)
+    if sum(_size(v) for v in items) + len(text) > MAX_TEXT:
+        _text_limit(sum(_size(v) for v in items) + len(text), "a formatted text")
+
+
+def _check_replace(text: Any, old: Any, new: Any) -> None:
+    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
+        hits = text.count(old) if old else len(text) + 1
+        _text_limit(len(text) + hits * len(new), "a replaced text")
