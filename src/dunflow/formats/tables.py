@@ -19,7 +19,7 @@ import difflib
 import io
 import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -52,7 +52,7 @@ T = TypeVar("T")
 def _known_currencies() -> frozenset[str]:
     """ISO 4217 codes Babel knows; built once, not per row."""
     return frozenset(list_currencies())
-Cells = Iterator[tuple[int, list[str]]]
+Cells = Generator[tuple[int, list[str]], None, None]
 
 
 @dataclass(frozen=True)
@@ -306,7 +306,7 @@ def float_text(value: float) -> str:
     return format(number.normalize(), "f")
 
 
-def _stream(label: str, cells: Iterator[tuple[int, list[str]]], total: int | None) -> TableStream:
+def _stream(label: str, cells: Cells, total: int | None) -> TableStream:
     """First non-blank record is the header; blank records (also `;;;` from Excel) are skipped."""
     filled = ((line, values) for line, values in cells if any(values))
     first = next(filled, None)
@@ -429,6 +429,7 @@ def _guess_decimal(text: str) -> str | None:
 
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2199, 12, 31)  # a year 1 date is a typo or a NULL in disguise
 _DATE_HINT = "write dates as YYYY-MM-DD, e.g. 2024-03-31"
 
 
@@ -439,9 +440,12 @@ def to_date(text: str) -> date:
         hint = f"write {guess}: dates are YYYY-MM-DD" if guess else _DATE_HINT
         raise BadValue(f"'{text}' is not a date in the form YYYY-MM-DD", hint, "input/date")
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise BadValue(f"'{text}' is not a real date", _DATE_HINT, "input/date") from None
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise BadValue(f"'{text}' is outside {EARLIEST_DATE}..{LATEST_DATE}", "check the year", "input/date-range")
+    return day
 
 
 def _guess_date(text: str) -> str | None:

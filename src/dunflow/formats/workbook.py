@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -76,7 +76,7 @@ def check_zip(source: BinaryIO, label: str, limits: WorkbookLimits) -> None:
                       f"{limits.max_shared_strings_bytes:,} allowed", SPLIT_HINT)
 
 
-def sheet_rows(source: BinaryIO, label: str, limits: WorkbookLimits) -> Iterator[tuple[int, tuple[Any, ...]]]:
+def sheet_rows(source: BinaryIO, label: str, limits: WorkbookLimits) -> Generator[tuple[int, tuple[Any, ...]], None, None]:
     """(Excel row number, cell values) of the first sheet, streamed; the workbook is closed when done."""
     import openpyxl  # imported here: only XLSX imports pay for it
     from openpyxl.utils.exceptions import InvalidFileException
@@ -97,6 +97,7 @@ def sheet_rows(source: BinaryIO, label: str, limits: WorkbookLimits) -> Iterator
             raise _refuse(label, 0, "the workbook has no sheet", REOPEN_HINT)
         sheet = book.worksheets[0]
         _check_dimension(sheet, label, limits)
+        sheet.reset_dimensions()  # a claim only: openpyxl would stop at a smaller declared size and drop rows
         rows = sheet.iter_rows(values_only=True)
         number = 0
         while True:
