@@ -88,10 +88,10 @@ def import_invoices_cmd(ctx: click.Context, file: str, input_format: str | None,
     if sync:
         _sync_invoices(ctx, file, input_format, fmt, as_of, full)
         return
-    with _source(file, input_format, TABLE_FORMATS) as (path, kind), progress_bar(ctx, "importing invoices"):
+    with _source(file, input_format, TABLE_FORMATS) as (path, kind), progress_bar(ctx, "importing invoices") as bar:
         with ws.store.writing() as uow:  # the active versions once applied, else the files (stored as versions)
             policy_set, versions = policies_for_new_cases(uow, lambda: ws.policies)
-            result = import_invoices(uow, path, policy_set, versions, as_of or ws.clock.today(), kind)
+            result = import_invoices(uow, path, policy_set, versions, as_of or ws.clock.today(), kind, bar)
     data = {"kind": "invoices", "file": file, "created": result.created, "unchanged": result.unchanged,
             "debtors_created": result.debtors_created}
     report(fmt, data, lambda d: click.echo(f"invoices: {d['created']} imported, {d['unchanged']} already known"

@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from dunflow.clock import Clock
 from dunflow.errors import DunflowError
 from dunflow.store.applies import ApplyRepository
+from dunflow.store.bulk import BulkRepository
 from dunflow.store.cases import CaseRepository
 from dunflow.store.db import READ_ONLY
 from dunflow.store.ledger import InvoiceRepository, PaymentRepository
@@ -122,6 +123,7 @@ class UnitOfWork:
     versions: PolicyVersionRepository
     reports: ReportQueries
     applies: ApplyRepository
+    bulk: BulkRepository
 
     def __init__(self, store: Store, read_only: bool) -> None:
         self.store, self.read_only, self.clock = store, read_only, store.clock
@@ -148,6 +150,7 @@ class UnitOfWork:
         self.pauses, self.reports = PauseRepository(connection), ReportQueries(connection)
         self.versions = PolicyVersionRepository(connection, self.store.compiled)
         self.applies = ApplyRepository(connection)
+        self.bulk = BulkRepository(connection)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
