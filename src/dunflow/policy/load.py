@@ -102,6 +102,11 @@ def _limit(name: str, node_or_mark: Any, message: str, hint: str, rule: str) -> 
     return TooBig(Problem(name, line, col, message, hint, rule))
 
 
+def _too_deep(name: str, mark: Any) -> Problem:
+    return _limit(name, mark, f"nesting deeper than {MAX_DEPTH} levels",
+                  "a policy is a shallow tree: flatten the mappings and lists", "yaml-too-deep").problem
+
+
 def _check_events(text: str, name: str) -> None:
     """Depth and alias count, read from the event stream before any tree is composed."""
     depth = aliases = 0
@@ -109,8 +114,7 @@ def _check_events(text: str, name: str) -> None:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                raise _limit(name, event.start_mark, f"nesting deeper than {MAX_DEPTH} levels",
-                             "a policy is a shallow tree: flatten the mappings and lists", "yaml-too-deep")
+                raise TooBig(_too_deep(name, event.start_mark))
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
         elif isinstance(event, yaml.AliasEvent):
@@ -249,6 +253,10 @@ def load_yaml_text(text: str, name: str) -> tuple[Document | None, list[Problem]
         node = yaml.compose(text, Loader=FAST_LOADER)
     except TooBig as big:
         return None, [big.problem]
+    except yaml.MarkedYAMLError as exc:
+        if exc.problem == "exceeded maximum nesting depth":  # libyaml's own bound, met before our event check
+            return None, [_too_deep(name, exc.problem_mark)]
+        return _syntax_error(text, name)
     except yaml.YAMLError:
         return _syntax_error(text, name)
     document = Document(name, text, None)
@@ -269,6 +277,8 @@ def _syntax_error(text: str, name: str) -> tuple[None, list[Problem]]:
         return None, [_syntax_problem(text, name, exc)]
     except yaml.YAMLError as exc:
         return None, [Problem(name, 0, 0, f"YAML error: {exc}", "", "yaml-syntax")]
+    except RecursionError:  # PyYAML's pure-Python composer recurses once per level
+        return None, [_too_deep(name, None)]
     return None, [Problem(name, 0, 0, "YAML error", "", "yaml-syntax")]
 
 
