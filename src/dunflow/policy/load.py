@@ -138,11 +138,20 @@ class _Builder:
         self._count(node)
         self.document.value_marks[path] = _mark(node)
         if isinstance(node, yaml.MappingNode):
+            self._plain(node, "tag:yaml.org,2002:map")
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
+            self._plain(node, "tag:yaml.org,2002:seq")
             with self._inside(node):
                 return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
         return self._scalar(node)
+
+    def _plain(self, node: yaml.Node, tag: str) -> None:
+        """A mapping or list carries no tag of its own: `!!python/object/apply:` on a list is refused like on a scalar."""
+        if node.tag != tag:
+            raise _limit(self.document.file, node, f"YAML tag '{node.tag}' is not allowed",
+                         "policies are plain data: remove the tag (only strings, numbers, booleans, dates, "
+                         "lists and mappings)", "yaml-tag")
 
     def _count(self, node: yaml.Node) -> None:
         """Every node built or merged counts, so an alias (or merge) of an alias of … cannot multiply unseen."""
