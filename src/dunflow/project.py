@@ -52,6 +52,7 @@ def sqlite_url(path: Path) -> str:
 def load_project(start: Path | None = None, database: str | None = None) -> Project:
     root = find_root((start or Path.cwd()).resolve())
     config = _read_config(root / CONFIG_FILE)
+    _check_outbox(root, config)
     url = database or os.environ.get(DATABASE_ENV) or config.get("database") or "sqlite:///dunflow.db"
     return Project(
         root=root,
@@ -72,6 +73,15 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise InputProblems(problems)
     assert document is not None
     return dict(document.data or {})
+
+
+def _check_outbox(root: Path, config: dict[str, Any]) -> None:
+    """The outbox is inside the project unless the config says otherwise in so many words: a copied
+    `dunflow.yaml` with `outbox: /srv/share` or `../..` must not make `send` write where nobody looks."""
+    outbox = (root / config.get("outbox", "outbox")).resolve()
+    if not outbox.is_relative_to(root.resolve()) and config.get("outbox_outside_project") is not True:
+        raise DunflowError(f"{root / CONFIG_FILE}: outbox '{config.get('outbox')}' is outside the project ({outbox})",
+                           "use a folder inside the project, or add `outbox_outside_project: true` to allow it")
 
 
 def _resolve_sqlite(url: str, root: Path) -> str:

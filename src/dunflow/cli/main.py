@@ -97,11 +97,15 @@ def init(ctx: click.Context, directory: Path, no_sample_data: bool, fmt: str) ->
     from dunflow.bootstrap import Workspace
     from dunflow.scaffold import init_project
 
+    existed = directory.exists()  # then it is empty (init_project refuses anything else): leave it so
     created = init_project(directory, sample_data=not no_sample_data)
     try:
         cli_lifecycle.apply_files(Workspace.open(directory, ctx.obj["database"], ctx.obj.get("clock")), "dunflow init")
-    except DunflowError:
-        shutil.rmtree(directory)  # a project without its database is no project: leave nothing behind
+    except DunflowError:  # a project without its database is no project: leave what we found
+        for child in directory.iterdir() if existed else ():
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        if not existed:
+            shutil.rmtree(directory)
         raise
     data = {"project": str(directory), "files": sorted(str(p.relative_to(directory)) for p in created),
             "sample_data": not no_sample_data}

@@ -102,6 +102,11 @@ def _limit(name: str, node_or_mark: Any, message: str, hint: str, rule: str) -> 
     return TooBig(Problem(name, line, col, message, hint, rule))
 
 
+def _too_deep(name: str, mark: Any) -> Problem:
+    return _limit(name, mark, f"nesting deeper than {MAX_DEPTH} levels",
+                  "a policy is a shallow tree: flatten the mappings and lists", "yaml-too-deep").problem
+
+
 def _check_events(text: str, name: str) -> None:
     """Depth and alias count, read from the event stream before any tree is composed."""
     depth = aliases = 0
@@ -109,8 +114,7 @@ def _check_events(text: str, name: str) -> None:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                raise _limit(name, event.start_mark, f"nesting deeper than {MAX_DEPTH} levels",
-                             "a policy is a shallow tree: flatten the mappings and lists", "yaml-too-deep")
+                raise TooBig(_too_deep(name, event.start_mark))
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
         elif isinstance(event, yaml.AliasEvent):
@@ -134,11 +138,20 @@ class _Builder:
         self._count(node)
         self.document.value_marks[path] = _mark(node)
         if isinstance(node, yaml.MappingNode):
+            self._plain(node, "tag:yaml.org,2002:map")
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
+            self._plain(node, "tag:yaml.org,2002:seq")
             with self._inside(node):
                 return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
         return self._scalar(node)
+
+    def _plain(self, node: yaml.Node, tag: str) -> None:
+        """A mapping or list carries no tag of its own: `!!python/object/apply:` on a list is refused like on a scalar."""
+        if node.tag != tag:
+            raise _limit(self.document.file, node, f"YAML tag '{node.tag}' is not allowed",
+                         "policies are plain data: remove the tag (only strings, numbers, booleans, dates, "
+                         "lists and mappings)", "yaml-tag")
 
     def _count(self, node: yaml.Node) -> None:
         """Every node built or merged counts, so an alias (or merge) of an alias of … cannot multiply unseen."""
@@ -249,6 +262,10 @@ def load_yaml_text(text: str, name: str) -> tuple[Document | None, list[Problem]
         node = yaml.compose(text, Loader=FAST_LOADER)
     except TooBig as big:
         return None, [big.problem]
+    except yaml.MarkedYAMLError as exc:
+        if exc.problem == "exceeded maximum nesting depth":  # libyaml's own bound, met before our event check
+            return None, [_too_deep(name, exc.problem_mark)]
+        return _syntax_error(text, name)
     except yaml.YAMLError:
         return _syntax_error(text, name)
     document = Document(name, text, None)
@@ -269,6 +286,8 @@ def _syntax_error(text: str, name: str) -> tuple[None, list[Problem]]:
         return None, [_syntax_problem(text, name, exc)]
     except yaml.YAMLError as exc:
         return None, [Problem(name, 0, 0, f"YAML error: {exc}", "", "yaml-syntax")]
+    except RecursionError:  # PyYAML's pure-Python composer recurses once per level
+        return None, [_too_deep(name, None)]
     return None, [Problem(name, 0, 0, "YAML error", "", "yaml-syntax")]
 
 
