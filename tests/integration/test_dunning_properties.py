@@ -82,6 +82,7 @@ def policy_documents(draw: st.DrawFn) -> dict[str, Any]:
     steps = [{"id": f"step-{n}", "after": after, "channels": ["email"], "fallback": "letter",
               "template": "b2b/reminder", "required": after["days"] >= 0 and draw(st.booleans())}
              for n, after in enumerate(regular)]
+    steps[-1]["legal"] = "final_notice"  # it catches consumers too: their hand-over must be announced (legal lint)
     return {
         "apiVersion": "dunflow/v1", "kind": "Policy", "metadata": {"name": "random"},
         "applies_to": {"priority": 1, "match": {}},
