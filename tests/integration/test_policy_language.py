@@ -316,6 +316,6 @@ def test_a_malformed_invoice_email_is_a_located_import_error(project_dir: Path, 
     result = cli("import", "invoices", str(write_csv(tmp_path, "i.csv", f"""{WITH_EMAIL}
 P-1,B1,EUR,300.00,,2026-10-01,2026-11-02,Alpha GmbH,business,DE,de,ap@alpha.example,po-desk at alpha
 """)), code=1)
-    assert re.search(r"i\.csv:2:\d+: error: email 'po-desk at alpha' is not an e-mail address", result.stderr), \
+    assert re.search(r"i\.csv:2:\d+: error: email 'po-desk at alpha' is not one e-mail address", result.stderr), \
         result.stderr
     assert cli.query("SELECT count(*) FROM invoices") == [(0,)]
