@@ -56,7 +56,9 @@ class Problem:
 
 
 class DunflowError(Exception):
-    """A condition the user can fix; printed as `error: message` plus a hint, exit 1."""
+    """A condition the user can fix; printed as `error: message` plus a hint, exit `exit_code` (1)."""
+
+    exit_code = 1  # 4 for an operational failure (the database went away), see the README's exit codes
 
     def __init__(self, message: str, hint: str = "") -> None:
         message, hint = masked(message), masked(hint)

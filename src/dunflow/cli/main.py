@@ -62,7 +62,7 @@ class DunflowGroup(click.Group):
             sys.exit(EXIT_USER_ERROR)
         except DunflowError as exc:
             output.echo(exc.render(), err=True)
-            sys.exit(EXIT_USER_ERROR)
+            sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)

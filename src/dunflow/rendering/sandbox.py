@@ -18,6 +18,7 @@ the template's file and line. The limits are listed in the README ("Limits").
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -62,6 +63,35 @@ def _int_bits(value: Any) -> int:
     return abs(value).bit_length() if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+class _GeneratedCode:
+    """Jinja2's generated Python for a template source, kept for the life of the process.
+
+    Compiling a template (parse, guard, generate Python) costs about a hundred renders; every command loads the
+    project's templates, and a process that loads them more than once (a worker, `simulate`, the test suite
+    running commands in-process) should pay once. Only the generated *text* is shared, keyed by the template's
+    name, source and the environment's syntax; it is compiled to a code object per file, so errors still point to
+    the right file and line. Nothing is written to disk."""
+
+    LIMIT = 4096  # distinct template sources; far more than any project has
+
+    def __init__(self) -> None:
+        self._text: dict[tuple[str, ...], str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...]) -> str | None:
+        with self._lock:
+            return self._text.get(key)
+
+    def put(self, key: tuple[str, ...], text: str) -> None:
+        with self._lock:
+            if len(self._text) >= self.LIMIT:
+                self._text.clear()
+            self._text[key] = text
+
+
+GENERATED = _GeneratedCode()
+
+
 class BoundedEnvironment(SandboxedEnvironment):
     """The sandbox, plus a budget per render (`start_render`) and checks on every costly operation."""
 
@@ -104,6 +134,27 @@ class BoundedEnvironment(SandboxedEnvironment):
         texts = [str(part) for part in parts]
         _text_limit(sum(map(len, texts)), "a joined text (~)")
         return "".join(texts)
+
+    def compile(self, source: Any, name: str | None = None, filename: str | None = None, raw: bool = False,
+                defer_init: bool = False) -> Any:
+        """As Jinja2's, with the generated Python reused across environments of this process (`GENERATED`)."""
+        if raw or not isinstance(source, str):
+            return super().compile(source, name, filename, raw, defer_init)
+        key = (self._syntax_key(), name or "", str(defer_init), hashlib.sha256(source.encode()).hexdigest())
+        text = GENERATED.get(key)
+        if text is None:
+            text = super().compile(source, name, filename, raw=True, defer_init=defer_init)
+            GENERATED.put(key, text)
+        return self._compile(text, filename or "<template>")
+
+    def _syntax_key(self) -> str:
+        """What the generated code depends on besides the source: the class, the lexer's options and the names
+        of filters and tests (an unknown filter is a compile-time error)."""
+        options = (type(self).__qualname__, self.block_start_string, self.variable_start_string,
+                   self.comment_start_string, self.line_statement_prefix, self.trim_blocks, self.lstrip_blocks,
+                   self.keep_trailing_newline, self.newline_sequence, repr(self.autoescape),
+                   ",".join(sorted(self.filters)), ",".join(sorted(self.tests)))
+        return repr(options)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         """The parsed template with every loop's iterable counted and every `~` checked."""

@@ -28,7 +28,7 @@ READ_ONLY = "dunflow_read_only"  # execution option: this connection only reads
 def make_engine(url: str) -> Engine:
     try:
         engine = create_engine(url, future=True)
-    except (ArgumentError, ImportError) as exc:
+    except (ArgumentError, ImportError, ValueError) as exc:  # ValueError: a port that is not a number
         raise DunflowError(f"bad database URL '{url}': {exc}",
                            "use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db") from exc
     if engine.dialect.name == "sqlite":

@@ -50,7 +50,12 @@ class Contended(Exception):
 
 
 class ConnectionLost(DunflowError):
-    """The database connection broke in the middle of a command; the open transaction was rolled back."""
+    """The database connection broke in the middle of a command; the open transaction was rolled back.
+
+    Not the user's input and not a bug: an operational failure, with its own exit code, so a scheduler can
+    tell "rerun later" from "fix the file"."""
+
+    exit_code = 4
 
     def __init__(self) -> None:
         super().__init__("database connection lost", "the interrupted transaction was rolled back, nothing of it "
