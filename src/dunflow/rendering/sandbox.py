@@ -138,8 +138,10 @@ class BoundedEnvironment(SandboxedEnvironment):
     def compile(self, source: Any, name: str | None = None, filename: str | None = None, raw: bool = False,
                 defer_init: bool = False) -> Any:
         """As Jinja2's, with the generated Python reused across environments of this process (`GENERATED`)."""
-        if raw or not isinstance(source, str):
-            return super().compile(source, name, filename, raw, defer_init)
+        if raw:
+            return super().compile(source, name, filename, True, defer_init)
+        if not isinstance(source, str):
+            return super().compile(source, name, filename, False, defer_init)
         key = (self._syntax_key(), name or "", str(defer_init), hashlib.sha256(source.encode()).hexdigest())
         text = GENERATED.get(key)
         if text is None:
