@@ -111,7 +111,9 @@ class NoticeWriter:
                                      [facts.case_id], dict(outcome.extra), email))
         if not grouped:
             return single, []
-        lifter = Lifter(self.uow, self.as_of, outcomes, {key[0] for key in grouped}, emails)
+        # only overdue notices lift others: a debtor whose grouped notices are all courtesy notes needs no look
+        lifting = {key[0] for key in grouped if not key[-2]}
+        lifter = Lifter(self.uow, self.as_of, outcomes, lifting, emails)
         notices = [self._group_notice(lifter, members, key[-1]) for key, members in grouped.items()]
         return single + notices, lifter.companions
 
