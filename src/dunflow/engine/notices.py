@@ -88,7 +88,7 @@ class NoticeWriter:
             except DunflowError as exc:  # one bad notice: its cases are left behind, the others go on
                 messages.failed.update(dict.fromkeys(notice.case_ids, exc))
         messages.companions = [o for o in companions if o.facts.case_id not in messages.failed]
-        self.uow.outbox.add(messages.rows)
+        self.uow.cases.queue_messages(messages.rows)
         return messages
 
     def notices(self, outcomes: list[Outcome]) -> tuple[list[Notice], list[Outcome]]:
