@@ -170,28 +170,50 @@ def graph(ctx: click.Context, policy: str, fmt: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would happen; change nothing.")
 @click.option("--send", "send_now", is_flag=True, help="Deliver the messages right after the run.")
 @click.option("--force", is_flag=True, help="Allow a run dated before the last completed run.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes sharing the due set (PostgreSQL only).")
+@click.option("--worker", "worker", default=None, hidden=True)  # k/n: one of the processes --workers starts
 @WRITE_FORMAT
 @click.pass_context
-def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, force: bool, fmt: str) -> None:
+def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, force: bool, workers: int,
+        worker: str | None, fmt: str) -> None:
     """Advance every due invoice by its policy and queue the notices in the outbox."""
-    from dunflow.engine.run import run_due
+    import tempfile
+
+    from dunflow.cli import workers as cli_workers
+    from dunflow.engine.run import record_run, run_due
 
     ws = workspace(ctx)
     running = _running_policies(ws)
     day = as_of or ws.clock.today(running.policies[0].settings.timezone)
-    with progress_bar(ctx, f"run {day}") as progress:
-        result = run_due(ws.store, ws.templates, ws.project.creditor, day, ws.timers, dry_run=dry_run,
-                         batch_size=ws.project.batch_size, force=force, progress=progress)
+    share = cli_workers.parse_worker(worker) if worker else (0, workers)
+    cli_workers.require_shared_database(ws.engine.dialect.name, share[1], dry_run)
+    started = ws.store.clock.now()
+    with tempfile.TemporaryDirectory(prefix="dunflow-workers-") as folder:
+        children = cli_workers.start_workers(ws.project.root, ws.project.database_url, day, workers, force,
+                                             Path(folder)) if worker is None and workers > 1 else []
+        try:
+            with progress_bar(ctx, f"run {day}") as progress:
+                result = run_due(ws.store, ws.templates, ws.project.creditor, day, ws.timers, dry_run=dry_run,
+                                 batch_size=ws.project.batch_size, force=force, progress=progress, share=share,
+                                 record=share[1] == 1)
+        except BaseException:
+            cli_workers.wait_for(children)  # their work stands; ours is rolled back and still due
+            raise
+        others = cli_workers.collect(children)
     summary: dict[str, Any] = {"as_of": str(result.as_of), "dry_run": dry_run, "due": result.due,
                                "advanced": result.advanced, "messages": result.messages,
                                "deferred": result.deferred, "waiting": result.waiting, "steps": dict(result.steps),
                                "failed": result.failed}
+    if children:
+        summary = cli_workers.merged(summary, others)
+        record_run(ws.store, day, started, summary["advanced"], summary["messages"])
     if dry_run:
         summary["notices"] = result.notices
     if send_now and not dry_run:
         summary["sent"] = _deliver(ctx, ws, day)
     report(fmt, summary, _print_run)
-    if result.failed:  # the others went on, but someone must fix these: exit code 1
+    if summary["failed"]:  # the others went on, but someone must fix these: exit code 1
         sys.exit(EXIT_USER_ERROR)
 
 

@@ -46,20 +46,39 @@ class Lifter:
 
     def __init__(self, uow: UnitOfWork, as_of: date, outcomes: list[Outcome], debtor_ids: set[int],
                  emails: dict[int, str]) -> None:
-        self.versions, self.as_of = uow.versions, as_of
+        """`debtor_ids`: the debtors whose grouped notices may lift others (those with an overdue notice); their
+        other overdue cases are read once here, their overdue totals only if a `debtor_minimum` asks for them."""
+        self.uow, self.debtor_ids, self.versions, self.as_of = uow, debtor_ids, uow.versions, as_of
         self.batch = {o.facts.case_id: o for o in outcomes}
+        self.overdue_in_batch: dict[int, list[Outcome]] = {}  # per debtor: the batch's overdue outcomes
+        for outcome in outcomes:
+            if outcome.facts.due_date < as_of:
+                self.overdue_in_batch.setdefault(outcome.facts.debtor_id, []).append(outcome)
         self.companions: list[Outcome] = []
-        self.others = self._overdue_cases(uow, debtor_ids)
+        self.others: dict[tuple[int, str], list[Outcome]] = {}  # (debtor, policy name) → cases outside the batch
         self.emails = dict(emails)
-        self.emails.update(uow.cases.invoice_emails([o.facts.invoice_id for _, o in self.others]))
-        self.totals: dict[tuple[int, str], Decimal] = {}
-        for debtor, currency, amount in uow.cases.overdue_amounts(debtor_ids, as_of, NOT_DUNNED):
-            self.totals[(debtor, currency)] = self.totals.get((debtor, currency), Decimal(0)) + Decimal(amount)
+        self._totals: dict[tuple[int, str], Decimal] | None = None
+        if not debtor_ids:
+            return
+        others = self._overdue_cases(uow, debtor_ids)
+        for name, outcome in others:
+            self.others.setdefault((outcome.facts.debtor_id, name), []).append(outcome)
+        if others:
+            self.emails.update(uow.cases.invoice_emails([o.facts.invoice_id for _, o in others]))
+
+    @property
+    def totals(self) -> dict[tuple[int, str], Decimal]:
+        """(debtor, currency) → overdue open amount, read on first use (only a `debtor_minimum` needs it)."""
+        if self._totals is None:
+            self._totals = {}
+            for debtor, currency, amount in self.uow.cases.overdue_amounts(self.debtor_ids, self.as_of, NOT_DUNNED):
+                self._totals[(debtor, currency)] = self._totals.get((debtor, currency), Decimal(0)) + Decimal(amount)
+        return self._totals
 
     def _overdue_cases(self, uow: UnitOfWork, debtor_ids: set[int]) -> list[tuple[str, Outcome]]:
         """(policy name, outcome) of the debtors' overdue cases outside the batch that could be lifted."""
         rows = uow.cases.overdue_to_lift(debtor_ids, self.as_of, NOT_DUNNED, list(self.batch))
-        waiting = pending_cases(uow, [facts.case_id for _, facts in rows])
+        waiting = pending_cases(uow, [facts.case_id for _, facts in rows]) if rows else set()
         return [(name, Outcome(facts, facts.state, facts.resume_state, facts.last_step_on, facts.next_action_at,
                                repeats=facts.repeats))
                 for name, facts in rows if facts.case_id not in waiting]
@@ -96,8 +115,7 @@ class Lifter:
         key = group_key(first, policy, step, email)
         lifted: list[Outcome] = []
         listed = {o.facts.case_id for o in members}
-        candidates = [o for o in self.batch.values() if o.facts.due_date < self.as_of] + \
-            [o for name, o in self.others if name == policy.name]
+        candidates = self.overdue_in_batch.get(first.debtor_id, []) + self.others.get((first.debtor_id, policy.name), [])
         for outcome in candidates:
             if outcome.facts.case_id in listed or outcome.notice is not None or outcome.waiting or outcome.facts.pending:
                 continue

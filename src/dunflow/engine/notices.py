@@ -88,7 +88,7 @@ class NoticeWriter:
             except DunflowError as exc:  # one bad notice: its cases are left behind, the others go on
                 messages.failed.update(dict.fromkeys(notice.case_ids, exc))
         messages.companions = [o for o in companions if o.facts.case_id not in messages.failed]
-        self.uow.outbox.add(messages.rows)
+        self.uow.cases.queue_messages(messages.rows)
         return messages
 
     def notices(self, outcomes: list[Outcome]) -> tuple[list[Notice], list[Outcome]]:
@@ -111,7 +111,9 @@ class NoticeWriter:
                                      [facts.case_id], dict(outcome.extra), email))
         if not grouped:
             return single, []
-        lifter = Lifter(self.uow, self.as_of, outcomes, {key[0] for key in grouped}, emails)
+        # only overdue notices lift others: a debtor whose grouped notices are all courtesy notes needs no look
+        lifting = {key[0] for key in grouped if not key[-2]}
+        lifter = Lifter(self.uow, self.as_of, outcomes, lifting, emails)
         notices = [self._group_notice(lifter, members, key[-1]) for key, members in grouped.items()]
         return single + notices, lifter.companions
 

@@ -56,9 +56,15 @@ class _Conflict(Exception):
 
 def run_due(store: Store, templates: TemplateStore, creditor: Creditor, as_of: date, timers: Timers, *,
             dry_run: bool = False, batch_size: int = 1000, force: bool = False,
-            progress: Callable[[int, int], None] | None = None) -> RunReport:
+            progress: Callable[[int, int], None] | None = None, share: tuple[int, int] = (0, 1),
+            record: bool = True) -> RunReport:
     """Advance every case due on `as_of`; `timers` (from bootstrap) end the timed pauses; `progress(done, due)` is
     told after each batch (for a progress bar).
+
+    `share` = (k, n): this is worker k of n on the same due set (`run --workers n`): it starts k/n of the way
+    into the batches and goes round, so the workers begin on different debtors and each still makes sure of
+    every batch (a debtor another worker holds is skipped, then waited for at the end). `record`: write the
+    run log entry (the workers' parent writes one for all).
 
     Timestamps (`recorded_at`, `created_at`, the run log) come from the store's clock.
     """
@@ -70,12 +76,27 @@ def run_due(store: Store, templates: TemplateStore, creditor: Creditor, as_of: d
         due = uow.cases.due_keys(as_of)  # (debtor, case), a debtor's cases together
     report.due = len(due)
     batch = _Batch(store, templates, creditor, as_of, timers, report, dry_run)
-    left = batch.process(_reported(_chunks_by_debtor(due, batch_size), len(due), progress), wait=False)
+    chunks = _shared(list(_chunks_by_debtor(due, batch_size)), *share)
+    left = batch.process(_reported(iter(chunks), len(due), progress), wait=False)
     batch.process(_chunks_by_debtor(left, batch_size), wait=True)  # debtors another worker held: wait for them
-    if not dry_run:
+    if not dry_run and record:
         with store.writing() as uow:
             uow.cases.record_run(as_of, started, store.clock.now(), report.advanced, report.messages)
     return report
+
+
+def _shared(chunks: list[list[tuple[int, int]]], worker: int, workers: int) -> list[list[tuple[int, int]]]:
+    """Every chunk, starting at worker's share of the way in (worker 0 of 1: in order)."""
+    if not 0 <= worker < workers:
+        raise ValueError(f"worker {worker} of {workers}")
+    start = len(chunks) * worker // workers
+    return chunks[start:] + chunks[:start]
+
+
+def record_run(store: Store, as_of: date, started: datetime, advanced: int, messages: int) -> None:
+    """The run log entry for a run done by several workers (each ran with `record=False`)."""
+    with store.writing() as uow:
+        uow.cases.record_run(as_of, started, store.clock.now(), advanced, messages)
 
 
 def _reported(chunks: Iterator[list[tuple[int, int]]], total: int,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable, Literal, cast
+from typing import Any, Callable, Literal, NamedTuple, cast
 
 from transitions import EventData, Machine, MachineError
 
@@ -76,6 +76,13 @@ def _forget(event: EventData) -> None:
     _case(event).resume_state = None
 
 
+class Refusal(NamedTuple):
+    """The machine's answer when an event is not possible: the user error to raise."""
+
+    message: str
+    hint: str
+
+
 @dataclass(frozen=True, eq=False)
 class CompiledPolicy:
     policy: Policy
@@ -102,16 +109,45 @@ class CompiledPolicy:
         return machine_event is not None and case.state in machine_event.transitions
 
     def fire(self, event: str, case: CaseState) -> str:
-        """Step `case` through `event`; raise a user error when the policy does not allow it."""
+        """Step `case` through `event`; raise a user error when the policy does not allow it.
+
+        The machine decides; its answer for (event, state, resume state) is kept in `steps` and looked up
+        from then on (what a transition does depends on nothing else: the conditions read the resume state,
+        the callbacks set it from the state left)."""
+        key = (event, case.state, case.resume_state)
+        step = self.steps.get(key)
+        if step is None:
+            step = self.steps[key] = self.machine_step(*key)
+        if isinstance(step, Refusal):
+            raise DunflowError(step.message, step.hint)
+        case.state, case.resume_state = step
+        return case.state
+
+    @cached_property
+    def steps(self) -> dict[tuple[str, str, str | None], tuple[str, str | None] | Refusal]:
+        """(event, state, resume state) → (state, resume state) after it, or the error message: derived from
+        the machine, one machine step per key on first use (`step_table` derives them all at once)."""
+        return {}
+
+    def machine_step(self, event: str, state: str, resume_state: str | None) -> tuple[str, str | None] | Refusal:
+        """What the compiled machine does to a case in `state` (remembering `resume_state`) on `event`: the new
+        (state, resume state), or the error message when the policy does not allow it."""
+        case = CaseState(state, resume_state)
         try:
             moved = self.machine.events[event].trigger(case)
-        except (MachineError, KeyError) as exc:
-            raise DunflowError(f"'{event}' is not possible from state '{case.state}' "
-                               f"(policy {self.policy.name} v{self.version})",
-                               _illegal_hint(case.state)) from exc
+        except (MachineError, KeyError):
+            return Refusal(f"'{event}' is not possible from state '{state}' "
+                           f"(policy {self.policy.name} v{self.version})", _illegal_hint(state))
         if not moved:
-            raise DunflowError(f"'{event}' did not apply in state '{case.state}'", "")
-        return case.state
+            return Refusal(f"'{event}' did not apply in state '{state}'", "")
+        return case.state, case.resume_state
+
+    def step_table(self) -> dict[tuple[str, str, str | None], tuple[str, str | None] | Refusal]:
+        """The whole lookup: every event of the machine from every state, with every resume state a case can
+        carry (none, or a dunning state)."""
+        resumes: list[str | None] = [None, *self.dunning_states]
+        return {(event, state, resume): self.machine_step(event, state, resume)
+                for event in self.machine.events for state in self.states for resume in resumes}
 
 
 def _illegal_hint(state: str) -> str:

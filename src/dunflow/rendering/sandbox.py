@@ -37,6 +37,7 @@ MAX_STEPS = 100_000  # loop iterations plus calls, per render
 MAX_SECONDS = 2.0
 WIDTH = re.compile(r"[%:{][^%{}a-zA-Z]*?(\d{6,})")  # `%1000000s`, `{:>1000000}`: a width of 6+ digits
 
+MAX_CACHED_CHECKS = 10_000  # (type, attribute) answers of the sandbox kept per environment
 GUARD_FILTER = "dunflow_loop_budget"
 CONCAT_FILTER = "dunflow_concat"
 
@@ -100,9 +101,22 @@ class BoundedEnvironment(SandboxedEnvironment):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.budget = _Budget()
+        self._safe_attributes: dict[tuple[type, str], bool] = {}
         self.globals["range"] = self.bounded_range
         self.filters[GUARD_FILTER] = self.guarded
         self.filters[CONCAT_FILTER] = self.joined
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """The sandbox's own check, asked once per (type, attribute): its answer depends on nothing else
+        (a leading underscore, or an internal attribute of a function, method, type, frame, code or
+        generator object: all decided by the object's type and the name)."""
+        key = (type(obj), attr)
+        safe = self._safe_attributes.get(key)
+        if safe is None:
+            safe = super().is_safe_attribute(obj, attr, value)
+            if len(self._safe_attributes) < MAX_CACHED_CHECKS:
+                self._safe_attributes[key] = safe
+        return safe
 
     def start_render(self) -> None:
         """A fresh budget for one template's render (per thread: parallel renders do not share one)."""
@@ -214,18 +228,39 @@ def wrap_filters(env: BoundedEnvironment) -> None:
 
 
 def _checked_filter(env: BoundedEnvironment, name: str, function: Any) -> Any:
-    @wraps(function)
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        env.step()
-        for value in (*args, *kwargs.values()):
+    def _check_ints(values: Iterable[Any]) -> None:
+        for value in values:
             if _int_bits(value) and abs(value) > MAX_TEXT:
                 raise TemplateLimit(f"filter '{name}': an argument of {value:,} is over the limit of {MAX_TEXT:,}")
-        texts = [a for a in args if isinstance(a, str)]
-        if name == "format" and texts:
-            _check_format(texts[0], args)
-        if name == "replace" and len(texts) >= 3:
-            _check_replace(texts[-3], texts[-2], texts[-1])
-        return function(*args, **kwargs)
+
+    if name == "format":
+        @wraps(function)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            env.step()
+            _check_ints(args)
+            _check_ints(kwargs.values())
+            texts = [a for a in args if isinstance(a, str)]
+            if texts:
+                _check_format(texts[0], args)
+            return function(*args, **kwargs)
+    elif name == "replace":
+        @wraps(function)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            env.step()
+            _check_ints(args)
+            _check_ints(kwargs.values())
+            texts = [a for a in args if isinstance(a, str)]
+            if len(texts) >= 3:
+                _check_replace(texts[-3], texts[-2], texts[-1])
+            return function(*args, **kwargs)
+    else:
+        @wraps(function)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            env.step()
+            _check_ints(args)
+            if kwargs:
+                _check_ints(kwargs.values())
+            return function(*args, **kwargs)
 
     return checked
 

@@ -130,6 +130,8 @@ class TemplateStore:
         self.env = BoundedEnvironment(
             loader=self.loader, undefined=StrictUndefined, autoescape=False,
             keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True,
+            auto_reload=False,  # one store per command: each template is read and compiled once, never re-stat'ed
+            cache_size=1000,
         )
         self._exists: dict[tuple[str, str], bool] = {}
         self.env.filters["money"] = _money

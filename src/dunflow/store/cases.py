@@ -33,6 +33,7 @@ from dunflow.store.orm import (
     Run,
     table_of,
 )
+from dunflow.store.rows import insert_rows, update_rows
 
 CASES, INVOICES, ACTIONS, RUNS = table_of(Case), table_of(Invoice), table_of(Action), table_of(Run)
 FAILURES, DEBTORS = table_of(CaseFailure), table_of(Debtor)
@@ -111,10 +112,11 @@ class CaseRepository:
         query = (_locked().add_columns(VERSIONS.c.name.label("policy_name"))
                  .join(VERSIONS, VERSIONS.c.id == CASES.c.policy_version_id)
                  .where(CASES.c.debtor_id.in_(sorted(debtor_ids)), INVOICES.c.due_date < as_of,
-                        CASES.c.state.not_in(excluded_states), CASES.c.id.not_in(outside))
+                        CASES.c.state.not_in(excluded_states))
                  .order_by(CASES.c.id))
+        skip = set(outside)  # filtered here: a NOT IN of a whole batch costs more to bind than to filter
         return [(row.policy_name, CaseFacts(**{k: v for k, v in row._mapping.items() if k != "policy_name"}))
-                for row in self.connection.execute(query)]
+                for row in self.connection.execute(query) if row.case_id not in skip]
 
     # --- what the debtor received (cases ↔ the messages queued for them) ----------------------------
 
@@ -163,16 +165,11 @@ class CaseRepository:
 
         Each change: case_id, old_revision, new_state, new_resume, new_last, new_next, new_repeats.
         """
-        if not changes:
-            return 0
-        statement = (
-            update(CASES)
-            .where(and_(CASES.c.id == bindparam("case_id"), CASES.c.revision == bindparam("old_revision")))
-            .values(state=bindparam("new_state"), resume_state=bindparam("new_resume"),
-                    last_step_on=bindparam("new_last"), next_action_at=bindparam("new_next"),
-                    repeats=bindparam("new_repeats"), revision=CASES.c.revision + 1)
-        )
-        return int(self.connection.execute(statement, changes).rowcount)
+        rows = [(c["new_state"], c["new_resume"], c["new_last"], c["new_next"], c["new_repeats"], c["case_id"],
+                 c["old_revision"]) for c in changes]
+        return update_rows(self.connection, CASES, ("state", "resume_state", "last_step_on", "next_action_at",
+                                                    "repeats"), ("id", "revision"), rows,
+                           extra_set="revision = revision + 1")
 
     def move(self, case: CaseFacts, state: str, resume_state: str | None, last_step_on: date | None,
              next_action_at: date | None) -> bool:
@@ -270,9 +267,12 @@ class CaseRepository:
     # --- audit trail and run log ------------------------------------------------------------------
 
     def record(self, rows: list[dict[str, Any]]) -> None:
-        """Audit-trail entries (`actions`), in one statement."""
-        if rows:
-            self.connection.execute(insert(ACTIONS), rows)
+        """Audit-trail entries (`actions`), in one driver `executemany` (rows with the same keys)."""
+        insert_rows(self.connection, ACTIONS, rows)
+
+    def queue_messages(self, rows: list[dict[str, Any]]) -> None:
+        """A run's rendered messages into the outbox, in one driver `executemany` (rows with the same keys)."""
+        insert_rows(self.connection, OUTBOX, rows)
 
     def last_from_state(self, case_id: int, state: str) -> str | None:
         """The state the case last left for `state` (from its audit trail), if any."""

@@ -78,7 +78,8 @@ class Case(Base):
     """One dunning case per invoice: where it stands in its policy's machine and when to look again."""
 
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_next_action_at", "next_action_at"),)
+    __table_args__ = (Index("ix_cases_next_action_at", "next_action_at"),
+                      Index("ix_cases_version_state", "policy_version_id", "state"))  # `status`: index-only counts
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), unique=True)
     debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"), index=True)

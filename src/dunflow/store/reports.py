@@ -27,11 +27,16 @@ class ReportQueries:
         self.connection = connection
 
     def cases_per_policy_and_state(self) -> list[tuple[str, str, int]]:
-        rows = self.connection.execute(
-            select(VERSIONS.c.name, CASES.c.state, func.count())
-            .join(VERSIONS, VERSIONS.c.id == CASES.c.policy_version_id)
-            .group_by(VERSIONS.c.name, CASES.c.state).order_by(VERSIONS.c.name, CASES.c.state))
-        return [(name, state, count) for name, state, count in rows]
+        """Counted per policy version and state from `ix_cases_version_state` alone (an index-only scan, no
+        join with a million case rows), then added up per policy name over the few versions."""
+        names = dict(self.connection.execute(select(VERSIONS.c.id, VERSIONS.c.name)).all())
+        totals: dict[tuple[str, str], int] = {}
+        for version, state, count in self.connection.execute(
+                select(CASES.c.policy_version_id, CASES.c.state, func.count())
+                .group_by(CASES.c.policy_version_id, CASES.c.state)):
+            key = (names[version], state)
+            totals[key] = totals.get(key, 0) + count
+        return [(name, state, count) for (name, state), count in sorted(totals.items())]
 
     def due_per_day(self, until: date) -> list[tuple[date, int]]:
         """Cases per `next_action_at` up to `until` (through its index)."""

@@ -1,0 +1,139 @@
+"""At scale: `status` counts from an index alone; several workers share one due set; runs killed at random."""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+
+from dunflow.bootstrap import Workspace
+from dunflow.cli.main import main
+from dunflow.reporting.report import status
+from dunflow.scaffold import init_project
+from tests.conftest import _postgres_schema_url
+from tests.integration.test_run import HEADER
+
+STATUS_COUNT = ("SELECT policy_version_id, state, count(*) FROM cases GROUP BY policy_version_id, state")
+
+
+def test_status_counts_cases_per_policy_and_state_from_an_index_alone(tmp_path: Path, database_url: str) -> None:
+    project = tmp_path / "demo"
+    init_project(project)  # with the sample invoices
+    ws = Workspace.open(project, database_url)
+    for kind in ("debtors", "invoices"):
+        result = CliRunner().invoke(main, ["--project", str(project), "--database", database_url, "import", kind,
+                                           str(project / f"{kind}.csv")], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    with ws.store.reading() as uow:
+        data = status(uow, ws.clock.today())
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        expected = {(name, state): count for name, state, count in connection.execute(text(
+            "SELECT v.name, c.state, count(*) FROM cases c JOIN policy_versions v ON v.id = c.policy_version_id "
+            "GROUP BY v.name, c.state"))}
+        if engine.dialect.name == "sqlite":
+            plan = " ".join(str(row[-1]) for row in connection.execute(text("EXPLAIN QUERY PLAN " + STATUS_COUNT)))
+            assert "COVERING INDEX ix_cases_version_state" in plan, plan
+        else:
+            connection.execute(text("SET enable_seqscan = off"))
+            plan = " ".join(row[0] for row in connection.execute(text("EXPLAIN " + STATUS_COUNT)))
+            assert "Index Only Scan using ix_cases_version_state" in plan, plan
+    engine.dispose()
+    assert {(r["policy"], r["state"]): r["cases"] for r in data["cases"]} == expected
+    assert sum(expected.values()) > 0
+
+
+# --- several workers on one due set (PostgreSQL) ----------------------------------------------------------
+
+
+def portfolio_csv(folder: Path, debtors: int, per_debtor: int = 3) -> Path:
+    """Several invoices per business debtor (grouped notices), due dates spread over four months."""
+    lines = [HEADER]
+    for d in range(debtors):
+        kind, country, language = ("consumer", "NL", "nl") if d % 4 == 0 else ("business", "DE", "de")
+        for k in range(per_debtor):
+            n = d * per_debtor + k
+            due = date(2026, 8, 1) + timedelta(days=(n * 7) % 120)
+            lines.append(f"K-{n:05d},KD-{d:04d},EUR,{100 + n % 900}.00,,{due - timedelta(days=30)},{due},"
+                         f"Debtor {d},{kind},{country},{language},d{d}@example.com")
+    path = folder / "portfolio.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def cli(project: Path, database: str, *args: str) -> str:
+    result = CliRunner().invoke(main, ["--project", str(project), "--database", database, *args],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def query(database: str, sql: str) -> list[tuple[Any, ...]]:
+    engine = create_engine(database)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql))]
+    finally:
+        engine.dispose()
+
+
+SENT = ("SELECT i.number, a.kind, a.step, a.channel, a.message_key FROM actions a "
+        "JOIN cases c ON c.id = a.case_id JOIN invoices i ON i.id = c.invoice_id")
+NOTICES = ("SELECT d.code, o.step, o.channel, o.invoice_numbers FROM outbox o JOIN debtors d ON d.id = o.debtor_id")
+STATES = "SELECT i.number, c.state, c.revision FROM cases c JOIN invoices i ON i.id = c.invoice_id ORDER BY i.number"
+
+
+def notices(database: str) -> Counter[str]:
+    return Counter(repr((code, step, channel, sorted(numbers if isinstance(numbers, list) else json.loads(numbers))))
+                   for code, step, channel, numbers in query(database, NOTICES))
+
+
+def set_batch_size(project: Path, size: int) -> None:
+    config = project / "dunflow.yaml"
+    config.write_text(re.sub(r"(?m)^batch_size: \d+$", f"batch_size: {size}", config.read_text()))
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    yield from _postgres_schema_url()
+
+
+def test_four_workers_on_one_due_set_miss_nothing_duplicate_nothing_and_never_split_a_grouped_notice(
+        tmp_path: Path, postgres: str) -> None:
+    project = tmp_path / "demo"
+    init_project(project, sample_data=False)
+    set_batch_size(project, 10)
+    portfolio = portfolio_csv(tmp_path, debtors=300)
+    clean = f"sqlite:///{tmp_path / 'clean.db'}"
+    for database in (postgres, clean):
+        cli(project, database, "import", "invoices", str(portfolio))
+    alone = json.loads(cli(project, clean, "run", "--as-of", "2026-12-01", "--format", "json"))
+    assert alone["advanced"] > 200
+
+    shared = json.loads(cli(project, postgres, "run", "--as-of", "2026-12-01", "--workers", "4", "--format", "json"))
+
+    assert len(shared["workers"]) == 4
+    assert sum(1 for w in shared["workers"] if w["advanced"] > 0) >= 2, shared["workers"]  # they did share it
+    assert shared["advanced"] == alone["advanced"] and shared["messages"] == alone["messages"]  # 0 missed
+    assert query(postgres, "SELECT key FROM outbox GROUP BY key HAVING count(*) > 1") == []  # 0 duplicates
+    assert query(postgres, "SELECT idempotency_key FROM actions GROUP BY idempotency_key HAVING count(*) > 1") == []
+    assert query(postgres, "SELECT count(*) FROM runs") == [(1,)]
+    assert notices(postgres) == notices(clean)  # the same notices, each listing the same invoices: none split
+    assert Counter(row[:4] for row in query(postgres, SENT)) == Counter(row[:4] for row in query(clean, SENT))
+    assert query(postgres, STATES) == query(clean, STATES)
+    assert query(postgres, "SELECT count(*) FROM cases WHERE next_action_at <= '2026-12-01'") == [(0,)]
+
+
+def test_workers_are_refused_on_sqlite_with_a_hint(tmp_path: Path) -> None:
+    project = tmp_path / "demo"
+    init_project(project, sample_data=False)
+    result = CliRunner().invoke(main, ["--project", str(project), "run", "--workers", "2"])
+    assert result.exit_code == 1
+    assert "--workers 2 needs PostgreSQL" in result.output and "hint:" in result.output
