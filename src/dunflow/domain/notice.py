@@ -61,6 +61,8 @@ class Creditor:
     iban: str = ""
     bic: str = ""
     website: str = ""
+    contact: str = ""  # who answers questions, printed in a letter's footer: "Frau Berger, Forderungsmanagement"
+    country: str = ""  # ISO 3166 alpha-2; a letter abroad gets the country as the last line of its address
 
 
 @dataclass(frozen=True)
