@@ -27,6 +27,7 @@ from dunflow.cli import payments as cli_payments
 from dunflow.cli import report as cli_report
 from dunflow.cli import rules as cli_rules
 from dunflow.cli import simulate as cli_simulate
+from dunflow.cli import tasks as cli_tasks
 from dunflow.cli.common import (
     ISO_DATE,
     READ_FORMAT,
@@ -351,7 +352,7 @@ def show_debtor_cmd(ctx: click.Context, code: str, fmt: str) -> None:
 
 
 for _command in (cli_imports.import_, *cli_events.COMMANDS, *cli_payments.COMMANDS, *cli_lifecycle.COMMANDS,
-                 *cli_calc.COMMANDS, *cli_rules.COMMANDS, cli_simulate.simulate, cli_report.report):
+                 *cli_calc.COMMANDS, *cli_rules.COMMANDS, *cli_tasks.COMMANDS, cli_simulate.simulate, cli_report.report):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
