@@ -105,6 +105,7 @@ class NoticeFacts:
     as_of: date
     language: str
     extra: dict[str, Any] = field(default_factory=dict)
+    payment_link: str = ""  # the notice's signed payment link when `links:` is configured, else ""
 
     def context(self) -> dict[str, Any]:
         currency = self.invoices[0].open_amount.currency
@@ -121,5 +122,6 @@ class NoticeFacts:
                            "assignee": getattr(self.step, "assignee", "")},
             "policy": {"name": self.policy.name, "version": self.policy_version},
             "language": self.language,
+            "payment_link": self.payment_link,
             **self.extra,
         }
