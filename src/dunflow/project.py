@@ -75,6 +75,7 @@ def load_project(start: Path | None = None, database: str | None = None) -> Proj
     root = find_root((start or Path.cwd()).resolve())
     config = _read_config(root / CONFIG_FILE)
     _check_outbox(root, config)
+    _check_windows(root, config)
     url = database or os.environ.get(DATABASE_ENV) or config.get("database") or "sqlite:///dunflow.db"
     return Project(
         root=root,
@@ -107,6 +108,29 @@ def _check_outbox(root: Path, config: dict[str, Any]) -> None:
     if not outbox.is_relative_to(root.resolve()) and config.get("outbox_outside_project") is not True:
         raise DunflowError(f"{root / CONFIG_FILE}: outbox '{config.get('outbox')}' is outside the project ({outbox})",
                            "use a folder inside the project, or add `outbox_outside_project: true` to allow it")
+
+
+def _check_windows(root: Path, config: dict[str, Any]) -> None:
+    """Send windows that make sense (`to` after `from`) and a `timezone` that exists, before anything is sent."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from dunflow.domain.windows import parse_window
+
+    for name, channel in (config.get("channels") or {}).items():
+        window = channel.get("window") if isinstance(channel, dict) else None
+        if window:
+            try:
+                parse_window(window)
+            except ValueError as exc:
+                raise DunflowError(f"{root / CONFIG_FILE}: channels.{name}.window: {exc}",
+                                   'e.g. window: {days: [mon, tue, wed, thu, fri], from: "08:00", to: "20:00"}') from None
+    zone = config.get("timezone")
+    if zone:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise DunflowError(f"{root / CONFIG_FILE}: timezone '{zone}' is not a known time zone",
+                               "use an IANA name such as Europe/Berlin") from None
 
 
 def _resolve_sqlite(url: str, root: Path) -> str:
