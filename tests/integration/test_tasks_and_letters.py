@@ -163,3 +163,19 @@ def test_a_letter_goes_through_send_with_the_imported_postal_address(dunflow: Du
     assert (folder / "2026-10-16.pdf").exists()
     statuses = {r["channel"]: r["status"] for r in dunflow.json("outbox") if r["step"] == "first-notice"}
     assert statuses == {"email": "sent", "letter": "sent"}
+
+
+def test_the_registry_factories_build_working_channels(dunflow: Dunflow) -> None:
+    from dunflow.delivery.letters import pdf_channel
+    from dunflow.delivery.queue import queue_channel
+    from dunflow.errors import DunflowError
+
+    ws = dunflow.workspace(date(2026, 10, 8))
+    dunflow("run", "--as-of", "2026-10-08")
+    dunflow.send(date(2026, 10, 8), {"task": queue_channel({"due_days": 2}, ws.project, ws.store)})
+    [task] = dunflow.json("tasks")
+    assert task["due_on"] == "2026-10-10"
+    letters = pdf_channel({"folder": "print"}, ws.project, ws.store)
+    assert letters.folder == ws.project.root / "print"
+    with pytest.raises(DunflowError, match="outside the project"):
+        pdf_channel({"folder": "../elsewhere"}, ws.project, ws.store)

@@ -346,3 +346,21 @@ def _write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def pdf_channel(config: dict[str, Any], project: Any, store: Any = None) -> PdfLetterChannel:
+    """Registry factory for `type: pdf` (`letter: {type: pdf, folder: print}`): the folder inside the project,
+    the project's creditor as letterhead, and, given the store, debtor addresses from the database (else the
+    address the run wrote into the message)."""
+    folder = Path(project.root) / str(config.get("folder", "print"))
+    if not folder.resolve().is_relative_to(Path(project.root).resolve()):
+        raise DunflowError(f"letter folder '{config.get('folder')}' is outside the project ({folder.resolve()})",
+                           "use a folder inside the project, e.g. folder: print")
+    if store is None:
+        return PdfLetterChannel(folder, project.creditor)
+
+    def addresses(message: dict[str, Any]) -> PostalAddress:
+        with store.reading() as uow:
+            return postal_address(uow, message)
+
+    return PdfLetterChannel(folder, project.creditor, addresses)

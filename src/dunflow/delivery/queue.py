@@ -62,3 +62,8 @@ class QueueChannel:
                                 assignee=str(message.get("recipient") or ""), on=message["created_on"],
                                 due_days=self.due_days)
         return f"task:{task_id}"
+
+
+def queue_channel(config: dict[str, Any], project: Any, store: Store) -> QueueChannel:
+    """Registry factory for `type: queue` (`task: {type: queue, due_days: 2}`); needs the store it writes to."""
+    return QueueChannel(store, int(config.get("due_days", 0)))
