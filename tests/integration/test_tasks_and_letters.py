@@ -179,3 +179,29 @@ def test_the_registry_factories_build_working_channels(dunflow: Dunflow) -> None
     assert letters.folder == ws.project.root / "print"
     with pytest.raises(DunflowError, match="outside the project"):
         pdf_channel({"folder": "../elsewhere"}, ws.project, ws.store)
+
+
+def test_two_senders_delivering_one_task_message_at_once_make_one_task(dunflow: Dunflow) -> None:
+    import threading
+
+    dunflow("run", "--as-of", "2026-10-08")
+    ws = dunflow.workspace(date(2026, 10, 8))
+    with ws.store.reading() as uow:
+        [message] = [dict(r._mapping) for r in uow.outbox.newest("pending", 10)]
+    start, results, errors = threading.Barrier(4), [], []
+
+    def deliver() -> None:
+        channel = QueueChannel(dunflow.workspace(date(2026, 10, 8)).store)
+        start.wait()
+        try:
+            results.append(channel.deliver(message))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(set(results)) == 1
+    assert len(dunflow.json("tasks", "--status", "all")) == 1
