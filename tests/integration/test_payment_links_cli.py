@@ -40,10 +40,6 @@ def bodies(database: str) -> list[str]:
 def project(project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     with open(project_dir / "dunflow.yaml", "a", encoding="utf-8") as config:
         config.write(LINKS)
-    template = project_dir / "templates" / "de" / "b2b" / "reminder.j2"
-    source = template.read_text(encoding="utf-8")
-    template.write_text(source.replace("Mit freundlichen Grüßen", "Online bezahlen: {{ payment_link }}\n\n"
-                                                                 "Mit freundlichen Grüßen"), encoding="utf-8")
     (tmp_path / "invoices.csv").write_text(INVOICES, encoding="utf-8")
     monkeypatch.setenv("TEST_LINK_SECRET", "a-long-random-test-secret")
     return project_dir
@@ -52,7 +48,8 @@ def project(project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_a_notice_carries_a_link_that_verify_names(project: Path, database_url: str, tmp_path: Path) -> None:
     cli(project, database_url, "import", "invoices", str(tmp_path / "invoices.csv"))
     cli(project, database_url, "run", "--as-of", "2026-10-08")
-    [body] = bodies(database_url)
+    [body] = bodies(database_url)  # the shipped templates print the link when there is one
+    assert body.count("Online bezahlen:") == 1
     link = re.search(r"Online bezahlen: (https://pay\.example\.com/p/(\S+))", body)
     assert link, body
     token = link.group(2)
@@ -77,3 +74,12 @@ def test_a_configured_link_without_its_secret_stops_the_run_before_anything_chan
     result = cli(project, database_url, "run", "--as-of", "2026-10-08", code=1)
     assert "TEST_LINK_SECRET is not set" in result.output
     assert bodies(database_url) == []
+
+
+def test_without_links_the_notice_has_no_link_line(project_dir: Path, database_url: str, tmp_path: Path) -> None:
+    (tmp_path / "invoices.csv").write_text(INVOICES, encoding="utf-8")
+    cli(project_dir, database_url, "import", "invoices", str(tmp_path / "invoices.csv"))
+    cli(project_dir, database_url, "run", "--as-of", "2026-10-08")
+    [body] = bodies(database_url)
+    assert "Online bezahlen" not in body and "Verwendungszweck: R-1\n\nBitte" in body
+    assert "no payment links configured" in cli(project_dir, database_url, "link", "verify", "x.y", code=1).output
