@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from dunflow.clock import Clock, SystemClock
 from dunflow.delivery.channels import Channel, FileSink
 from dunflow.delivery.refresh import Refreshed, Withdrawn, refresh
+from dunflow.domain.links import PaymentLinks
 from dunflow.engine.pauses import PauseTimer
 from dunflow.events.timers import pause_timers
 from dunflow.policy.validate import PolicySet, load_policies
@@ -57,6 +58,11 @@ class Workspace:
         """The runner's timers for held, promised and arranged cases."""
         return pause_timers()
 
+    @cached_property
+    def payment_links(self) -> PaymentLinks | None:
+        """`links:` with the secret from the environment (a user error if it is configured but not set)."""
+        return self.project.payment_links()
+
     def register_policies(self) -> dict[str, int]:
         """Store the current policy texts as versions; name → version id."""
         with self.store.writing() as uow:
@@ -64,7 +70,7 @@ class Workspace:
 
     def refresher(self, uow: UnitOfWork, message: dict[str, Any]) -> Refreshed | Withdrawn | None | bool:
         """Check a pending message against today's open amounts before it goes out."""
-        return refresh(uow, self.templates, self.project.creditor, message)
+        return refresh(uow, self.templates, self.project.creditor, message, self.payment_links)
 
     def channel(self, name: str) -> Channel:
         return FileSink(self.project.outbox_dir, self.project.creditor.email)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dunflow.domain.links import PaymentLinks
 from dunflow.domain.notice import Creditor
 from dunflow.errors import DunflowError, InputProblems
 from dunflow.policy.load import load_yaml
@@ -27,6 +28,20 @@ class Project:
     batch_size: int = 1000
     csv_profiles: dict[str, Any] = field(default_factory=dict)  # payments.csv_profiles: bank CSV layouts
     accounts: tuple[str, ...] = ()  # payments.accounts: the creditor's IBANs besides creditor.iban
+    links: LinkSettings | None = None  # links: payment links in notices
+    timezone: str = ""  # timezone: the default zone for send windows (debtors whose country names none)
+    channel_config: dict[str, Any] = field(default_factory=dict)  # channels: as written (windows, letters, tasks)
+
+    def payment_links(self) -> PaymentLinks | None:
+        """The payment links with their secret read from the environment; None when `links:` is not configured."""
+        if self.links is None:
+            return None
+        secret = os.environ.get(self.links.secret_env, "")
+        if not secret:
+            raise DunflowError(f"{self.root / CONFIG_FILE}: links: the secret variable {self.links.secret_env} is "
+                               "not set", f"export {self.links.secret_env}=<a long random string> (the payment page "
+                               "verifies tokens with the same secret), or remove `links:`")
+        return PaymentLinks(self.links.base_url, secret.encode("utf-8"), self.links.valid_days)
 
     @property
     def policies_dir(self) -> Path:
@@ -35,6 +50,13 @@ class Project:
     @property
     def templates_dir(self) -> Path:
         return self.root / "templates"
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    base_url: str
+    secret_env: str = "DUNFLOW_LINK_SECRET"
+    valid_days: int = 60
 
 
 def find_root(start: Path) -> Path:
@@ -53,6 +75,7 @@ def load_project(start: Path | None = None, database: str | None = None) -> Proj
     root = find_root((start or Path.cwd()).resolve())
     config = _read_config(root / CONFIG_FILE)
     _check_outbox(root, config)
+    _check_windows(root, config)
     url = database or os.environ.get(DATABASE_ENV) or config.get("database") or "sqlite:///dunflow.db"
     return Project(
         root=root,
@@ -62,6 +85,9 @@ def load_project(start: Path | None = None, database: str | None = None) -> Proj
         batch_size=config.get("batch_size", 1000),
         csv_profiles=dict(config.get("payments", {}).get("csv_profiles", {})),
         accounts=tuple(config.get("payments", {}).get("accounts", ())),
+        links=LinkSettings(**config["links"]) if config.get("links") else None,
+        timezone=config.get("timezone", ""),
+        channel_config=dict(config.get("channels") or {}),
     )
 
 
@@ -82,6 +108,29 @@ def _check_outbox(root: Path, config: dict[str, Any]) -> None:
     if not outbox.is_relative_to(root.resolve()) and config.get("outbox_outside_project") is not True:
         raise DunflowError(f"{root / CONFIG_FILE}: outbox '{config.get('outbox')}' is outside the project ({outbox})",
                            "use a folder inside the project, or add `outbox_outside_project: true` to allow it")
+
+
+def _check_windows(root: Path, config: dict[str, Any]) -> None:
+    """Send windows that make sense (`to` after `from`) and a `timezone` that exists, before anything is sent."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from dunflow.domain.windows import parse_window
+
+    for name, channel in (config.get("channels") or {}).items():
+        window = channel.get("window") if isinstance(channel, dict) else None
+        if window:
+            try:
+                parse_window(window)
+            except ValueError as exc:
+                raise DunflowError(f"{root / CONFIG_FILE}: channels.{name}.window: {exc}",
+                                   'e.g. window: {days: [mon, tue, wed, thu, fri], from: "08:00", to: "20:00"}') from None
+    zone = config.get("timezone")
+    if zone:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise DunflowError(f"{root / CONFIG_FILE}: timezone '{zone}' is not a known time zone",
+                               "use an IANA name such as Europe/Berlin") from None
 
 
 def _resolve_sqlite(url: str, root: Path) -> str:

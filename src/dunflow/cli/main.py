@@ -22,11 +22,13 @@ from dunflow.cli import calc as cli_calc
 from dunflow.cli import events as cli_events
 from dunflow.cli import imports as cli_imports
 from dunflow.cli import lifecycle as cli_lifecycle
+from dunflow.cli import links as cli_links
 from dunflow.cli import output
 from dunflow.cli import payments as cli_payments
 from dunflow.cli import report as cli_report
 from dunflow.cli import rules as cli_rules
 from dunflow.cli import simulate as cli_simulate
+from dunflow.cli import tasks as cli_tasks
 from dunflow.cli.common import (
     ISO_DATE,
     READ_FORMAT,
@@ -196,6 +198,7 @@ def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, f
             with progress_bar(ctx, f"run {day}") as progress:
                 result = run_due(ws.store, ws.templates, ws.project.creditor, day, ws.timers, dry_run=dry_run,
                                  batch_size=ws.project.batch_size, force=force, progress=progress, share=share,
+                                 links=ws.payment_links,
                                  record=share[1] == 1)
         except BaseException:
             cli_workers.wait_for(children)  # their work stands; ours is rolled back and still due
@@ -373,7 +376,8 @@ def show_debtor_cmd(ctx: click.Context, code: str, fmt: str) -> None:
 
 
 for _command in (cli_imports.import_, *cli_events.COMMANDS, *cli_payments.COMMANDS, *cli_lifecycle.COMMANDS,
-                 *cli_calc.COMMANDS, *cli_rules.COMMANDS, cli_simulate.simulate, cli_report.report):
+                 *cli_calc.COMMANDS, *cli_rules.COMMANDS, *cli_tasks.COMMANDS,
+                 *cli_links.COMMANDS, cli_simulate.simulate, cli_report.report):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dunflow.domain.links import PaymentLinks
 from dunflow.domain.money import Money
 from dunflow.domain.notice import Creditor, NoticeFacts, invoice_line
 from dunflow.domain.policy import ESCALATED, NOT_DUNNED
@@ -37,7 +38,7 @@ class Refreshed:
 
 
 def refresh(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
-            message: dict[str, Any]) -> Refreshed | Withdrawn | None | bool:
+            message: dict[str, Any], links: PaymentLinks | None = None) -> Refreshed | Withdrawn | None | bool:
     """True: send as rendered. None or Withdrawn: withdraw. Refreshed: send this text instead."""
     rendered_with = message.get("open_amounts")
     if not rendered_with or message["step"] == "installment":
@@ -53,7 +54,7 @@ def refresh(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
     if due and not due & set(current):
         return Withdrawn(f"{', '.join(sorted(due))} no longer due it; {', '.join(current)} "
                          f"{'is' if len(current) == 1 else 'are'} due no notice of this step yet")
-    return _render_again(uow, templates, creditor, message, [r for r in rows if r.number in current])
+    return _render_again(uow, templates, creditor, message, [r for r in rows if r.number in current], links)
 
 
 def _is_escalation(uow: UnitOfWork, message: dict[str, Any], rows: list[Any]) -> bool:
@@ -75,14 +76,17 @@ def _still_due(row: Any, escalation: bool) -> bool:
 
 
 def _render_again(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor, message: dict[str, Any],
-                  rows: list[Any]) -> Refreshed:
+                  rows: list[Any], links: PaymentLinks | None = None) -> Refreshed:
     compiled = uow.versions.compiled(rows[0].policy_version_id)
     debtor = debtor_from_row(uow.invoices.debtor(message["debtor_id"]))
     as_of = message["created_on"]
     lines = tuple(invoice_line(r.number, r.issue_date, r.due_date, Money(r.amount, r.currency),
                                Money(r.open_amount, r.currency), as_of) for r in rows)
+    notice_key = str(message["key"]).rsplit(":", 1)[0]  # the message key is the notice's key + ":" + channel
+    numbers = [line.number for line in lines]
+    link = links.link(notice_key, numbers, debtor.code, message["step"], as_of) if links else ""
     facts = NoticeFacts(debtor, creditor, lines, compiled.policy.step(message["step"]), compiled.policy,
-                        compiled.version, as_of, message["language"])
+                        compiled.version, as_of, message["language"], payment_link=link)
     rendered = templates.render(message["template"], message["language"], facts.context())
     amounts = {line.number: str(line.open_amount.amount) for line in lines}
     return Refreshed(rendered.subject, rendered.body, [line.number for line in lines], amounts,

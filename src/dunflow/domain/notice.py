@@ -61,6 +61,8 @@ class Creditor:
     iban: str = ""
     bic: str = ""
     website: str = ""
+    contact: str = ""  # who answers questions, printed in a letter's footer: "Frau Berger, Forderungsmanagement"
+    country: str = ""  # ISO 3166 alpha-2; a letter abroad gets the country as the last line of its address
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class NoticeFacts:
     as_of: date
     language: str
     extra: dict[str, Any] = field(default_factory=dict)
+    payment_link: str = ""  # the notice's signed payment link when `links:` is configured, else ""
 
     def context(self) -> dict[str, Any]:
         currency = self.invoices[0].open_amount.currency
@@ -119,5 +122,6 @@ class NoticeFacts:
                            "assignee": getattr(self.step, "assignee", "")},
             "policy": {"name": self.policy.name, "version": self.policy_version},
             "language": self.language,
+            "payment_link": self.payment_link,
             **self.extra,
         }

@@ -75,6 +75,17 @@ class Fee:
 
 
 @dataclass(frozen=True)
+class OnContacted:
+    """A step's `on_contacted`: resume the ladder (pause_days 0), or pause the debtor for `pause_days` days."""
+
+    pause_days: int = 0
+
+    @property
+    def resumes(self) -> bool:
+        return self.pause_days == 0
+
+
+@dataclass(frozen=True)
 class Step:
     id: str
     after: Delay
@@ -89,6 +100,7 @@ class Step:
     fee: Fee | None = None
     charges: tuple[str, ...] = ()  # statutory charges booked when the step goes out: compensation, collection_costs
     legal: LegalNotice | None = None
+    on_contacted: OnContacted | None = None  # what a task of this step closed as "contacted" does to the ladder
 
     @property
     def is_courtesy(self) -> bool:

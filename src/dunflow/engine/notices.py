@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Iterable
 
+from dunflow.domain.links import PaymentLinks
 from dunflow.domain.money import Money
 from dunflow.domain.notice import (
     Creditor,
@@ -72,9 +73,9 @@ def recipient(delivery: Delivery, debtor: Debtor, step: Step) -> str:
 
 class NoticeWriter:
     def __init__(self, uow: UnitOfWork, templates: TemplateStore, creditor: Creditor, as_of: date,
-                 now: datetime) -> None:
+                 now: datetime, links: PaymentLinks | None = None) -> None:
         self.uow, self.versions, self.templates = uow, uow.versions, templates
-        self.creditor, self.as_of, self.now = creditor, as_of, now
+        self.creditor, self.as_of, self.now, self.links = creditor, as_of, now, links
 
     def write(self, outcomes: list[Outcome]) -> Messages:
         """Render and queue the notices of `outcomes`; `companions` are the outcomes of other invoices a
@@ -148,8 +149,10 @@ class NoticeWriter:
         language = self.templates.language_for(step.template, debtor.language, policy.settings.language,
                                                debtor.country)
         template = self.templates.variant(step.template, language, debtor.country)  # law by country
+        numbers = [line.number for line in notice.invoices]
+        link = self.links.link(notice.key, numbers, debtor.code, step.id, self.as_of) if self.links else ""
         facts = NoticeFacts(debtor, self.creditor, tuple(notice.invoices), step, policy, compiled.version,
-                            self.as_of, language, notice.extra)
+                            self.as_of, language, notice.extra, payment_link=link)
         rendered = self.templates.render(template, language, facts.context())
         for delivery in choose_channels(step, debtor):
             key = f"{notice.key}:{delivery.channel}"

@@ -24,6 +24,7 @@ from datetime import date, datetime
 from itertools import groupby
 from typing import Any, Callable, Iterable, Iterator
 
+from dunflow.domain.links import PaymentLinks
 from dunflow.domain.notice import Creditor
 from dunflow.engine.advance import CaseFacts, Outcome, Timer, decide, needs_debtor_total
 from dunflow.engine.failures import leave_failed_behind
@@ -57,9 +58,9 @@ class _Conflict(Exception):
 def run_due(store: Store, templates: TemplateStore, creditor: Creditor, as_of: date, timers: Timers, *,
             dry_run: bool = False, batch_size: int = 1000, force: bool = False,
             progress: Callable[[int, int], None] | None = None, share: tuple[int, int] = (0, 1),
-            record: bool = True) -> RunReport:
+            record: bool = True, links: PaymentLinks | None = None) -> RunReport:
     """Advance every case due on `as_of`; `timers` (from bootstrap) end the timed pauses; `progress(done, due)` is
-    told after each batch (for a progress bar).
+    told after each batch (for a progress bar); `links`: payment links for the notices (`payment_link`).
 
     `share` = (k, n): this is worker k of n on the same due set (`run --workers n`): it starts k/n of the way
     into the batches and goes round, so the workers begin on different debtors and each still makes sure of
@@ -75,7 +76,7 @@ def run_due(store: Store, templates: TemplateStore, creditor: Creditor, as_of: d
         _refuse_going_back(uow, as_of, force)
         due = uow.cases.due_keys(as_of)  # (debtor, case), a debtor's cases together
     report.due = len(due)
-    batch = _Batch(store, templates, creditor, as_of, timers, report, dry_run)
+    batch = _Batch(store, templates, creditor, as_of, timers, report, dry_run, links)
     chunks = _shared(list(_chunks_by_debtor(due, batch_size)), *share)
     left = batch.process(_reported(iter(chunks), len(due), progress), wait=False)
     batch.process(_chunks_by_debtor(left, batch_size), wait=True)  # debtors another worker held: wait for them
@@ -154,6 +155,7 @@ class _Batch:
     timers: Timers
     report: RunReport
     dry_run: bool
+    links: PaymentLinks | None = None
 
     def process(self, chunks: Iterable[list[tuple[int, int]]], wait: bool) -> list[tuple[int, int]]:
         """Run every chunk; the (debtor, case) keys skipped because another worker held the debtor."""
@@ -182,7 +184,7 @@ class _Batch:
         pauses = load_pause_facts(uow, self.timers, claimed, self.as_of)
         outcomes = _decide_all(uow, claimed, pauses, fires(self.timers), self.as_of, self.report)
         now = uow.clock.now()
-        messages = NoticeWriter(uow, self.templates, self.creditor, self.as_of, now).write(outcomes)
+        messages = NoticeWriter(uow, self.templates, self.creditor, self.as_of, now, self.links).write(outcomes)
         outcomes, failures = leave_failed_behind(uow, outcomes, messages.failed, self.as_of)
         outcomes += messages.companions  # other invoices a grouped notice lifted to its step
         _write_actions(uow, outcomes, messages, self.as_of, now)

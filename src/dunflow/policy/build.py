@@ -16,6 +16,7 @@ from dunflow.domain.policy import (
     Fee,
     InterestRule,
     Migration,
+    OnContacted,
     Policy,
     PromiseRules,
     Repeat,
@@ -127,7 +128,17 @@ def _step_fields(data: dict[str, Any], default_kind: str) -> dict[str, Any]:
         fee=build_fee(data.get("fee")),
         charges=tuple(data.get("charge", ())),
         legal=data.get("legal"),
+        on_contacted=build_on_contacted(data.get("on_contacted")),
     )
+
+
+def build_on_contacted(data: Any) -> OnContacted | None:
+    """`resume` or `{pause: 14d}` (the schema checked the shape)."""
+    if data is None:
+        return None
+    if data == "resume":
+        return OnContacted()
+    return OnContacted(pause_days=int(str(data["pause"]).rstrip("d")))
 
 
 def build_step(data: dict[str, Any]) -> Step:

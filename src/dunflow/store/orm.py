@@ -284,6 +284,27 @@ class Installment(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | paid | missed
 
 
+class Task(Base):
+    """Work for a person: call the debtor, find an address, hand over to the account manager, or see to a required
+    message whose delivery ended dead. One per message key at most (a repeated delivery finds the same task)."""
+
+    __tablename__ = "tasks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # call | find_address | account_manager | delivery_failed
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), nullable=True)
+    message_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    step: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    assignee: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open", index=True)  # open | done
+    outcome: Mapped[str] = mapped_column(String(16), default="", server_default="")  # contacted | no_answer | ...
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core table behind a model, typed as such (for bulk `insert`/`update` on the hot paths)."""
     return cast(Table, model.__table__)

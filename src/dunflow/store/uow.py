@@ -38,6 +38,7 @@ from dunflow.store.ledger import InvoiceRepository, PaymentRepository
 from dunflow.store.outbox import OutboxRepository
 from dunflow.store.pauses import PauseRepository
 from dunflow.store.reports import ReportQueries
+from dunflow.store.tasks import TaskRepository
 from dunflow.store.versions import CompiledCache, PolicyVersionRepository
 
 
@@ -129,6 +130,7 @@ class UnitOfWork:
     reports: ReportQueries
     applies: ApplyRepository
     bulk: BulkRepository
+    tasks: TaskRepository
 
     def __init__(self, store: Store, read_only: bool) -> None:
         self.store, self.read_only, self.clock = store, read_only, store.clock
@@ -156,6 +158,7 @@ class UnitOfWork:
         self.versions = PolicyVersionRepository(connection, self.store.compiled)
         self.applies = ApplyRepository(connection)
         self.bulk = BulkRepository(connection)
+        self.tasks = TaskRepository(connection)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
