@@ -324,13 +324,14 @@ def _show(ctx: click.Context, fmt: str, query: Callable[[Any], dict[str, Any]],
 
 @show.command(name="invoice")
 @click.argument("number")
+@click.option("--as-of", "as_of", type=ISO_DATE, help="Date the debt (interest) is computed to (default: today).")
 @READ_FORMAT
 @click.pass_context
-def show_invoice_cmd(ctx: click.Context, number: str, fmt: str) -> None:
-    """Timeline of one invoice."""
+def show_invoice_cmd(ctx: click.Context, number: str, as_of: date | None, fmt: str) -> None:
+    """Timeline of one invoice, and its debt: principal, charges, total due."""
     from dunflow.reporting import report as read
 
-    _show(ctx, fmt, lambda c: read.show_invoice(c, number), output.emit_invoice)
+    _show(ctx, fmt, lambda c: read.show_invoice(c, number, as_of), output.emit_invoice)
 
 
 @show.command(name="debtor")
