@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine, text
 
 from dunflow.cli.main import main
 
@@ -146,3 +147,91 @@ def test_a_period_without_a_known_rate_does_not_crash_and_is_shown(dunflow: Dunf
     assert [c["kind"] for c in data["charges"]] == ["fee", "compensation"]
     assert any("no DE-base rate known for 2026-07-01" in reason for reason in data["charges_not_booked"])
     assert data["total_due"] == "1042.50"
+
+
+NL_INVOICES = [
+    "N-1,DN1,EUR,1500.00,1500.00,2026-01-02,2026-02-02,Jan de Vries,consumer,NL,nl,jan@vries.example",
+    "N-2,DN1,EUR,1500.00,1500.00,2026-01-02,2026-02-02,Jan de Vries,consumer,NL,nl,jan@vries.example",
+]
+NL_POLICY = """\
+apiVersion: dunflow/v1
+kind: Policy
+metadata: {name: b2c-consumer}
+applies_to: {priority: 10, match: {}}
+settings: {timezone: Europe/Amsterdam, calendar: NL, language: nl, minimum_open_amount: "1.00", group_per_debtor: true}
+charges:
+  collection_costs: {law: NL}
+  delivery_days: 2
+acknowledge:
+  - {rule: de-charges-before-default, reason: "test: only Dutch consumers are imported"}
+%(acknowledge)s
+steps:
+  - id: notice
+    after: {days: 24, from: due_date}
+    channels: [email]
+    template: b2c/notice
+    pay_within_days: %(pay_within)d
+    legal: fourteen_day_letter
+  - id: final-letter
+    after: {days: %(final_after)d, from: previous_step}
+    channels: [email]
+    template: b2c/final-letter
+    charge: [collection_costs]
+    legal: final_notice
+escalation:
+  id: handover
+  after: {days: 60, from: previous_step}
+  to: collection_agency
+  agency: Incassobureau Noord B.V.
+  channels: [email]
+  template: b2c/handover
+"""
+
+
+def query(database_url: str, sql: str) -> list[Any]:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text(sql)))
+    finally:
+        engine.dispose()
+
+
+def nl_project(project_dir: Path, database_url: str, tmp_path: Path, final_after: int,
+               acknowledge: str = "", pay_within: int = 16) -> Dunflow:
+    for old in (project_dir / "policies").glob("*.yaml"):
+        old.unlink()
+    (project_dir / "policies" / "b2c.yaml").write_text(
+        NL_POLICY % {"final_after": final_after, "acknowledge": acknowledge, "pay_within": pay_within}, encoding="utf-8")
+    cli = Dunflow(project_dir, database_url, tmp_path)
+    cli("import", "invoices", cli.file("invoices.csv", "\n".join((HEADER, *NL_INVOICES)) + "\n"))
+    return cli
+
+
+def test_wik_costs_are_booked_after_the_fourteen_day_term_on_the_combined_principal(
+        project_dir: Path, database_url: str, tmp_path: Path) -> None:
+    """Letter sent Thursday 2026-02-26 (e-mail, 2 delivery days assumed): received 02-28, term to 03-14, costs
+    from 03-15; the final letter goes on 2026-03-19. WIK on 3000.00: 15 % of 2500 + 10 % of 500 = 425.00, shared
+    212.50 each (per invoice it would be 2 × 225.00)."""
+    cli = nl_project(project_dir, database_url, tmp_path, final_after=21)
+    cli("run", "--as-of", "2026-02-26", "--send")
+    bodies = " ".join(row[0] for row in query(database_url, "SELECT body FROM outbox")).replace("\xa0", " ")
+    assert "€ 425,00 aan buitengerechtelijke incassokosten" in bodies
+    assert "uiterlijk op 14 maart 2026" in bodies
+    cli("run", "--as-of", "2026-03-19", "--send")
+    for number in ("N-1", "N-2"):
+        data = cli.invoice(number, "2026-03-19")
+        assert charges_of(data) == [("collection_costs", "212.50", "212.50", True)]
+        assert data["total_due"] == "1712.50"
+
+
+def test_wik_costs_are_not_booked_while_the_term_runs_and_the_reason_is_shown(
+        project_dir: Path, database_url: str, tmp_path: Path) -> None:
+    acknowledge = ('  - {rule: nl-fourteen-day-letter, reason: "test: the final letter comes too early"}\n'
+                   '  - {rule: nl-fourteen-day-term, reason: "test: the letter asks too little time"}')
+    cli = nl_project(project_dir, database_url, tmp_path, final_after=10, acknowledge=acknowledge, pay_within=7)
+    cli("run", "--as-of", "2026-02-26", "--send")
+    cli("run", "--as-of", "2026-03-09", "--send")
+    data = cli.invoice("N-1", "2026-03-09")
+    assert data["charges"] == [] and data["total_due"] == "1500.00"
+    assert any("costs may be charged from 2026-03-15" in reason for reason in data["charges_not_booked"])

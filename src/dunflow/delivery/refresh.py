@@ -15,6 +15,7 @@ from typing import Any
 from dunflow.domain.money import Money
 from dunflow.domain.notice import Creditor, NoticeFacts, invoice_line
 from dunflow.domain.policy import ESCALATED, NOT_DUNNED
+from dunflow.engine.charges import charge_lines
 from dunflow.engine.notices import debtor_from_row
 from dunflow.rendering.templates import TemplateStore
 from dunflow.store.uow import UnitOfWork
@@ -82,7 +83,8 @@ def _render_again(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
     lines = tuple(invoice_line(r.number, r.issue_date, r.due_date, Money(r.amount, r.currency),
                                Money(r.open_amount, r.currency), as_of) for r in rows)
     facts = NoticeFacts(debtor, creditor, lines, compiled.policy.step(message["step"]), compiled.policy,
-                        compiled.version, as_of, message["language"])
+                        compiled.version, as_of, message["language"],
+                        charges=charge_lines(uow, [r.id for r in rows], as_of))
     rendered = templates.render(message["template"], message["language"], facts.context())
     amounts = {line.number: str(line.open_amount.amount) for line in lines}
     return Refreshed(rendered.subject, rendered.body, [line.number for line in lines], amounts,

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any, Iterable
 
 from dunflow.domain.debt import Accrual, Debt, Line, accrued_interest, interest_start, rounded
 from dunflow.domain.law import LawRefusal, MissingRate, collection_costs, compensation, fourteen_day_term
 from dunflow.domain.law.notices import has_legal_effect
+from dunflow.domain.money import Money
+from dunflow.domain.notice import ChargeLine
 from dunflow.domain.policy import CANCELLED, Policy, Step
 from dunflow.store.uow import UnitOfWork
 
@@ -85,20 +88,29 @@ def book_interest(uow: UnitOfWork, invoice_id: int, on: date, why: str) -> Invoi
 
 def book_delivered(uow: UnitOfWork, moved: list[Any], on: date) -> None:
     """The notice that moved these cases (rows with `invoice_id`, `to_state`, `policy_version_id`) was delivered
-    on `on`: note it, and book the step's charges."""
+    on `on`: note it, and book the step's charges. Collection costs of the invoices one notice was about are
+    computed on their combined open principal (DOMAIN.md: several invoices of one debtor) and shared out."""
+    costs: dict[tuple[int, str], list[Any]] = {}
     for row in moved:
         policy = uow.versions.compiled(row.policy_version_id).policy
         try:
             step = policy.step(row.to_state)
         except KeyError:
             continue
-        book_step(uow, row.invoice_id, policy, step, on)
+        eligible = book_step(uow, row.invoice_id, policy, step, on)
+        if eligible is not None:
+            costs.setdefault((row.policy_version_id, step.id), []).append(eligible)
+    for (version_id, step_id), invoices in costs.items():
+        policy = uow.versions.compiled(version_id).policy
+        _book_collection_costs(uow, invoices, policy, step_id, on)
 
 
-def book_step(uow: UnitOfWork, invoice_id: int, policy: Policy, step: Step, on: date) -> None:
+def book_step(uow: UnitOfWork, invoice_id: int, policy: Policy, step: Step, on: date) -> Any:
+    """Book the step's fee and compensation for one invoice; the invoice's facts when collection costs may be
+    booked on it (the caller books them over all the notice's invoices), else None."""
     facts = uow.debts.facts([invoice_id]).get(invoice_id)
     if facts is None:
-        return
+        return None
     letter = step.legal == "fourteen_day_letter" and has_legal_effect(step.legal, facts.country)
     if not step.is_courtesy and on > facts.due_date:
         uow.debts.note_delivery(invoice_id, on, letter)
@@ -107,8 +119,9 @@ def book_step(uow: UnitOfWork, invoice_id: int, policy: Policy, step: Step, on: 
         _book_fee(uow, facts, step, on)
     if "compensation" in step.charges:
         _book_compensation(uow, facts, policy, step, on)
-    if "collection_costs" in step.charges:
-        _book_collection_costs(uow, facts, policy, step, on)
+    if "collection_costs" in step.charges and _may_charge_costs(uow, facts, policy, step, on):
+        return facts
+    return None
 
 
 def _book_fee(uow: UnitOfWork, facts: Any, step: Step, on: date) -> None:
@@ -143,46 +156,64 @@ def _book_compensation(uow: UnitOfWork, facts: Any, policy: Policy, step: Step, 
                    {"law": law, "explanation": result.explanation}, f"compensation:{facts.id}", uow.clock.now())
 
 
-def _book_collection_costs(uow: UnitOfWork, facts: Any, policy: Policy, step: Step, on: date) -> None:
+def _may_charge_costs(uow: UnitOfWork, facts: Any, policy: Policy, step: Step, on: date) -> bool:
     charges = policy.charges
-    law = charges.collection_costs_law
     why = "collection costs not charged: "
-    if law is None:
+    if charges.collection_costs_law is None:
         _skip(uow, facts, "collection_costs", step.id, on, why + "the policy names no "
               "`charges: collection_costs: {law: ...}`")
-        return
+        return False
     if facts.debtor_type == "consumer":
         if facts.letter_on is None:
             _skip(uow, facts, "collection_costs", step.id, on, why + "no Dutch 14-day letter (art. 6:96 lid 6 BW) "
                   "reached the debtor before")
-            return
+            return False
         term = fourteen_day_term(facts.letter_on, charges.delivery_days)
         if on < term.costs_from:
             _skip(uow, facts, "collection_costs", step.id, on, why + f"the 14-day term of the letter of "
                   f"{facts.letter_on} runs to {term.last_day}; costs may be charged from {term.costs_from}")
-            return
-    if facts.open_amount <= 0:
-        return
-    try:
-        result = collection_costs(facts.open_amount, law, charges.collection_costs_vat)
-    except LawRefusal as refused:
-        _skip(uow, facts, "collection_costs", step.id, on, why + refused.message)
-        return
-    uow.debts.book(facts.id, "collection_costs", step.id, result.total, facts.currency, on,
-                   {"law": law, "principal": str(facts.open_amount), "costs": str(result.amount),
-                    "vat": str(result.vat_amount), "explanation": result.explanation},
-                   f"collection_costs:{facts.id}", uow.clock.now())
+            return False
+    return bool(facts.open_amount > 0)
 
 
-def announced_costs(policy: Policy, open_principal: Any) -> Any:
-    """What the WIK costs would be on `open_principal` (the 14-day letter must name them), or None."""
-    law = policy.charges.collection_costs_law
-    if law is None or open_principal <= 0:
-        return None
-    try:
-        return collection_costs(open_principal, law, policy.charges.collection_costs_vat)
-    except LawRefusal:
-        return None
+def _book_collection_costs(uow: UnitOfWork, invoices: list[Any], policy: Policy, step_id: str, on: date) -> None:
+    """WIK costs on the combined open principal of `invoices` (same currency), shared out in proportion to each
+    invoice's open principal (each share rounded; the rounding rest goes to the last invoice)."""
+    by_currency: dict[str, list[Any]] = {}
+    for facts in invoices:
+        by_currency.setdefault(facts.currency, []).append(facts)
+    charges = policy.charges
+    law = charges.collection_costs_law or "NL"
+    for currency, group in by_currency.items():
+        combined = sum((f.open_amount for f in group), Decimal(0))
+        try:
+            result = collection_costs(combined, law, charges.collection_costs_vat)
+        except LawRefusal as refused:
+            for facts in group:
+                _skip(uow, facts, "collection_costs", step_id, on, "collection costs not charged: " + refused.message)
+            continue
+        left = result.total
+        for index, facts in enumerate(group):
+            share = left if index == len(group) - 1 else rounded(result.total * facts.open_amount / combined,
+                                                                  currency)
+            left -= share
+            uow.debts.book(facts.id, "collection_costs", step_id, share, currency, on,
+                           {"law": law, "principal": str(facts.open_amount), "combined_principal": str(combined),
+                            "invoices": [f.number for f in group], "costs": str(result.amount),
+                            "vat": str(result.vat_amount), "total": str(result.total),
+                            "explanation": result.explanation}, f"collection_costs:{facts.id}", uow.clock.now())
+
+
+def charge_lines(uow: UnitOfWork, invoice_ids: Iterable[int], as_of: date, *, record: bool = False
+                 ) -> tuple[ChargeLine, ...]:
+    """The open charges of these invoices for a notice: booked lines, and interest accrued to `as_of`."""
+    found = debts(uow, invoice_ids, as_of, record=record)
+    lines: list[ChargeLine] = []
+    for item in sorted(found.values(), key=lambda d: d.number):
+        cur = item.debt.currency
+        lines += [ChargeLine(item.number, line.kind, line.step, Money(line.amount, cur), Money(line.open, cur),
+                             accrued=line.line_id is None) for line in item.debt.lines if line.open > 0]
+    return tuple(lines)
 
 
 def _skip(uow: UnitOfWork, facts: Any, kind: str, step: str, on: date, reason: str, key: str = "") -> None:

@@ -24,6 +24,7 @@ from dunflow.domain.notice import (
 )
 from dunflow.domain.policy import Step
 from dunflow.engine.advance import Outcome
+from dunflow.engine.charges import charge_lines
 from dunflow.engine.grouping import Lifter, group_key
 from dunflow.errors import DunflowError
 from dunflow.rendering.templates import TemplateStore
@@ -146,8 +147,10 @@ class NoticeWriter:
         language = self.templates.language_for(step.template, debtor.language, policy.settings.language,
                                                debtor.country)
         template = self.templates.variant(step.template, language, debtor.country)  # law by country
+        invoice_ids = self.uow.debts.invoice_ids_of_cases(notice.case_ids).values()
         facts = NoticeFacts(debtor, self.creditor, tuple(notice.invoices), step, policy, compiled.version,
-                            self.as_of, language, notice.extra)
+                            self.as_of, language, notice.extra,
+                            charges=charge_lines(self.uow, invoice_ids, self.as_of, record=True))
         rendered = self.templates.render(template, language, facts.context())
         for delivery in choose_channels(step, debtor):
             key = f"{notice.key}:{delivery.channel}"
