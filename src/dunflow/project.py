@@ -27,6 +27,7 @@ class Project:
     batch_size: int = 1000
     csv_profiles: dict[str, Any] = field(default_factory=dict)  # payments.csv_profiles: bank CSV layouts
     accounts: tuple[str, ...] = ()  # payments.accounts: the creditor's IBANs besides creditor.iban
+    agencies: dict[str, Any] = field(default_factory=dict)  # collection.agencies: export profile per agency
 
     @property
     def policies_dir(self) -> Path:
@@ -62,6 +63,7 @@ def load_project(start: Path | None = None, database: str | None = None) -> Proj
         batch_size=config.get("batch_size", 1000),
         csv_profiles=dict(config.get("payments", {}).get("csv_profiles", {})),
         accounts=tuple(config.get("payments", {}).get("accounts", ())),
+        agencies=dict(config.get("collection", {}).get("agencies", {})),
     )
 
 

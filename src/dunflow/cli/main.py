@@ -23,6 +23,7 @@ from dunflow.cli import events as cli_events
 from dunflow.cli import imports as cli_imports
 from dunflow.cli import lifecycle as cli_lifecycle
 from dunflow.cli import output
+from dunflow.cli import collection as cli_collection
 from dunflow.cli import payments as cli_payments
 from dunflow.cli import report as cli_report
 from dunflow.cli import rules as cli_rules
@@ -352,6 +353,7 @@ def show_debtor_cmd(ctx: click.Context, code: str, fmt: str) -> None:
 
 
 for _command in (cli_imports.import_, *cli_events.COMMANDS, *cli_payments.COMMANDS, *cli_lifecycle.COMMANDS,
+                 *cli_collection.COMMANDS,
                  *cli_calc.COMMANDS, *cli_rules.COMMANDS, cli_simulate.simulate, cli_report.report):
     main.add_command(_command)
 

@@ -22,13 +22,14 @@ from dunflow.store.orm import (
     DebtLinePayment,
     Debtor,
     Invoice,
+    Promise,
     table_of,
 )
 
 DEBTS, LINES, LINE_PAYMENTS = table_of(Debt), table_of(DebtLine), table_of(DebtLinePayment)
 COLLECTION, REPORTED = table_of(CollectionCase), table_of(CollectionReported)
 INVOICES, DEBTORS, CASES, ALLOCATIONS = table_of(Invoice), table_of(Debtor), table_of(Case), table_of(Allocation)
-ACTIONS = table_of(Action)
+ACTIONS, PROMISES = table_of(Action), table_of(Promise)
 
 
 class DebtRepository:
@@ -185,6 +186,13 @@ class DebtRepository:
         rows = [dict(collection_case_id=collection_id, allocation_id=a, reported_at=now) for a in allocation_ids]
         if rows:
             self.connection.execute(insert(REPORTED), rows)
+
+    def promises_of(self, invoice_id: int) -> list[Any]:
+        return list(self.connection.execute(select(PROMISES).where(PROMISES.c.invoice_id == invoice_id)
+                                            .order_by(PROMISES.c.id)))
+
+    def debtor(self, debtor_id: int) -> Any:
+        return self.connection.execute(select(DEBTORS).where(DEBTORS.c.id == debtor_id)).one()
 
     def allocations_of_invoice(self, invoice_id: int) -> list[Any]:
         return list(self.connection.execute(select(ALLOCATIONS).where(ALLOCATIONS.c.invoice_id == invoice_id)
