@@ -235,3 +235,14 @@ def test_wik_costs_are_not_booked_while_the_term_runs_and_the_reason_is_shown(
     data = cli.invoice("N-1", "2026-03-09")
     assert data["charges"] == [] and data["total_due"] == "1500.00"
     assert any("costs may be charged from 2026-03-15" in reason for reason in data["charges_not_booked"])
+
+
+def test_reports_count_the_principal_not_what_went_to_charges(dunflow: Dunflow) -> None:
+    dunflow("run", "--as-of", "2026-01-26", "--send")
+    dunflow("payments", "add", "L-1", "100.00", "--date", "2026-01-31")
+
+    def total(as_of: str) -> str:
+        rows = json.loads(dunflow("report", "aging", "--by", "debtor", "--as-of", as_of, "--format", "json"))["rows"]
+        return next(row["total"] for row in rows if row["debtor"] == "DL1")
+
+    assert (total("2026-01-30"), total("2026-01-31")) == ("1000.00", "948.41")

@@ -187,6 +187,13 @@ class DebtRepository:
         if rows:
             self.connection.execute(insert(REPORTED), rows)
 
+    def charge_parts(self) -> list[tuple[int, date, Decimal]]:
+        """(invoice id, day, amount) of every part of a payment that went to a charge line (negative: given back)."""
+        rows = self.connection.execute(
+            select(LINES.c.invoice_id, LINE_PAYMENTS.c.on, LINE_PAYMENTS.c.amount)
+            .join(LINES, LINES.c.id == LINE_PAYMENTS.c.line_id).order_by(LINE_PAYMENTS.c.on, LINE_PAYMENTS.c.id))
+        return [(invoice, on, amount) for invoice, on, amount in rows]
+
     def promises_of(self, invoice_id: int) -> list[Any]:
         return list(self.connection.execute(select(PROMISES).where(PROMISES.c.invoice_id == invoice_id)
                                             .order_by(PROMISES.c.id)))
