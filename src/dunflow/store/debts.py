@@ -47,7 +47,8 @@ class DebtRepository:
             if self.connection.execute(select(table.c[key]).where(table.c[key] == values[key])).first():
                 return False
             statement = insert(table).values(**values)
-        return bool(self.connection.execute(statement).rowcount)
+        # RETURNING says whether this statement inserted (rowcount is not reliable with implicit returning)
+        return self.connection.execute(statement.returning(table.c[key])).first() is not None
 
     # --- facts ---------------------------------------------------------------------------------
 
