@@ -25,12 +25,17 @@ from typing import Any
 from dunflow.domain.law.interest import InterestResult, contractual_interest, statutory_interest
 from dunflow.domain.law.rates import RateTable
 from dunflow.domain.money import minor_unit
-from dunflow.domain.policy import DEFAULT_ALLOCATION, Charges
+from dunflow.domain.policy import DEFAULT_ALLOCATION, Charges, Policy
 
 CHARGE_KINDS: tuple[str, ...] = ("fee", "interest", "compensation", "collection_costs")
 GROUP_OF: dict[str, str] = {"fee": "costs", "compensation": "costs", "collection_costs": "costs",
                             "interest": "interest"}
 PRINCIPAL = "principal"
+
+
+def charges_anything(policy: Policy) -> bool:
+    """Whether a policy can put anything on the debt besides the principal (interest, a fee, a statutory charge)."""
+    return policy.charges.interest is not None or any(s.fee is not None or s.charges for s in policy.all_steps)
 
 
 def rounded(amount: Decimal, currency: str) -> Decimal:

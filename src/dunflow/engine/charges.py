@@ -21,7 +21,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Iterable
 
-from dunflow.domain.debt import Accrual, Debt, Line, accrued_interest, interest_start, rounded
+from dunflow.domain.debt import (
+    Accrual,
+    Debt,
+    Line,
+    accrued_interest,
+    charges_anything,
+    interest_start,
+    rounded,
+)
 from dunflow.domain.law import LawRefusal, MissingRate, collection_costs, compensation, fourteen_day_term
 from dunflow.domain.law.notices import has_legal_effect
 from dunflow.domain.money import Money
@@ -93,6 +101,8 @@ def book_delivered(uow: UnitOfWork, moved: list[Any], on: date) -> None:
     costs: dict[tuple[int, str], list[Any]] = {}
     for row in moved:
         policy = uow.versions.compiled(row.policy_version_id).policy
+        if not charges_anything(policy):
+            continue  # nothing to book, nothing to time: no query
         try:
             step = policy.step(row.to_state)
         except KeyError:

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Iterable
 
+from dunflow.domain.debt import charges_anything
 from dunflow.domain.money import Money
 from dunflow.domain.notice import (
+    ChargeLine,
     Creditor,
     Debtor,
     Delivery,
@@ -147,10 +149,12 @@ class NoticeWriter:
         language = self.templates.language_for(step.template, debtor.language, policy.settings.language,
                                                debtor.country)
         template = self.templates.variant(step.template, language, debtor.country)  # law by country
-        invoice_ids = self.uow.debts.invoice_ids_of_cases(notice.case_ids).values()
+        charges: tuple[ChargeLine, ...] = ()  # a policy that charges nothing costs the run no query (lines of an older version aside)
+        if charges_anything(policy):
+            invoice_ids = self.uow.debts.invoice_ids_of_cases(notice.case_ids).values()
+            charges = charge_lines(self.uow, invoice_ids, self.as_of, record=True)
         facts = NoticeFacts(debtor, self.creditor, tuple(notice.invoices), step, policy, compiled.version,
-                            self.as_of, language, notice.extra,
-                            charges=charge_lines(self.uow, invoice_ids, self.as_of, record=True))
+                            self.as_of, language, notice.extra, charges=charges)
         rendered = self.templates.render(template, language, facts.context())
         for delivery in choose_channels(step, debtor):
             key = f"{notice.key}:{delivery.channel}"
