@@ -86,9 +86,9 @@ def book_interest(uow: UnitOfWork, invoice_id: int, on: date, why: str) -> Invoi
         return None
     accrual = found.accrual
     if accrual is not None and accrual.amount > 0:
-        uow.debts.book(invoice_id, "interest", "", accrual.amount, found.debt.currency, on,
-                       {**accrual.basis, "booked_because": why},
-                       f"interest:{invoice_id}:{accrual.start.isoformat()}:{accrual.end.isoformat()}", uow.clock.now())
+        _book(uow, invoice_id, "interest", "", accrual.amount, found.debt.currency, on,
+              {**accrual.basis, "booked_because": why},
+              f"interest:{invoice_id}:{accrual.start.isoformat()}:{accrual.end.isoformat()}")
     if accrual is not None:
         uow.debts.set_interest_to(invoice_id, accrual.end)
     return debts(uow, [invoice_id], on).get(invoice_id)
@@ -144,8 +144,8 @@ def _book_fee(uow: UnitOfWork, facts: Any, step: Step, on: date) -> None:
     how = (f"{step.fee.percent} % of the principal {facts.amount} {facts.currency}" if step.fee.percent is not None
            else f"fixed fee of step {step.id}")
     if amount > 0:
-        uow.debts.book(facts.id, "fee", step.id, amount, facts.currency, on, {"explanation": how},
-                       f"fee:{facts.id}:{step.id}", uow.clock.now())
+        _book(uow, facts.id, "fee", step.id, amount, facts.currency, on, {"explanation": how},
+              f"fee:{facts.id}:{step.id}")
 
 
 def _book_compensation(uow: UnitOfWork, facts: Any, policy: Policy, step: Step, on: date) -> None:
@@ -162,8 +162,8 @@ def _book_compensation(uow: UnitOfWork, facts: Any, policy: Policy, step: Step, 
     if result.amount <= 0:
         _skip(uow, facts, "compensation", step.id, on, f"compensation not charged: {result.reason}")
         return
-    uow.debts.book(facts.id, "compensation", step.id, result.amount, facts.currency, on,
-                   {"law": law, "explanation": result.explanation}, f"compensation:{facts.id}", uow.clock.now())
+    _book(uow, facts.id, "compensation", step.id, result.amount, facts.currency, on,
+          {"law": law, "explanation": result.explanation}, f"compensation:{facts.id}")
 
 
 def _may_charge_costs(uow: UnitOfWork, facts: Any, policy: Policy, step: Step, on: date) -> bool:
@@ -207,11 +207,11 @@ def _book_collection_costs(uow: UnitOfWork, invoices: list[Any], policy: Policy,
             share = left if index == len(group) - 1 else rounded(result.total * facts.open_amount / combined,
                                                                   currency)
             left -= share
-            uow.debts.book(facts.id, "collection_costs", step_id, share, currency, on,
-                           {"law": law, "principal": str(facts.open_amount), "combined_principal": str(combined),
-                            "invoices": [f.number for f in group], "costs": str(result.amount),
-                            "vat": str(result.vat_amount), "total": str(result.total),
-                            "explanation": result.explanation}, f"collection_costs:{facts.id}", uow.clock.now())
+            _book(uow, facts.id, "collection_costs", step_id, share, currency, on,
+                  {"law": law, "principal": str(facts.open_amount), "combined_principal": str(combined),
+                   "invoices": [f.number for f in group], "costs": str(result.amount),
+                   "vat": str(result.vat_amount), "total": str(result.total),
+                   "explanation": result.explanation}, f"collection_costs:{facts.id}")
 
 
 def charge_lines(uow: UnitOfWork, invoice_ids: Iterable[int], as_of: date, *, record: bool = False
@@ -224,6 +224,20 @@ def charge_lines(uow: UnitOfWork, invoice_ids: Iterable[int], as_of: date, *, re
         lines += [ChargeLine(item.number, line.kind, line.step, Money(line.amount, cur), Money(line.open, cur),
                              accrued=line.line_id is None) for line in item.debt.lines if line.open > 0]
     return tuple(lines)
+
+
+def _book(uow: UnitOfWork, invoice_id: int, kind: str, step: str, amount: Decimal, currency: str, on: date,
+          basis: dict[str, Any], source_key: str) -> None:
+    """Book a line once per `source_key`, and say so in the audit trail (`charge`)."""
+    if uow.debts.book(invoice_id, kind, step, amount, currency, on, basis, source_key, uow.clock.now()) is None:
+        return
+    facts = uow.debts.facts([invoice_id])[invoice_id]
+    how = str(basis.get("explanation", "")).splitlines()
+    uow.debts.record_skip(dict(
+        case_id=facts.case_id, kind="charge", step=step, channel="", at=on, recorded_at=uow.clock.now(),
+        policy_version_id=facts.policy_version_id, from_state=facts.state, to_state=facts.state,
+        rule=f"{kind.replace('_', ' ')} {amount} {currency} booked" + (f" ({how[0]})" if how else ""),
+        status="done", actor="dunflow", message_key=None, idempotency_key=f"charge:{source_key}"[:200]))
 
 
 def _skip(uow: UnitOfWork, facts: Any, kind: str, step: str, on: date, reason: str, key: str = "") -> None:
