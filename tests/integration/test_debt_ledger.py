@@ -246,3 +246,14 @@ def test_reports_count_the_principal_not_what_went_to_charges(dunflow: Dunflow) 
         return next(row["total"] for row in rows if row["debtor"] == "DL1")
 
     assert (total("2026-01-30"), total("2026-01-31")) == ("1000.00", "948.41")
+
+
+def test_a_notice_is_rendered_again_when_a_payment_paid_only_charges_before_it_went_out(dunflow: Dunflow,
+                                                                                        database_url: str) -> None:
+    dunflow("run", "--as-of", "2026-01-26", "--send")  # fee 2.50 and compensation 40.00 booked
+    dunflow("run", "--as-of", "2026-02-09")  # the final notice is queued with them
+    dunflow("payments", "add", "L-1", "10.00", "--date", "2026-02-09")  # 2.50 fee + 7.50 compensation
+    dunflow("send", "--as-of", "2026-02-09")
+    body = next(row[0] for row in query(database_url, "SELECT body FROM outbox WHERE step = 'final-notice' "
+                                                      "AND body LIKE '%L-1%'"))
+    assert "32.50" in body and "40.00" not in body

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dunflow.domain.debt import charges_anything
 from dunflow.domain.money import Money
 from dunflow.domain.notice import Creditor, NoticeFacts, invoice_line
 from dunflow.domain.policy import ESCALATED, NOT_DUNNED
@@ -47,7 +48,11 @@ def refresh(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
     escalation = _is_escalation(uow, message, rows)
     current = {r.number: str(r.open_amount) for r in rows if _still_due(r, escalation)}
     if current == rendered_with:
-        return True
+        if not rows or not charges_anything(uow.versions.compiled(rows[0].policy_version_id).policy):
+            return True
+        # a payment may have paid charges without touching the principal: the text says whether it still holds
+        again = _render_again(uow, templates, creditor, message, [r for r in rows if r.number in current])
+        return True if (again.subject, again.body) == (message["subject"], message["body"]) else again
     if not current:
         return None
     due = uow.cases.due_numbers(message["key"])
