@@ -15,8 +15,10 @@ from dunflow.clock import Clock, SystemClock
 from dunflow.delivery.channels import Channel, FileSink
 from dunflow.delivery.refresh import Refreshed, Withdrawn, refresh
 from dunflow.domain.links import PaymentLinks
+from dunflow.domain.law.rates import RateTable
 from dunflow.engine.pauses import PauseTimer
 from dunflow.events.timers import pause_timers
+from dunflow.law.rate_files import load_rate_table
 from dunflow.policy.validate import PolicySet, load_policies
 from dunflow.project import Project, load_project
 from dunflow.rendering.templates import TemplateStore
@@ -43,7 +45,11 @@ class Workspace:
     @cached_property
     def store(self) -> Store:
         """Units of work on the project's database, with one compiled-policy cache for the whole command."""
-        return Store(self.engine, self.clock)
+        return Store(self.engine, self.clock, rate_source=self.rates)
+
+    def rates(self) -> RateTable:
+        """The shipped rate files plus the project's own `rates/*.yaml`."""
+        return load_rate_table(self.project.root)
 
     @cached_property
     def templates(self) -> TemplateStore:

@@ -42,6 +42,7 @@ class Project:
                                "not set", f"export {self.links.secret_env}=<a long random string> (the payment page "
                                "verifies tokens with the same secret), or remove `links:`")
         return PaymentLinks(self.links.base_url, secret.encode("utf-8"), self.links.valid_days)
+    agencies: dict[str, Any] = field(default_factory=dict)  # collection.agencies: export profile per agency
 
     @property
     def policies_dir(self) -> Path:
@@ -88,6 +89,7 @@ def load_project(start: Path | None = None, database: str | None = None) -> Proj
         links=LinkSettings(**config["links"]) if config.get("links") else None,
         timezone=config.get("timezone", ""),
         channel_config=dict(config.get("channels") or {}),
+        agencies=dict(config.get("collection", {}).get("agencies", {})),
     )
 
 

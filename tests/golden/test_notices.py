@@ -41,3 +41,25 @@ def test_shipped_notice_renders_as_recorded(policy: str, template: str, language
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8")
+
+
+# The notices that ask for money after the due date, rendered with charges (a fee, the compensation, interest
+# accrued to the notice's date): the charges table and the total due, in every language.
+CHARGED = sorted(c for c in CASES if c[1].split("/")[-1] in ("first-notice", "final-notice", "notice", "final-letter"))
+
+
+@pytest.mark.parametrize(("policy", "template", "language", "country"), CHARGED,
+                         ids=["/".join(filter(None, c)) for c in CHARGED])
+def test_shipped_notice_with_charges_renders_as_recorded(policy: str, template: str, language: str,
+                                                         country: str) -> None:
+    pf = POLICIES.by_name(policy)
+    assert pf is not None
+    step = next(step for _, step, name in _template_uses(pf.policy) if name == template)
+    context = sample_context(pf.policy, step, language, country or "DE", with_charges=True)
+    rendered = TEMPLATES.render(TEMPLATES.variant(template, language, country), language, context)
+    text = f"Subject: {rendered.subject}\n\n{rendered.body}"
+    golden = GOLDEN / "with-charges" / policy / language / country / f"{template.replace('/', '__')}.txt"
+    if os.environ.get("DUNFLOW_UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")

@@ -240,7 +240,7 @@ def policy_test_cmd(ctx: click.Context, directory: Path | None, fmt: str) -> Non
         if problems:
             raise InputProblems(problems)
         for case in cases:
-            outcome = run_case(case, ws.policies, ws.templates, ws.project.creditor, ws.timers)
+            outcome = run_case(case, ws.policies, ws.templates, ws.project.creditor, ws.timers, ws.rates())
             total += 1
             failed += not outcome.passed
             results.append({"file": case.file, "line": case.line, "name": case.name, "passed": outcome.passed,

@@ -24,6 +24,7 @@ from dunflow.cli import imports as cli_imports
 from dunflow.cli import lifecycle as cli_lifecycle
 from dunflow.cli import links as cli_links
 from dunflow.cli import output
+from dunflow.cli import collection as cli_collection
 from dunflow.cli import payments as cli_payments
 from dunflow.cli import report as cli_report
 from dunflow.cli import rules as cli_rules
@@ -349,13 +350,14 @@ def _show(ctx: click.Context, fmt: str, query: Callable[[Any], dict[str, Any]],
 
 @show.command(name="invoice")
 @click.argument("number")
+@click.option("--as-of", "as_of", type=ISO_DATE, help="Date the debt (interest) is computed to (default: today).")
 @READ_FORMAT
 @click.pass_context
-def show_invoice_cmd(ctx: click.Context, number: str, fmt: str) -> None:
-    """Timeline of one invoice."""
+def show_invoice_cmd(ctx: click.Context, number: str, as_of: date | None, fmt: str) -> None:
+    """Timeline of one invoice, and its debt: principal, charges, total due."""
     from dunflow.reporting import report as read
 
-    _show(ctx, fmt, lambda c: read.show_invoice(c, number), output.emit_invoice)
+    _show(ctx, fmt, lambda c: read.show_invoice(c, number, as_of), output.emit_invoice)
 
 
 @show.command(name="debtor")
@@ -376,6 +378,7 @@ def show_debtor_cmd(ctx: click.Context, code: str, fmt: str) -> None:
 
 
 for _command in (cli_imports.import_, *cli_events.COMMANDS, *cli_payments.COMMANDS, *cli_lifecycle.COMMANDS,
+                 *cli_collection.COMMANDS,
                  *cli_calc.COMMANDS, *cli_rules.COMMANDS, *cli_tasks.COMMANDS,
                  *cli_links.COMMANDS, cli_simulate.simulate, cli_report.report):
     main.add_command(_command)

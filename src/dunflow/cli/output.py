@@ -97,12 +97,28 @@ def emit_problems(problems: Sequence[Problem], fmt: str = "text") -> None:
         echo(p.render(), err=True)
 
 
+def _emit_debt(data: dict[str, Any]) -> None:
+    """The debt sub-ledger: principal, charges, total due, and the charges not booked with their reason."""
+    cur = data["currency"]
+    click.echo(f"  principal {data['principal']} {cur}, paid {data['paid']} {cur}, "
+               f"open principal {data['open_principal']} {cur}")
+    if data["charges"]:
+        emit_table("Charges", ("kind", "step", "booked", "amount", "paid", "open"),
+                   [(c["kind"], c["step"] or "-", c["booked_on"] if c["booked"] else f"accrued to {c['booked_on']}",
+                     c["amount"], c["paid"], c["open"]) for c in data["charges"]])
+    for reason in data.get("charges_not_booked", []):
+        click.echo(f"  not charged: {reason}")
+    click.echo(f"  total due {data['total_due']} {cur}")
+
+
 def emit_invoice(data: dict[str, Any]) -> None:
     data = printable_data(data)
     click.echo(f"Invoice {data['number']}  debtor {data['debtor']} ({data.get('debtor_name', '')})")
     click.echo(f"  amount {data['amount']} {data['currency']}, open {data['open_amount']} {data['currency']}, "
                f"due {data['due_date']}")
     click.echo(f"  policy {data['policy']} v{data['policy_version']}, state: {data['state']}")
+    if "total_due" in data:
+        _emit_debt(data)
     emit_table("Timeline", ("at", "kind", "step", "channel", "status", "policy v", "why"),
                [(a["at"], a["kind"], a["step"], a["channel"], a["fate"], a["policy_version"], a["rule"])
                 for a in data["actions"]])

@@ -98,7 +98,8 @@ def _run(ctx: click.Context, ws: Workspace, source: Any, scenario: Any) -> Any:
     from dunflow.simulation.simulate import simulate as run
 
     with progress_bar(ctx, f"simulate {scenario.label}") as progress:
-        return run(source, scenario, ws.templates, ws.project.creditor, ws.timers, ws.project.batch_size, progress)
+        return run(source, scenario, ws.templates, ws.project.creditor, ws.timers, ws.project.batch_size, progress,
+                   ws.rates())
 
 
 def _print(data: dict[str, Any]) -> None:

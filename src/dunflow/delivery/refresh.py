@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from dunflow.domain.links import PaymentLinks
+from dunflow.domain.debt import charges_anything
 from dunflow.domain.money import Money
 from dunflow.domain.notice import Creditor, NoticeFacts, invoice_line
 from dunflow.domain.policy import ESCALATED, NOT_DUNNED
+from dunflow.engine.charges import charge_lines
 from dunflow.engine.notices import debtor_from_row
 from dunflow.rendering.templates import TemplateStore
 from dunflow.store.uow import UnitOfWork
@@ -47,7 +49,11 @@ def refresh(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
     escalation = _is_escalation(uow, message, rows)
     current = {r.number: str(r.open_amount) for r in rows if _still_due(r, escalation)}
     if current == rendered_with:
-        return True
+        if not rows or not charges_anything(uow.versions.compiled(rows[0].policy_version_id).policy):
+            return True
+        # a payment may have paid charges without touching the principal: the text says whether it still holds
+        again = _render_again(uow, templates, creditor, message, [r for r in rows if r.number in current])
+        return True if (again.subject, again.body) == (message["subject"], message["body"]) else again
     if not current:
         return None
     due = uow.cases.due_numbers(message["key"])
@@ -86,7 +92,8 @@ def _render_again(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
     numbers = [line.number for line in lines]
     link = links.link(notice_key, numbers, debtor.code, message["step"], as_of) if links else ""
     facts = NoticeFacts(debtor, creditor, lines, compiled.policy.step(message["step"]), compiled.policy,
-                        compiled.version, as_of, message["language"], payment_link=link)
+                        compiled.version, as_of, message["language"], payment_link=link,
+                        charges=charge_lines(uow, [r.id for r in rows], as_of))
     rendered = templates.render(message["template"], message["language"], facts.context())
     amounts = {line.number: str(line.open_amount.amount) for line in lines}
     return Refreshed(rendered.subject, rendered.body, [line.number for line in lines], amounts,

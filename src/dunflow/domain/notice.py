@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from dunflow.domain.law import LawRefusal, collection_costs, fourteen_day_term, has_legal_effect
 from dunflow.domain.money import Money, money_sum
 from dunflow.domain.policy import Policy, Step
 
@@ -50,6 +51,19 @@ class InvoiceLine:
     amount: Money
     open_amount: Money
     days_overdue: int
+
+
+@dataclass(frozen=True)
+class ChargeLine:
+    """One charge of the debt as a notice shows it: booked (fee, compensation, collection costs, interest booked
+    at a payment) or interest accrued to the notice's date (`accrued`)."""
+
+    invoice: str
+    kind: str
+    step: str
+    amount: Money
+    open: Money
+    accrued: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,14 +120,35 @@ class NoticeFacts:
     language: str
     extra: dict[str, Any] = field(default_factory=dict)
     payment_link: str = ""  # the notice's signed payment link when `links:` is configured, else ""
+    charges: tuple[ChargeLine, ...] = ()
+
+    def fourteen_day(self, total_open: Money) -> dict[str, Any] | None:
+        """For the Dutch 14-day letter (art. 6:96 lid 6 BW): when the debtor is presumed to receive it (the
+        policy's `delivery_days` after the notice date), the last day to pay without costs, the day costs may be
+        charged from, and the exact WIK costs that will then be charged on the open principal."""
+        if self.step.legal != "fourteen_day_letter" or not has_legal_effect(self.step.legal, self.debtor.country):
+            return None
+        charges = self.policy.charges
+        term = fourteen_day_term(self.as_of, charges.delivery_days)
+        try:
+            costs = collection_costs(total_open.amount, charges.collection_costs_law or "NL",
+                                     charges.collection_costs_vat)
+            amount: Money | None = Money(costs.total, total_open.currency)
+        except LawRefusal:
+            amount = None
+        return {"received": term.received, "pay_by": term.last_day, "costs_from": term.costs_from, "costs": amount}
 
     def context(self) -> dict[str, Any]:
         currency = self.invoices[0].open_amount.currency
+        total_open = money_sum([i.open_amount for i in self.invoices], currency)
         return {
             "debtor": self.debtor,
             "creditor": self.creditor,
             "invoices": list(self.invoices),
-            "total_open": money_sum([i.open_amount for i in self.invoices], currency),
+            "total_open": total_open,
+            "charges": list(self.charges),
+            "total_due": money_sum([total_open, *(c.open for c in self.charges)], currency),
+            "fourteen_day": self.fourteen_day(total_open),
             "currency": currency,
             "as_of": self.as_of,
             "pay_by": self.as_of + timedelta(days=self.step.pay_within_days),

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Iterable
 
+from dunflow.domain.debt import charges_anything
 from dunflow.domain.links import PaymentLinks
 from dunflow.domain.money import Money
 from dunflow.domain.notice import (
+    ChargeLine,
     Creditor,
     Debtor,
     Delivery,
@@ -25,6 +27,7 @@ from dunflow.domain.notice import (
 )
 from dunflow.domain.policy import Step
 from dunflow.engine.advance import Outcome
+from dunflow.engine.charges import charge_lines
 from dunflow.engine.grouping import Lifter, group_key
 from dunflow.errors import DunflowError
 from dunflow.rendering.templates import TemplateStore
@@ -151,8 +154,12 @@ class NoticeWriter:
         template = self.templates.variant(step.template, language, debtor.country)  # law by country
         numbers = [line.number for line in notice.invoices]
         link = self.links.link(notice.key, numbers, debtor.code, step.id, self.as_of) if self.links else ""
+        charges: tuple[ChargeLine, ...] = ()  # a policy that charges nothing costs the run no query (lines of an older version aside)
+        if charges_anything(policy):
+            invoice_ids = self.uow.debts.invoice_ids_of_cases(notice.case_ids).values()
+            charges = charge_lines(self.uow, invoice_ids, self.as_of, record=True)
         facts = NoticeFacts(debtor, self.creditor, tuple(notice.invoices), step, policy, compiled.version,
-                            self.as_of, language, notice.extra, payment_link=link)
+                            self.as_of, language, notice.extra, payment_link=link, charges=charges)
         rendered = self.templates.render(template, language, facts.context())
         for delivery in choose_channels(step, debtor):
             key = f"{notice.key}:{delivery.channel}"

@@ -25,6 +25,7 @@ from typing import Any, Iterable
 
 from dunflow.domain.policy import PAUSE_STATES
 from dunflow.domain.schedule import not_before_tomorrow
+from dunflow.engine.charges import book_delivered
 from dunflow.engine.advance import next_look
 from dunflow.store.uow import UnitOfWork
 
@@ -44,8 +45,11 @@ def _moved(uow: UnitOfWork, key: str) -> list[Any]:
 
 def record_delivery(uow: UnitOfWork, key: str, on: date, queued_on: date | None = None) -> None:
     """The message `key` (queued on `queued_on`) was delivered on `on`: its step is reached, and the next one is
-    timed from `on`."""
-    for row in _moved(uow, key):
+    timed from `on`. The step's charges (fee, compensation, collection costs) are booked for every invoice the
+    message was about (`engine.charges`, exactly once per charge)."""
+    moved = _moved(uow, key)
+    book_delivered(uow, moved, on)
+    for row in moved:
         if row.to_state not in (row.state, row.resume_state):
             continue  # the case moved on
         if row.delivered_state == row.to_state and (

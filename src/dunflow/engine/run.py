@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Iterator
 from dunflow.domain.links import PaymentLinks
 from dunflow.domain.notice import Creditor
 from dunflow.engine.advance import CaseFacts, Outcome, Timer, decide, needs_debtor_total
+from dunflow.engine.collection import hand_over
 from dunflow.engine.failures import leave_failed_behind
 from dunflow.engine.notices import Messages, NoticeWriter
 from dunflow.engine.pauses import Timers, fires, load_pause_facts, require_timers
@@ -190,6 +191,7 @@ class _Batch:
         _write_actions(uow, outcomes, messages, self.as_of, now)
         if uow.cases.advance(_case_changes(outcomes)) != len(outcomes):
             raise _Conflict()
+        hand_over(uow, outcomes, self.as_of)  # escalations to a collection agency: in_collection
         uow.pauses.apply_effects([effect for outcome in outcomes for effect in outcome.effects])
         _tally(self.report, outcomes, messages.rows, self.dry_run)
         self.report.failed += [f.summary() for f in failures]

@@ -17,10 +17,11 @@ from dunflow.store.uow import UnitOfWork
 
 
 def apply_amount(uow: UnitOfWork, invoice_id: int, amount: Decimal, *, on: date, why: str,
-                 actor: str | None = None) -> Decimal:
-    """Reduce an invoice's open amount by up to `amount`; pay or settle its case. Returns what was applied.
+                 actor: str | None = None, charges_open: Decimal = Decimal(0)) -> Decimal:
+    """Reduce an invoice's open (principal) amount by up to `amount`; pay or settle its case. Returns what was
+    applied.
 
-    Fully paid → `pay`; still open but below the policy's minimum → `settle`; the case's pending
+    Fully paid, with no charge of the debt left open (`charges_open`, see `ledger.debt`) → `pay`; still open but below the policy's minimum → `settle`; the case's pending
     messages about the invoice are withdrawn in both cases.
     """
     case = case_by_invoice_id(uow, invoice_id)
@@ -35,7 +36,9 @@ def apply_amount(uow: UnitOfWork, invoice_id: int, amount: Decimal, *, on: date,
     settings = uow.versions.compiled(case.policy_version_id).policy.settings
     minimum = settings.minimum_for(case.currency)
     detail = f"{why}: {applied} {case.currency} applied, {remaining} {case.currency} open"
-    if remaining == 0:
+    if remaining == 0 and charges_open > 0:
+        _record_partial(uow, case, on, f"{detail}; {charges_open} {case.currency} of charges still open", actor)
+    elif remaining == 0:
         fire(uow, case, "pay", on=on, rule=detail, actor=actor, kind="payment")
         uow.pauses.keep_promises(invoice_id)
     elif remaining < minimum and settings.debtor_minimum_for(case.currency) is None:  # else the runner weighs

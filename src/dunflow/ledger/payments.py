@@ -52,7 +52,8 @@ from dunflow.formats.bankfiles import (
     sniff_payments_format,
 )
 from dunflow.formats.entries import SKIP_REASONS, BankFile, PaymentRecord, ReturnRecord
-from dunflow.ledger.allocation import _record_partial, apply_amount, unpay_installments
+from dunflow.ledger.allocation import _record_partial, unpay_installments
+from dunflow.ledger.debt import give_back, pay_debt
 from dunflow.store.uow import UnitOfWork
 
 OPEN_STATUSES = ("unmatched", "credit")
@@ -269,8 +270,8 @@ def _apply(uow: UnitOfWork, payment: _PaymentRow, invoice: InvoiceRef, amount: D
     if amount <= 0:
         return Decimal(0)
     label = "credit note" if payment.kind == "credit_note" else "payment"
-    used = apply_amount(uow, invoice.id, amount, on=payment.booked_on,
-                        why=f"{label} {payment.external_id}", actor=actor)
+    used = pay_debt(uow, invoice.id, amount, on=payment.booked_on,
+                    why=f"{label} {payment.external_id}", actor=actor, payment_id=payment.id)
     if used <= 0:
         return Decimal(0)
     uow.payments.allocate(payment.id, invoice.id, used, payment.booked_on)
@@ -728,7 +729,8 @@ def _reopen(uow: UnitOfWork, payment_id: int, invoice_id: int, amount: Decimal, 
             actor: str) -> str:
     """Give back to one invoice what the payment gave it, recorded as a negative allocation."""
     uow.payments.allocate(payment_id, invoice_id, -amount, on)
-    return reopen_invoice(uow, invoice_id, amount, on=on, why=why, actor=actor)
+    principal = give_back(uow, payment_id, invoice_id, amount, on)  # charges first re-opened, last paid first
+    return reopen_invoice(uow, invoice_id, principal, on=on, why=why, actor=actor)
 
 
 def reopen_invoice(uow: UnitOfWork, invoice_id: int, amount: Decimal, *, on: date, why: str,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 from dunflow.domain.money import Money
-from dunflow.domain.notice import Creditor, Debtor, NoticeFacts, invoice_line
+from dunflow.domain.notice import ChargeLine, Creditor, Debtor, NoticeFacts, invoice_line
 from dunflow.domain.policy import Delay, Policy, Step
 from dunflow.errors import InputProblems, Problem
 from dunflow.policy.build import build_policy
@@ -147,9 +147,18 @@ def _one_template(pf: PolicyFile, templates: TemplateStore, path: tuple[object, 
     return problems
 
 
-def sample_context(policy: Policy, step: Step, language: str, country: str = "DE") -> dict[str, object]:
+SAMPLE_CHARGES = (
+    ChargeLine("INV-1", "fee", "reminder", Money(Decimal("5.00"), "EUR"), Money(Decimal("5.00"), "EUR")),
+    ChargeLine("INV-1", "compensation", "first-notice", Money(Decimal("40.00"), "EUR"), Money(Decimal("40.00"), "EUR")),
+    ChargeLine("INV-1", "interest", "", Money(Decimal("12.34"), "EUR"), Money(Decimal("12.34"), "EUR"), accrued=True),
+)
+
+
+def sample_context(policy: Policy, step: Step, language: str, country: str = "DE",
+                   with_charges: bool = False) -> dict[str, object]:
     """A realistic context with two invoices, the same shape the runner builds (installment parts only
-    for the installment reminder, as at run time)."""
+    for the installment reminder, as at run time); `with_charges`: with a fee, the compensation and accrued
+    interest on the first invoice (the golden files show how a template prints them)."""
     as_of = date(2026, 12, 1)
     debtor = Debtor("D-0001", "Beispiel GmbH", "business", country, language, "ap@example.com", "+49 30 123456",
                     "Musterweg 1", "10115", "Berlin")
@@ -164,5 +173,6 @@ def sample_context(policy: Policy, step: Step, language: str, country: str = "DE
     }
     facts = NoticeFacts(debtor, Creditor("Muster GmbH", "Hauptstraße 1\n70173 Stuttgart", "ar@example.com",
                                          "+49 711 000", "DE89370400440532013000", "COBADEFF700", "example.com"),
-                        lines, step, policy, 1, as_of, language, extra)
+                        lines, step, policy, 1, as_of, language, extra,
+                        charges=SAMPLE_CHARGES if with_charges else ())
     return facts.context()

@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
+from dunflow.domain.law.rates import RateTable
 from dunflow.domain.notice import Creditor
 from dunflow.engine.pauses import Timers
 from dunflow.events.disputes import open_dispute, resolve_dispute
@@ -56,13 +57,15 @@ class Outcome:
 
 
 def run_case(case: PolicyTest, policies: PolicySet, templates: TemplateStore, creditor: Creditor,
-             timers: Timers | None = None) -> Outcome:
-    """`timers`: the runner's pause timers (default: the ones bootstrap wires, `events.timers.pause_timers()`)."""
+             timers: Timers | None = None, rates: RateTable | None = None) -> Outcome:
+    """`timers`: the runner's pause timers (default: the ones bootstrap wires, `events.timers.pause_timers()`);
+    `rates`: the reference rates charges use (the project's, as for the daily run)."""
     with tempfile.TemporaryDirectory(prefix="dunflow-test-") as folder:
         engine = make_engine(f"sqlite:///{Path(folder) / 'test.db'}")
         try:
             migrate(engine)
-            days = SimulatedDays(engine, templates, creditor, timers if timers is not None else pause_timers())
+            days = SimulatedDays(engine, templates, creditor, timers if timers is not None else pause_timers(),
+                                 rates=rates)
             _load_fixtures(days.at(case_start(case), 8), case, policies, Path(folder))
             _simulate(days, case)
             with days.at(case.last_run, 23).reading() as uow:

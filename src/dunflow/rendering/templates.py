@@ -256,6 +256,6 @@ class TemplateStore:
         if isinstance(exc, TemplateLimit):
             return Problem(str(path), line, 0, f"template over a limit: {exc}", "a notice needs nothing this large: "
                            "see the README's \"Limits\"", "template-limit")
-        hint = "only the documented variables exist (debtor, creditor, invoices, total_open, currency, as_of, " \
-               "pay_by, step, policy, language); check the spelling"
+        hint = "only the documented variables exist (debtor, creditor, invoices, total_open, charges, total_due, " \
+               "fourteen_day, currency, as_of, pay_by, step, policy, language); check the spelling"
         return Problem(str(path), line, 0, f"template error: {exc}", hint, "template-render")

@@ -56,10 +56,15 @@ class Receivable:
 
 
 def portfolio(uow: UnitOfWork) -> list[Receivable]:
-    """Every invoice with its allocations, by number."""
+    """Every invoice with the allocations to its principal, by number: receivables are principal; what a payment
+    gave the charges of the debt (fees, interest, costs) is not counted as paid principal."""
     allocated: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
     for invoice, on, amount in uow.reports.allocations():
         allocated[invoice].append((on, Decimal(amount)))
+    for invoice, on, amount in uow.debts.charge_parts():  # what paid charges did not reduce the principal
+        allocated[invoice].append((on, -Decimal(amount)))
+    for rows in allocated.values():
+        rows.sort(key=lambda row: row[0])
     return [Receivable(r.number, r.debtor, r.segment, r.currency, Decimal(r.amount), r.issue_date, r.due_date,
                        Decimal(r.open_amount), tuple(allocated.get(r.id, ()))) for r in uow.reports.receivables()]
 

@@ -6,8 +6,10 @@ from typing import Any
 
 from dunflow.domain.policy import FINAL_STATES, Policy, Step
 from dunflow.domain.schedule import explain, explain_repeat, next_step, repeat_date
+from dunflow.engine.charges import debts
 from dunflow.engine.failures import failing_cases
 from dunflow.errors import NotFound, unknown_invoice
+from dunflow.ledger.debt import statement_json
 from dunflow.policy.compile import CompiledPolicy
 from dunflow.store.uow import UnitOfWork
 
@@ -23,7 +25,8 @@ def status(uow: UnitOfWork, as_of: date) -> dict[str, Any]:
             "failing": failing_cases(uow)}
 
 
-def show_invoice(uow: UnitOfWork, number: str) -> dict[str, Any]:
+def show_invoice(uow: UnitOfWork, number: str, as_of: date | None = None) -> dict[str, Any]:
+    """One invoice: its facts, its timeline, and its debt as of `as_of` (default today)."""
     row = uow.reports.invoice(number)
     if row is None:
         raise unknown_invoice(number)
@@ -33,7 +36,18 @@ def show_invoice(uow: UnitOfWork, number: str) -> dict[str, Any]:
         "due_date": str(row.due_date), "email": row.email or "", "policy": row.policy,
         "policy_version": row.policy_version, "state": row.state, "next": _next(uow, row),
         "actions": _actions(uow, row.case_id),
+        **_debt(uow, row, as_of or uow.clock.today()),
     }
+
+
+def _debt(uow: UnitOfWork, row: Any, as_of: date) -> dict[str, Any]:
+    """The debt sub-ledger as of today: principal, paid, open_principal, each charge, total_due (see ledger.debt);
+    `open_amount` stays the open principal."""
+    invoice_id = uow.debts.invoice_ids_of_cases([row.case_id])[row.case_id]
+    found = debts(uow, [invoice_id], as_of)[invoice_id]
+    data = statement_json(found, uow.debts.skips_of(row.case_id))
+    data.pop("currency")
+    return {**data, "as_of": as_of.isoformat()}
 
 
 def _actions(uow: UnitOfWork, case_id: int) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from dunflow.clock import FixedClock
 from dunflow.delivery.channels import RecordingSink
 from dunflow.delivery.dispatch import SendReport, send_pending
 from dunflow.delivery.refresh import refresh
+from dunflow.domain.law.rates import RateTable
 from dunflow.domain.notice import Creditor
 from dunflow.engine.pauses import Timers
 from dunflow.engine.run import RunReport, run_due
@@ -37,10 +38,13 @@ class SimulatedDays:
     compiled: CompiledCache = field(default_factory=dict)
     sink: RecordingSink = field(default_factory=RecordingSink)
     batch_size: int = 1000
+    rates: RateTable | None = None  # the reference rates charges use (as the daily run has them)
 
     def at(self, day: date, hour: int | time) -> Store:
         moment = hour if isinstance(hour, time) else time(hour)
-        return Store(self.engine, FixedClock.on(day, moment), self.compiled)
+        rates = self.rates
+        return Store(self.engine, FixedClock.on(day, moment), self.compiled,
+                     rate_source=None if rates is None else (lambda: rates))
 
     def run_and_send(self, day: date) -> tuple[RunReport, SendReport]:
         """The day's run and the delivery of what it queued, as `dunflow run --as-of DAY --send` does it."""

@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Engine
 
+from dunflow.domain.law.rates import RateTable
 from dunflow.domain.notice import Creditor
 from dunflow.engine.pauses import Timers
 from dunflow.errors import DunflowError
@@ -80,7 +81,8 @@ class Scenario:
 
 
 def simulate(source: Engine, scenario: Scenario, templates: TemplateStore, creditor: Creditor, timers: Timers,
-             batch_size: int = 1000, progress: Callable[[int, int], None] | None = None) -> Simulation:
+             batch_size: int = 1000, progress: Callable[[int, int], None] | None = None,
+             rates: RateTable | None = None) -> Simulation:
     """Simulate `scenario` on a copy of `source`; `progress(days done, days)` after each simulated day."""
     if scenario.end < scenario.start:
         raise DunflowError(f"--to {scenario.end} is before --from {scenario.start}", "give a period forward in time")
@@ -88,7 +90,7 @@ def simulate(source: Engine, scenario: Scenario, templates: TemplateStore, credi
         engine = throwaway_engine(Path(folder) / "simulation.db")
         try:
             copy_database(source, engine)
-            days = SimulatedDays(engine, templates, creditor, timers, batch_size=batch_size)
+            days = SimulatedDays(engine, templates, creditor, timers, batch_size=batch_size, rates=rates)
             _refuse_the_past(days, scenario.start)
             if scenario.policies is not None:
                 _apply(days, scenario.policies, scenario.start)

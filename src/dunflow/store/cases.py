@@ -133,7 +133,7 @@ class CaseRepository:
         with the case's current row (locked)."""
         query = (select(ACTIONS.c.to_state, CASES.c.id, CASES.c.state, CASES.c.resume_state, CASES.c.delivered_state,
                         CASES.c.last_step_on, CASES.c.revision, CASES.c.repeats, CASES.c.policy_version_id,
-                        INVOICES.c.due_date, INVOICES.c.issue_date)
+                        INVOICES.c.due_date, INVOICES.c.issue_date, INVOICES.c.id.label("invoice_id"))
                  .join(CASES, CASES.c.id == ACTIONS.c.case_id).join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
                  .where(ACTIONS.c.message_key == key, ACTIONS.c.status == "queued")
                  .order_by(CASES.c.id, ACTIONS.c.id.desc()).with_for_update(of=CASES))

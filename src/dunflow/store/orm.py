@@ -305,6 +305,70 @@ class Task(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class Debt(Base):
+    """Per invoice: the dates its charges are timed from (first notice, the Dutch 14-day letter) and the last day
+    interest was booked through. A row exists once a notice about the invoice was delivered."""
+
+    __tablename__ = "debts"
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
+    first_notice_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    letter_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # the 14-day letter was delivered
+    interest_to: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class DebtLine(Base):
+    """One booked charge of an invoice (fee, interest, compensation, collection costs); never the principal.
+    `source_key` makes a booking exactly-once: a repeated or concurrent run books the same key once."""
+
+    __tablename__ = "debt_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(64), default="")
+    amount: Mapped[Decimal] = mapped_column(Amount())
+    currency: Mapped[str] = mapped_column(String(3))
+    booked_on: Mapped[date] = mapped_column(Date)
+    basis: Mapped[dict[str, object]] = mapped_column(JSON)
+    source_key: Mapped[str] = mapped_column(String(200), unique=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DebtLinePayment(Base):
+    """Part of a payment applied to one charge line (negative: a reversal gave it back)."""
+
+    __tablename__ = "debt_line_payments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("debt_lines.id"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), nullable=True, index=True)
+    amount: Mapped[Decimal] = mapped_column(Amount())
+    on: Mapped[date] = mapped_column(Date)
+
+
+class CollectionCase(Base):
+    """An invoice handed over to a collection agency (`in_collection`) or called back (`recalled`)."""
+
+    __tablename__ = "collection_cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), unique=True)
+    agency: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))  # in_collection | recalled
+    handed_on: Mapped[date] = mapped_column(Date)
+    recalled_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    recall_reason: Mapped[str] = mapped_column(Text, default="")
+    exported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CollectionReported(Base):
+    """A payment allocation already reported to the agency in an export (later exports report only new ones)."""
+
+    __tablename__ = "collection_reported"
+    __table_args__ = (UniqueConstraint("collection_case_id", "allocation_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    collection_case_id: Mapped[int] = mapped_column(ForeignKey("collection_cases.id"))
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"))
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core table behind a model, typed as such (for bulk `insert`/`update` on the hot paths)."""
     return cast(Table, model.__table__)

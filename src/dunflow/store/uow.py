@@ -29,11 +29,13 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from dunflow.clock import Clock
+from dunflow.domain.law.rates import RateTable
 from dunflow.errors import DunflowError
 from dunflow.store.applies import ApplyRepository
 from dunflow.store.bulk import BulkRepository
 from dunflow.store.cases import CaseRepository
 from dunflow.store.db import READ_ONLY
+from dunflow.store.debts import DebtRepository
 from dunflow.store.ledger import InvoiceRepository, PaymentRepository
 from dunflow.store.outbox import OutboxRepository
 from dunflow.store.pauses import PauseRepository
@@ -112,6 +114,15 @@ class Store:
     engine: Engine
     clock: Clock
     compiled: CompiledCache = field(default_factory=dict)
+    rate_source: Callable[[], RateTable] | None = None  # the shipped and project rates, read when first needed
+    _rates: RateTable | None = field(default=None, init=False, repr=False)
+
+    def rates(self) -> RateTable:
+        """The reference rates charges are computed with (none known without a `rate_source`: interest is then
+        skipped with its reason, never guessed)."""
+        if self._rates is None:
+            self._rates = self.rate_source() if self.rate_source is not None else RateTable(())
+        return self._rates
 
     def writing(self) -> UnitOfWork:
         return UnitOfWork(self, read_only=False)
@@ -131,6 +142,7 @@ class UnitOfWork:
     applies: ApplyRepository
     bulk: BulkRepository
     tasks: TaskRepository
+    debts: DebtRepository
 
     def __init__(self, store: Store, read_only: bool) -> None:
         self.store, self.read_only, self.clock = store, read_only, store.clock
@@ -159,6 +171,7 @@ class UnitOfWork:
         self.applies = ApplyRepository(connection)
         self.bulk = BulkRepository(connection)
         self.tasks = TaskRepository(connection)
+        self.debts = DebtRepository(connection)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

@@ -1,0 +1,207 @@
+"""The debt sub-ledger's SQL: charge lines, what payments gave them, the per-invoice timing row, and the
+collection hand-over. Booking is exactly-once by `source_key` (insert … on conflict do nothing), so a repeated
+or concurrent run books a charge once; amounts are summed in Python (SQLite keeps them as text)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Iterable
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from dunflow.store.orm import (
+    Action,
+    Allocation,
+    Case,
+    CollectionCase,
+    CollectionReported,
+    Debt,
+    DebtLine,
+    DebtLinePayment,
+    Debtor,
+    Invoice,
+    Promise,
+    table_of,
+)
+
+DEBTS, LINES, LINE_PAYMENTS = table_of(Debt), table_of(DebtLine), table_of(DebtLinePayment)
+COLLECTION, REPORTED = table_of(CollectionCase), table_of(CollectionReported)
+INVOICES, DEBTORS, CASES, ALLOCATIONS = table_of(Invoice), table_of(Debtor), table_of(Case), table_of(Allocation)
+ACTIONS, PROMISES = table_of(Action), table_of(Promise)
+
+
+class DebtRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def _insert_ignoring(self, table: Any, values: dict[str, Any], key: str) -> bool:
+        """Insert unless a row with the same unique `key` exists; True when this call inserted it."""
+        dialect = self.connection.dialect.name
+        if dialect == "postgresql":
+            statement: Any = pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
+        elif dialect == "sqlite":
+            statement = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
+        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+            if self.connection.execute(select(table.c[key]).where(table.c[key] == values[key])).first():
+                return False
+            statement = insert(table).values(**values)
+        # RETURNING says whether this statement inserted (rowcount is not reliable with implicit returning)
+        return self.connection.execute(statement.returning(table.c[key])).first() is not None
+
+    # --- facts ---------------------------------------------------------------------------------
+
+    def facts(self, invoice_ids: Iterable[int]) -> dict[int, Any]:
+        """Per invoice: its amounts and dates, the debtor's type and country, the case's policy version and state,
+        and the timing row (first notice, 14-day letter, interest booked to)."""
+        ids = sorted(set(invoice_ids))
+        if not ids:
+            return {}
+        query = (select(INVOICES.c.id, INVOICES.c.number, INVOICES.c.currency, INVOICES.c.amount,
+                        INVOICES.c.open_amount, INVOICES.c.due_date, INVOICES.c.issue_date, INVOICES.c.debtor_id,
+                        DEBTORS.c.type.label("debtor_type"), DEBTORS.c.country, CASES.c.id.label("case_id"),
+                        CASES.c.policy_version_id, CASES.c.state, DEBTS.c.first_notice_on, DEBTS.c.letter_on,
+                        DEBTS.c.interest_to)
+                 .join(DEBTORS, DEBTORS.c.id == INVOICES.c.debtor_id)
+                 .join(CASES, CASES.c.invoice_id == INVOICES.c.id)
+                 .outerjoin(DEBTS, DEBTS.c.invoice_id == INVOICES.c.id)
+                 .where(INVOICES.c.id.in_(ids)))
+        return {row.id: row for row in self.connection.execute(query)}
+
+    def lines_of(self, invoice_ids: Iterable[int]) -> dict[int, list[tuple[Any, Decimal]]]:
+        """Per invoice: its charge lines (oldest first) with what is paid of each."""
+        ids = sorted(set(invoice_ids))
+        if not ids:
+            return {}
+        paid: dict[int, Decimal] = {}
+        for line_id, amount in self.connection.execute(
+                select(LINE_PAYMENTS.c.line_id, LINE_PAYMENTS.c.amount).join(LINES, LINES.c.id == LINE_PAYMENTS.c.line_id)
+                .where(LINES.c.invoice_id.in_(ids))):
+            paid[line_id] = paid.get(line_id, Decimal(0)) + amount
+        found: dict[int, list[tuple[Any, Decimal]]] = {invoice_id: [] for invoice_id in ids}
+        for row in self.connection.execute(select(LINES).where(LINES.c.invoice_id.in_(ids))
+                                           .order_by(LINES.c.booked_on, LINES.c.id)):
+            found[row.invoice_id].append((row, paid.get(row.id, Decimal(0))))
+        return found
+
+    def invoice_ids_of_cases(self, case_ids: Iterable[int]) -> dict[int, int]:
+        """case id → invoice id."""
+        ids = sorted(set(case_ids))
+        if not ids:
+            return {}
+        return {row[0]: row[1] for row in self.connection.execute(
+            select(CASES.c.id, CASES.c.invoice_id).where(CASES.c.id.in_(ids)))}
+
+    def record_skip(self, values: dict[str, Any]) -> None:
+        """An audit entry (`actions`) for a charge that was not booked, once per idempotency key."""
+        self._insert_ignoring(ACTIONS, values, "idempotency_key")
+
+    def skips_of(self, case_id: int) -> list[Any]:
+        return list(self.connection.execute(select(ACTIONS).where(ACTIONS.c.case_id == case_id,
+                                                                  ACTIONS.c.kind == "charge_skipped")
+                                            .order_by(ACTIONS.c.id)))
+
+    # --- booking -------------------------------------------------------------------------------
+
+    def book(self, invoice_id: int, kind: str, step: str, amount: Decimal, currency: str, on: date,
+             basis: dict[str, Any], source_key: str, now: datetime) -> int | None:
+        """Book a charge line once per `source_key`; its id, or None when it was booked before."""
+        values = dict(invoice_id=invoice_id, kind=kind, step=step, amount=amount, currency=currency, booked_on=on,
+                      basis=basis, source_key=source_key, recorded_at=now)
+        if not self._insert_ignoring(LINES, values, "source_key"):
+            return None
+        found: int | None = self.connection.execute(
+            select(LINES.c.id).where(LINES.c.source_key == source_key)).scalar()
+        return found
+
+    def note_delivery(self, invoice_id: int, on: date, letter: bool) -> None:
+        """A notice about the invoice was delivered on `on` (`letter`: the 14-day letter): keep the first of each."""
+        self._insert_ignoring(DEBTS, dict(invoice_id=invoice_id), "invoice_id")
+        row = self.connection.execute(select(DEBTS).where(DEBTS.c.invoice_id == invoice_id)).one()
+        values: dict[str, Any] = {}
+        if row.first_notice_on is None or on < row.first_notice_on:
+            values["first_notice_on"] = on
+        if letter and (row.letter_on is None or on < row.letter_on):
+            values["letter_on"] = on
+        if values:
+            self.connection.execute(update(DEBTS).where(DEBTS.c.invoice_id == invoice_id).values(**values))
+
+    def set_interest_to(self, invoice_id: int, day: date) -> None:
+        self._insert_ignoring(DEBTS, dict(invoice_id=invoice_id), "invoice_id")
+        self.connection.execute(update(DEBTS).where(DEBTS.c.invoice_id == invoice_id).values(interest_to=day))
+
+    def pay_line(self, line_id: int, payment_id: int | None, amount: Decimal, on: date) -> None:
+        self.connection.execute(insert(LINE_PAYMENTS).values(line_id=line_id, payment_id=payment_id, amount=amount,
+                                                             on=on))
+
+    def line_payments_of(self, payment_id: int, invoice_id: int) -> list[Any]:
+        """What `payment_id` gave the invoice's lines (negative rows: given back), in the order it was given."""
+        return list(self.connection.execute(
+            select(LINE_PAYMENTS.c.line_id, LINE_PAYMENTS.c.amount, LINES.c.kind)
+            .join(LINES, LINES.c.id == LINE_PAYMENTS.c.line_id)
+            .where(LINE_PAYMENTS.c.payment_id == payment_id, LINES.c.invoice_id == invoice_id)
+            .order_by(LINE_PAYMENTS.c.id)))
+
+    # --- collection ----------------------------------------------------------------------------
+
+    def hand_over(self, invoice_id: int, agency: str, on: date) -> bool:
+        """Mark the invoice `in_collection` with `agency`; False when it was handed over before."""
+        existing = self.connection.execute(select(COLLECTION).where(COLLECTION.c.invoice_id == invoice_id)).first()
+        if existing is not None:
+            if existing.status == "in_collection":
+                return False
+            self.connection.execute(update(COLLECTION).where(COLLECTION.c.id == existing.id).values(
+                agency=agency, status="in_collection", handed_on=on, recalled_on=None, recall_reason="",
+                exported_at=None))
+            return True
+        return self._insert_ignoring(COLLECTION, dict(invoice_id=invoice_id, agency=agency, status="in_collection",
+                                                      handed_on=on, recall_reason=""), "invoice_id")
+
+    def collection_of(self, invoice_id: int) -> Any:
+        return self.connection.execute(select(COLLECTION).where(COLLECTION.c.invoice_id == invoice_id)).first()
+
+    def collection_cases(self, status: str | None = None, agency: str | None = None) -> list[Any]:
+        query = (select(COLLECTION, INVOICES.c.number, INVOICES.c.debtor_id, INVOICES.c.currency,
+                        DEBTORS.c.code.label("debtor_code"))
+                 .join(INVOICES, INVOICES.c.id == COLLECTION.c.invoice_id)
+                 .join(DEBTORS, DEBTORS.c.id == INVOICES.c.debtor_id))
+        if status is not None:
+            query = query.where(COLLECTION.c.status == status)
+        if agency is not None:
+            query = query.where(COLLECTION.c.agency == agency)
+        return list(self.connection.execute(query.order_by(DEBTORS.c.code, INVOICES.c.number)))
+
+    def recall(self, collection_id: int, on: date, reason: str) -> None:
+        self.connection.execute(update(COLLECTION).where(COLLECTION.c.id == collection_id).values(
+            status="recalled", recalled_on=on, recall_reason=reason))
+
+    def mark_exported(self, collection_id: int, now: datetime) -> None:
+        self.connection.execute(update(COLLECTION).where(COLLECTION.c.id == collection_id).values(exported_at=now))
+
+    def reported_allocations(self, collection_id: int) -> set[int]:
+        return set(self.connection.execute(select(REPORTED.c.allocation_id)
+                                           .where(REPORTED.c.collection_case_id == collection_id)).scalars())
+
+    def mark_reported(self, collection_id: int, allocation_ids: Iterable[int], now: datetime) -> None:
+        rows = [dict(collection_case_id=collection_id, allocation_id=a, reported_at=now) for a in allocation_ids]
+        if rows:
+            self.connection.execute(insert(REPORTED), rows)
+
+    def charge_parts(self) -> list[tuple[int, date, Decimal]]:
+        """(invoice id, day, amount) of every part of a payment that went to a charge line (negative: given back)."""
+        rows = self.connection.execute(
+            select(LINES.c.invoice_id, LINE_PAYMENTS.c.on, LINE_PAYMENTS.c.amount)
+            .join(LINES, LINES.c.id == LINE_PAYMENTS.c.line_id).order_by(LINE_PAYMENTS.c.on, LINE_PAYMENTS.c.id))
+        return [(invoice, on, amount) for invoice, on, amount in rows]
+
+    def promises_of(self, invoice_id: int) -> list[Any]:
+        return list(self.connection.execute(select(PROMISES).where(PROMISES.c.invoice_id == invoice_id)
+                                            .order_by(PROMISES.c.id)))
+
+    def debtor(self, debtor_id: int) -> Any:
+        return self.connection.execute(select(DEBTORS).where(DEBTORS.c.id == debtor_id)).one()
+
+    def allocations_of_invoice(self, invoice_id: int) -> list[Any]:
+        return list(self.connection.execute(select(ALLOCATIONS).where(ALLOCATIONS.c.invoice_id == invoice_id)
+                                            .order_by(ALLOCATIONS.c.id)))
