@@ -177,7 +177,7 @@ def wrap_filters(env: BoundedEnvironment) -> None:
 def _checked_filter(env: BoundedEnvironment, name: str, function: Any) -> Any:
     def _check_ints(values: Iterable[Any]) -> None:
         for value in values:
-            if _int_bits(value) and abs(value) > MAX_TEXT:
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_TEXT:
                 raise TemplateLimit(f"filter '{name}': an argument of {value:,} is over the limit of {MAX_TEXT:,}")
 
     if name == "format":

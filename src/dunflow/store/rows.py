@@ -50,13 +50,16 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
         return
     defaults = _defaults(table, given)
     names = given + list(defaults)
-    processors = [_processor(connection, table.c[name]) for name in names]
+    processors = [(i, p) for i, p in enumerate(_processor(connection, table.c[name]) for name in names) if p]
     constant = tuple(defaults.values())
     params: list[tuple[Any, ...]] = []
     for row in rows:
-        values = tuple(row[name] for name in given) + constant
-        params.append(tuple(value if processor is None or value is None else processor(value)
-                            for value, processor in zip(values, processors)))
+        values = [row[name] for name in given]
+        values += constant
+        for i, processor in processors:
+            if values[i] is not None:
+                values[i] = processor(values[i])
+        params.append(tuple(values))
     mark = _mark(connection)
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
     connection.exec_driver_sql(sql, params)
