@@ -18,6 +18,7 @@ the template's file and line. The limits are listed in the README ("Limits").
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -72,9 +73,22 @@ class BoundedEnvironment(SandboxedEnvironment):
         super().__init__(**options)
         self.budget = _Budget()
         self._safe_attributes: dict[tuple[type, str], bool] = {}
+        self._plain_fields: dict[type, frozenset[str]] = {}
         self.globals["range"] = self.bounded_range
         self.filters[GUARD_FILTER] = self.guarded
         self.filters[CONCAT_FILTER] = self.joined
+
+    def register_plain(self, kind: type) -> None:
+        """A frozen dataclass of plain data (the notice's debtor, invoices, money): its fields are read without
+        the sandbox's checks, which would allow them anyway (no underscore, no internal attribute, no
+        `str.format`); anything else about it still goes through the checks."""
+        self._plain_fields[kind] = frozenset(f.name for f in dataclasses.fields(kind) if not f.name.startswith("_"))
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        fields = self._plain_fields.get(type(obj))
+        if fields is not None and attribute in fields:
+            return getattr(obj, attribute)
+        return super().getattr(obj, attribute)
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         """The sandbox's own check, asked once per (type, attribute): its answer depends on nothing else

@@ -27,6 +27,7 @@ from jinja2 import (
 from jinja2.loaders import split_template_path
 from jinja2.runtime import Context
 from dunflow.domain.money import Money
+from dunflow.domain.notice import Creditor, Debtor, InvoiceLine
 from dunflow.errors import DunflowError, Problem
 from dunflow.rendering import formats
 from dunflow.rendering.sandbox import MAX_TEXT, BoundedEnvironment, TemplateLimit, wrap_filters
@@ -135,6 +136,8 @@ class TemplateStore:
         )
         self._exists: dict[tuple[str, str], bool] = {}
         self._compiled: dict[tuple[str, str], Template] = {}  # held for the command (the run): no look-ups
+        for kind in (Money, Debtor, Creditor, InvoiceLine):  # the notice's own data: plain frozen fields
+            self.env.register_plain(kind)
         self.env.filters["money"] = _money
         self.env.filters["date"] = _date
         wrap_filters(self.env)
