@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
+import random
 import re
+import signal
+import subprocess
+import sys
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,7 +23,14 @@ from dunflow.cli.main import main
 from dunflow.reporting.report import status
 from dunflow.scaffold import init_project
 from tests.conftest import _postgres_schema_url
-from tests.integration.test_run import HEADER
+from tests.integration.test_run import (
+    HEADER,
+    KILLED_APP,
+    Dunflow,
+    big_portfolio,
+    sent_steps,
+    wait_until_server_let_go,
+)
 
 STATUS_COUNT = ("SELECT policy_version_id, state, count(*) FROM cases GROUP BY policy_version_id, state")
 
@@ -137,3 +149,56 @@ def test_workers_are_refused_on_sqlite_with_a_hint(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--project", str(project), "run", "--workers", "2"])
     assert result.exit_code == 1
     assert "--workers 2 needs PostgreSQL" in result.output and "hint:" in result.output
+
+
+# --- kill -9 at random points ---------------------------------------------------------------------------
+
+RUN_DATES = ("2026-12-01", "2026-12-08", "2026-12-15", "2026-12-22")
+KILLS_PER_DATE = 5
+MAX_TRIES_PER_DATE = 12
+
+
+def killed_at_random(runner: Dunflow, as_of: str, delay: float, log: Path) -> bool:
+    """`dunflow run` in its own process, SIGKILLed `delay` seconds after it started (if still running)."""
+    command = [str(Path(sys.executable).parent / "dunflow"), *runner.base, "--quiet", "run", "--as-of", as_of]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "PGAPPNAME": KILLED_APP})
+        try:
+            process.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+    killed = process.returncode == -signal.SIGKILL
+    assert killed or process.returncode == 0, log.read_text()
+    if killed:
+        wait_until_server_let_go(runner)
+    return killed
+
+
+def test_runs_killed_at_random_points_twenty_times_record_every_due_step_exactly_once(
+        project_dir: Path, database_url: str, tmp_path: Path) -> None:
+    set_batch_size(project_dir, 5)
+    portfolio = big_portfolio(tmp_path, debtors=120)
+    crashed = Dunflow(project_dir, database_url)
+    clean = Dunflow(project_dir, f"sqlite:///{tmp_path / 'clean.db'}")
+    for runner in (crashed, clean):
+        runner("import", "invoices", str(portfolio))
+    chance = random.Random(19)  # the same "random" points on every run of the suite
+    kills = 0
+    for as_of in RUN_DATES:
+        clean("run", "--as-of", as_of)
+        landed = 0
+        for n in range(MAX_TRIES_PER_DATE):  # until KILLS_PER_DATE kills landed (a run may finish first)
+            landed += killed_at_random(crashed, as_of, chance.uniform(0.2, 3.0), tmp_path / f"kill-{as_of}-{n}.log")
+            if landed == KILLS_PER_DATE:
+                break
+        kills += landed
+        crashed("run", "--as-of", as_of)  # the rerun finishes the day
+
+        assert crashed.query("SELECT idempotency_key FROM actions GROUP BY idempotency_key HAVING count(*) > 1") == []
+        assert crashed.query("SELECT key FROM outbox GROUP BY key HAVING count(*) > 1") == []
+        assert sent_steps(crashed) == sent_steps(clean), as_of  # every due step once: none lost, none twice
+        assert Counter(map(repr, crashed.outbox())) == Counter(map(repr, clean.outbox()))
+        assert [tuple(map(str, row)) for row in crashed.cases()] == [tuple(map(str, row)) for row in clean.cases()]
+    assert kills >= 20, f"only {kills} of the runs were killed before they ended"

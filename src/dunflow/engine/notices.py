@@ -131,8 +131,9 @@ class NoticeWriter:
     def _group_notice(self, lifter: Lifter, members: list[Outcome], email: str) -> Notice:
         """One notice at the highest step any member is due; every invoice it lists is moved to that step."""
         version_id = max(o.facts.policy_version_id for o in members)
-        policy = self.versions.compiled(version_id).policy
-        step = policy.all_steps[max(policy.step_index(o.notice.id) for o in members if o.notice)]
+        compiled = self.versions.compiled(version_id)
+        policy = compiled.policy
+        step = policy.all_steps[max(compiled.reached_index(o.notice.id) for o in members if o.notice)]
         listed = [lifter.raise_member(o, step) for o in members]
         if not step.is_courtesy:  # a courtesy note is about invoices not yet due; it lifts nobody
             listed += lifter.lift_others(members, step, email)

@@ -73,6 +73,11 @@ PROBES = _probes()
 
 def money(amount: Decimal, currency: str, language: str) -> str:
     """`1234.5 EUR` → `1.234,50 €` (de), `€ 1.234,50` (nl), `€1,234.50` (en)."""
+    return _money(amount, amount.is_signed(), currency, language)  # -0 and 0 are equal Decimals, not equal text
+
+
+@lru_cache(maxsize=65536)  # a notice prints the same amounts more than once (a line, the total, the text)
+def _money(amount: Decimal, signed: bool, currency: str, language: str) -> str:
     fast = _currency_format(language, currency)
     if fast is None:
         return format_currency(amount, currency, locale=locale(language))

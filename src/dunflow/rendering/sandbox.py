@@ -18,6 +18,7 @@ the template's file and line. The limits are listed in the README ("Limits").
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import threading
@@ -102,9 +103,22 @@ class BoundedEnvironment(SandboxedEnvironment):
         super().__init__(**options)
         self.budget = _Budget()
         self._safe_attributes: dict[tuple[type, str], bool] = {}
+        self._plain_fields: dict[type, frozenset[str]] = {}
         self.globals["range"] = self.bounded_range
         self.filters[GUARD_FILTER] = self.guarded
         self.filters[CONCAT_FILTER] = self.joined
+
+    def register_plain(self, kind: type) -> None:
+        """A frozen dataclass of plain data (the notice's debtor, invoices, money): its fields are read without
+        the sandbox's checks, which would allow them anyway (no underscore, no internal attribute, no
+        `str.format`); anything else about it still goes through the checks."""
+        self._plain_fields[kind] = frozenset(f.name for f in dataclasses.fields(kind) if not f.name.startswith("_"))
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        fields = self._plain_fields.get(type(obj))
+        if fields is not None and attribute in fields:
+            return getattr(obj, attribute)
+        return super().getattr(obj, attribute)
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         """The sandbox's own check, asked once per (type, attribute): its answer depends on nothing else
@@ -230,7 +244,7 @@ def wrap_filters(env: BoundedEnvironment) -> None:
 def _checked_filter(env: BoundedEnvironment, name: str, function: Any) -> Any:
     def _check_ints(values: Iterable[Any]) -> None:
         for value in values:
-            if _int_bits(value) and abs(value) > MAX_TEXT:
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_TEXT:
                 raise TemplateLimit(f"filter '{name}': an argument of {value:,} is over the limit of {MAX_TEXT:,}")
 
     if name == "format":

@@ -27,6 +27,7 @@ from jinja2 import (
 from jinja2.loaders import split_template_path
 from jinja2.runtime import Context
 from dunflow.domain.money import Money
+from dunflow.domain.notice import Creditor, Debtor, InvoiceLine
 from dunflow.errors import DunflowError, Problem
 from dunflow.rendering import formats
 from dunflow.rendering.sandbox import MAX_TEXT, BoundedEnvironment, TemplateLimit, wrap_filters
@@ -134,6 +135,9 @@ class TemplateStore:
             cache_size=1000,
         )
         self._exists: dict[tuple[str, str], bool] = {}
+        self._compiled: dict[tuple[str, str], Template] = {}  # held for the command (the run): no look-ups
+        for kind in (Money, Debtor, Creditor, InvoiceLine):  # the notice's own data: plain frozen fields
+            self.env.register_plain(kind)
         self.env.filters["money"] = _money
         self.env.filters["date"] = _date
         wrap_filters(self.env)
@@ -199,8 +203,12 @@ class TemplateStore:
         if not valid_name(name):
             raise DunflowError(f"'{name}' is not a valid template name",
                                "use a relative name like b2b/reminder (letters, digits, '-', '_', '/')")
+        key = (name, language)
+        if key in self._compiled:
+            return self._compiled[key]
         try:
-            return self.env.get_template(self._path(name, language))
+            template = self._compiled[key] = self.env.get_template(self._path(name, language))
+            return template
         except TemplateNotFound as exc:
             raise DunflowError(f"template '{name}' has no {language} version ({self.file_of(name, language)})",
                                "add the file or change the step's template") from exc

@@ -7,7 +7,8 @@ caller's string), the values go through the columns' own bind processors (so the
 as the ORM stores them: JSON, amounts as text on SQLite, …), and the rows are sent as tuples with
 `exec_driver_sql`, which keeps SQLAlchemy's error translation (a taken unique key is still an
 `IntegrityError`, so the unit of work still reports a `DuplicateWrite`). Columns a row leaves out get
-the column's scalar default, as an ORM insert would.
+the column's scalar default, as an ORM insert would; rows of different shapes, or a left-out column with a
+computed default, go through SQLAlchemy's own insert instead.
 """
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ def _processor(connection: Connection, column: Column[Any]) -> Callable[[Any], A
     return processor
 
 
-def _defaults(table: Table, given: Sequence[str]) -> dict[str, Any]:
-    """The scalar defaults of the columns not given (the primary key is the database's)."""
+def _defaults(table: Table, given: Sequence[str]) -> dict[str, Any] | None:
+    """The scalar defaults of the columns not given (the primary key is the database's); None when one of
+    them is computed (a callable or SQL expression: then SQLAlchemy's own insert computes it)."""
     found: dict[str, Any] = {}
     for column in table.columns:
         if column.name in given or column.primary_key:
@@ -35,7 +37,7 @@ def _defaults(table: Table, given: Sequence[str]) -> dict[str, Any]:
         if default is None:
             continue
         if not getattr(default, "is_scalar", False):
-            raise ValueError(f"{table.name}.{column.name} has a computed default: give it in every row")
+            return None
         found[column.name] = getattr(default, "arg")
     return found
 
@@ -45,18 +47,21 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     if not rows:
         return
     given = list(rows[0])
-    if any(len(row) != len(given) or row.keys() != rows[0].keys() for row in rows):
-        connection.execute(insert(table), list(rows))  # rows of different shapes: SQLAlchemy's own path
-        return
     defaults = _defaults(table, given)
+    if defaults is None or any(len(row) != len(given) or row.keys() != rows[0].keys() for row in rows):
+        connection.execute(insert(table), list(rows))  # rows of different shapes, computed defaults: SQLAlchemy's
+        return
     names = given + list(defaults)
-    processors = [_processor(connection, table.c[name]) for name in names]
+    processors = [(i, p) for i, p in enumerate(_processor(connection, table.c[name]) for name in names) if p]
     constant = tuple(defaults.values())
     params: list[tuple[Any, ...]] = []
     for row in rows:
-        values = tuple(row[name] for name in given) + constant
-        params.append(tuple(value if processor is None or value is None else processor(value)
-                            for value, processor in zip(values, processors)))
+        values = [row[name] for name in given]
+        values += constant
+        for i, processor in processors:
+            if values[i] is not None:
+                values[i] = processor(values[i])
+        params.append(tuple(values))
     mark = _mark(connection)
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
     connection.exec_driver_sql(sql, params)
