@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from dunflow.delivery.errors import PermanentFailure
+from dunflow.delivery import letters
 from dunflow.delivery.letters import (
     ADDRESS_ZONE_TOP,
     FIELD_HEIGHT,
@@ -23,6 +24,15 @@ from dunflow.delivery.letters import (
 from dunflow.domain.notice import Creditor
 
 MM_PER_POINT = 25.4 / 72
+
+
+@pytest.fixture(autouse=True)
+def font_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The cut-down fonts go to a cache folder of the test session, not the user's."""
+    cache = tmp_path_factory.getbasetemp() / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    letters.letter_fonts.cache_clear()
+    return cache
 LETTERHEAD = Creditor(name="Grün & Söhne GmbH", address="Hauptstraße 1\n10115 Berlin", iban="DE89370400440532013000",
                       bic="COBADEFFXXX", email="forderungen@gruen.example", contact="Frau Weiß", country="DE")
 
@@ -121,3 +131,15 @@ def test_a_stale_day_file_is_rebuilt_by_the_next_close(tmp_path: Path) -> None:
 def test_a_letter_without_a_postal_address_fails_for_good(tmp_path: Path) -> None:
     with pytest.raises(PermanentFailure, match="no postal address"):
         PdfLetterChannel(tmp_path / "print", LETTERHEAD).deliver(message(recipient="\n\n"))
+
+
+def test_letters_use_the_cut_down_fonts_and_print_without_a_writable_cache(tmp_path: Path, font_cache: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    assert letters.letter_fonts().is_relative_to(font_cache)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    letters.letter_fonts.cache_clear()
+    assert letters.letter_fonts() == letters.font_dir()
+    body = "Ελλάδα, Москва, Łódź, Nguyễn, Straße, café, 12,50 €\n"
+    assert body.strip() in text(Path(PdfLetterChannel(tmp_path / "print", LETTERHEAD).deliver(message(body=body))))
