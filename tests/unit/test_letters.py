@@ -1,6 +1,7 @@
 """Printable letters: text and address position checked in the PDF itself with poppler's pdftotext."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from datetime import date, datetime, timezone
@@ -20,6 +21,7 @@ from dunflow.delivery.letters import (
     PdfLetterChannel,
     PostalAddress,
     rebuild_day,
+    stale_days,
 )
 from dunflow.domain.notice import Creditor
 
@@ -126,6 +128,19 @@ def test_a_stale_day_file_is_rebuilt_by_the_next_close(tmp_path: Path) -> None:
     PdfLetterChannel(folder, LETTERHEAD).close()
     assert "Nr. 1:" in text(folder / "2026-12-01.pdf")
     assert "Nr. 1:" in text(rebuild_day(folder, "2026-12-01", LETTERHEAD))
+
+
+def test_a_letter_written_after_the_last_build_makes_its_day_stale(tmp_path: Path) -> None:
+    folder = tmp_path / "print"
+    with PdfLetterChannel(folder, LETTERHEAD) as channel:
+        channel.deliver(message(1))
+    assert stale_days(folder) == set()
+    built = (folder / "2026-12-01.pdf").stat().st_mtime_ns
+    PdfLetterChannel(folder, LETTERHEAD).deliver(message(2))  # its sender died before close()
+    os.utime(folder / "2026-12-01.pdf", ns=(built + 10**12, built + 10**12))  # even if the print file looks newer
+    assert stale_days(folder) == {"2026-12-01"}
+    PdfLetterChannel(folder, LETTERHEAD).close()
+    assert "Nr. 2:" in text(folder / "2026-12-01.pdf") and stale_days(folder) == set()
 
 
 def test_a_letter_without_a_postal_address_fails_for_good(tmp_path: Path) -> None:

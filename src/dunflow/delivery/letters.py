@@ -23,8 +23,9 @@ repeated delivery rewrites the same file), the message beside it as `.json`, and
 day's letters in one file for the printer, rebuilt from the `.json` files (never appended to). `<day>` is the day
 the message was queued (`created_on`), as for the file sink. Building the day file takes a moment per letter, so
 `deliver` only notes the day; `close()` (the sender calls it after a batch; the channel is also a context manager)
-rebuilds every day file that is missing or older than one of its letters, which also repairs a day whose sender
-died between a letter and the rebuild. `rebuild_day(folder, day, letterhead)` does one day on its own.
+rebuilds every day file that is missing or was built from other letters than its day now has (each build records
+its letter files and their modification times), which also repairs a day whose sender died between a letter and
+the rebuild. `rebuild_day(folder, day, letterhead)` does one day on its own.
 """
 from __future__ import annotations
 
@@ -345,18 +346,31 @@ def _sidecar(message: dict[str, Any], address: PostalAddress) -> dict[str, Any]:
 
 
 def stale_days(folder: Path) -> set[str]:
-    """Days whose print file is missing or older than one of their letters."""
+    """Days whose print file is missing or was built from other letters than the day now has (a letter added or
+    rewritten since: each build records which letter files, at which modification time, it contains)."""
     stale: set[str] = set()
     if not folder.is_dir():
         return stale
     for day_folder in folder.iterdir():
         if not day_folder.is_dir() or not _is_day(day_folder.name):
             continue
-        merged = folder / f"{day_folder.name}.pdf"
-        newest = max((p.stat().st_mtime for p in day_folder.glob("*.json")), default=None)
-        if newest is not None and (not merged.exists() or merged.stat().st_mtime < newest):
+        letters = _letter_files(day_folder)
+        if letters and (not (folder / f"{day_folder.name}.pdf").exists()
+                        or _manifest(folder, day_folder.name) != letters):
             stale.add(day_folder.name)
     return stale
+
+
+def _letter_files(day_folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in sorted(day_folder.glob("*.json"))}
+
+
+def _manifest(folder: Path, day: str) -> dict[str, int] | None:
+    try:
+        found = json.loads((folder / f".{day}.built.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def _is_day(name: str) -> bool:
@@ -369,16 +383,19 @@ def _is_day(name: str) -> bool:
 
 def rebuild_day(folder: Path, day: str, letterhead: Creditor) -> Path:
     """Write `FOLDER/<day>.pdf` again from that day's letters, in message order. Rebuilds are serialised by a
-    lock file, and each one reads the letters after taking the lock, so the last one includes every letter."""
+    lock file, and each one reads the letters after taking the lock, so the last one includes every letter; which
+    letters a build contains is recorded beside it (`.<day>.built.json`) for `stale_days`."""
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f".{day}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        files = _letter_files(folder / day) if (folder / day).is_dir() else {}
         letters = []
-        for sidecar in sorted((folder / day).glob("*.json")):
-            data = json.loads(sidecar.read_text(encoding="utf-8"))
+        for name in files:
+            data = json.loads((folder / day / name).read_text(encoding="utf-8"))
             letters.append(Letter.of(data, PostalAddress(**data["address"])))
         target = folder / f"{day}.pdf"
         _write_atomically(target, render_letters(letters, letterhead))
+        _write_atomically(folder / f".{day}.built.json", json.dumps(files).encode())
     return target
 
 
