@@ -58,6 +58,15 @@ class Dunflow:
         return Workspace.open(self.project, self.database, FixedClock.on(on))
 
 
+@pytest.fixture(autouse=True)
+def font_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Letters cut their fonts into a cache folder of the test session, not the user's."""
+    from dunflow.delivery import letters
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+    letters.letter_fonts.cache_clear()
+
+
 def project_with(project_dir: Path, reminder: str) -> Path:
     policy = project_dir / "policies" / "b2b-standard.yaml"
     text = policy.read_text(encoding="utf-8")

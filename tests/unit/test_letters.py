@@ -1,6 +1,7 @@
 """Printable letters: text and address position checked in the PDF itself with poppler's pdftotext."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from datetime import date, datetime, timezone
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from dunflow.delivery.errors import PermanentFailure
+from dunflow.delivery import letters
 from dunflow.delivery.letters import (
     ADDRESS_ZONE_TOP,
     FIELD_HEIGHT,
@@ -19,10 +21,20 @@ from dunflow.delivery.letters import (
     PdfLetterChannel,
     PostalAddress,
     rebuild_day,
+    stale_days,
 )
 from dunflow.domain.notice import Creditor
 
 MM_PER_POINT = 25.4 / 72
+
+
+@pytest.fixture(autouse=True)
+def font_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The cut-down fonts go to a cache folder of the test session, not the user's."""
+    cache = tmp_path_factory.getbasetemp() / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    letters.letter_fonts.cache_clear()
+    return cache
 LETTERHEAD = Creditor(name="Grün & Söhne GmbH", address="Hauptstraße 1\n10115 Berlin", iban="DE89370400440532013000",
                       bic="COBADEFFXXX", email="forderungen@gruen.example", contact="Frau Weiß", country="DE")
 
@@ -118,6 +130,31 @@ def test_a_stale_day_file_is_rebuilt_by_the_next_close(tmp_path: Path) -> None:
     assert "Nr. 1:" in text(rebuild_day(folder, "2026-12-01", LETTERHEAD))
 
 
+def test_a_letter_written_after_the_last_build_makes_its_day_stale(tmp_path: Path) -> None:
+    folder = tmp_path / "print"
+    with PdfLetterChannel(folder, LETTERHEAD) as channel:
+        channel.deliver(message(1))
+    assert stale_days(folder) == set()
+    built = (folder / "2026-12-01.pdf").stat().st_mtime_ns
+    PdfLetterChannel(folder, LETTERHEAD).deliver(message(2))  # its sender died before close()
+    os.utime(folder / "2026-12-01.pdf", ns=(built + 10**12, built + 10**12))  # even if the print file looks newer
+    assert stale_days(folder) == {"2026-12-01"}
+    PdfLetterChannel(folder, LETTERHEAD).close()
+    assert "Nr. 2:" in text(folder / "2026-12-01.pdf") and stale_days(folder) == set()
+
+
 def test_a_letter_without_a_postal_address_fails_for_good(tmp_path: Path) -> None:
     with pytest.raises(PermanentFailure, match="no postal address"):
         PdfLetterChannel(tmp_path / "print", LETTERHEAD).deliver(message(recipient="\n\n"))
+
+
+def test_letters_use_the_cut_down_fonts_and_print_without_a_writable_cache(tmp_path: Path, font_cache: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    assert letters.letter_fonts().is_relative_to(font_cache)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    letters.letter_fonts.cache_clear()
+    assert letters.letter_fonts() == letters.font_dir()
+    body = "Ελλάδα, Москва, Łódź, Nguyễn, Straße, café, 12,50 €\n"
+    assert body.strip() in text(Path(PdfLetterChannel(tmp_path / "print", LETTERHEAD).deliver(message(body=body))))
