@@ -5,6 +5,7 @@ Everything the services need is built here and handed to them; no module fills a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,15 @@ from typing import Any
 from sqlalchemy import Engine
 
 from dunflow.clock import Clock, SystemClock
-from dunflow.delivery.channels import Channel, FileSink
+from dunflow.delivery.channels import Channel
+from dunflow.delivery.dispatch import (
+    DEFAULT_LEASE,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_RETRY_SECONDS,
+    ChannelPolicy,
+    SendSettings,
+)
+from dunflow.delivery.registry import build_channel
 from dunflow.delivery.refresh import Refreshed, Withdrawn, refresh
 from dunflow.engine.pauses import PauseTimer
 from dunflow.events.timers import pause_timers
@@ -67,4 +76,13 @@ class Workspace:
         return refresh(uow, self.templates, self.project.creditor, message)
 
     def channel(self, name: str) -> Channel:
-        return FileSink(self.project.outbox_dir, self.project.creditor.email)
+        """The channel for messages of channel `name`: as configured in `channels:`, else the file sink."""
+        return build_channel(name, self.project)
+
+    def send_settings(self, lease_seconds: float | None = None) -> SendSettings:
+        """Retries per channel (`max_attempts`, `retry_seconds` in its block) and the claim lease."""
+        policies = {name: ChannelPolicy(int(config.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
+                                        float(config.get("retry_seconds", DEFAULT_RETRY_SECONDS)))
+                    for name, config in self.project.channels.items()}
+        lease = timedelta(seconds=lease_seconds) if lease_seconds is not None else DEFAULT_LEASE
+        return SendSettings(lease=lease, policies=policies)
