@@ -53,7 +53,8 @@ class ChannelPolicy:
 
     def backoff(self, attempts: int) -> timedelta:
         """The wait after the `attempts`-th failed attempt: retry_seconds · 2^(attempts-1), at most 6 hours."""
-        return min(timedelta(seconds=self.retry_seconds * 2 ** max(0, attempts - 1)), MAX_BACKOFF)
+        wait = timedelta(seconds=max(self.retry_seconds, 0.001) * 2 ** max(0, attempts - 1))
+        return min(wait, MAX_BACKOFF)
 
 
 @dataclass(frozen=True)
@@ -112,15 +113,16 @@ def send_pending(store: Store, channel_for: Callable[[str], Channel], refresher:
     day a message was queued). Timestamps come from the store's clock."""
     settings, worker = settings or SendSettings(), worker or worker_name()
     report, on = SendReport(), on or store.clock.today()
+    started = store.clock.now()  # retries scheduled during this send wait for the next one
     with store.reading() as uow:
-        total = uow.outbox.count_ready(store.clock.now())
+        total = uow.outbox.count_ready(started)
     if limit is not None:
         total = min(total, limit)
     done, channels = 0, _Channels(channel_for)
     try:
         while limit is None or done < limit:
             size = settings.batch_size if limit is None else min(settings.batch_size, limit - done)
-            batch = _claim(store, worker, settings, size, refresher, report, on)
+            batch = _claim(store, worker, settings, size, refresher, report, on, started)
             if batch is None:
                 break
             done += _deliver_batch(store, worker, settings, batch, channels, report, on, progress, done, total)
@@ -157,11 +159,10 @@ class _Batch:
 
 
 def _claim(store: Store, worker: str, settings: SendSettings, size: int, refresher: Refresher | None,
-           report: SendReport, on: date) -> _Batch | None:
+           report: SendReport, on: date, started: datetime) -> _Batch | None:
     """Claim a batch and check it against today's amounts: what to deliver, or None when nothing is ready."""
     with store.writing() as uow:
-        now = uow.clock.now()
-        claimed = uow.outbox.claim(worker, now, now + settings.lease, size)
+        claimed = uow.outbox.claim(worker, started, uow.clock.now() + settings.lease, size)
         if not claimed:
             return None
         ready = [m for m in claimed if _checked(uow, worker, m, refresher, report, on)]

@@ -10,6 +10,7 @@ the channel; a missing one is an error naming the variable (never its value).
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
     from dunflow.project import Project
 
 CHANNEL_NAMES = ("email", "sms", "letter", "webhook", "task")
-COMMON_KEYS = {"type": str, "max_attempts": int, "retry_seconds": (int, float)}
+NUMBER = (int, float, Decimal)  # the located loader reads 0.5 as a Decimal
+COMMON_KEYS: dict[str, Any] = {"type": str, "max_attempts": int, "retry_seconds": NUMBER}
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,6 @@ def _http(config: Mapping[str, Any], project: Project) -> Channel:
                        timeout=float(config.get("timeout", 10)), rate_per_second=float(config.get("rate_per_second", 0)))
 
 
-NUMBER = (int, float)
 TYPES: dict[str, ChannelType] = {
     "file": ChannelType(_file, {"folder": str}),
     "smtp": ChannelType(_smtp, {"host": str, "port": int, "starttls": bool, "ssl": bool, "username_env": str,
