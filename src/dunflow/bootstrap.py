@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from dunflow.clock import Clock, SystemClock
 from dunflow.delivery.channels import Channel
 from dunflow.delivery.dispatch import (
+    DEFAULT_BATCH,
     DEFAULT_LEASE,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_RETRY_SECONDS,
@@ -79,10 +80,10 @@ class Workspace:
         """The channel for messages of channel `name`: as configured in `channels:`, else the file sink."""
         return build_channel(name, self.project)
 
-    def send_settings(self, lease_seconds: float | None = None) -> SendSettings:
+    def send_settings(self, lease_seconds: float | None = None, batch_size: int | None = None) -> SendSettings:
         """Retries per channel (`max_attempts`, `retry_seconds` in its block) and the claim lease."""
         policies = {name: ChannelPolicy(int(config.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
                                         float(config.get("retry_seconds", DEFAULT_RETRY_SECONDS)))
                     for name, config in self.project.channels.items()}
         lease = timedelta(seconds=lease_seconds) if lease_seconds is not None else DEFAULT_LEASE
-        return SendSettings(lease=lease, policies=policies)
+        return SendSettings(batch_size=batch_size or DEFAULT_BATCH, lease=lease, policies=policies)

@@ -23,7 +23,8 @@ EXIT_FAILED = 1
 STATES = ("pending", "claimed", "sent", "retry", "dead", "cancelled")
 
 
-def deliver(ctx: click.Context, ws: Workspace, on: date | None = None, lease: float | None = None) -> dict[str, Any]:
+def deliver(ctx: click.Context, ws: Workspace, on: date | None = None, lease: float | None = None,
+            batch_size: int | None = None) -> dict[str, Any]:
     """Send what is ready in the outbox (`on`: the delivery date the ladder counts from); the JSON of `send`."""
     from dunflow.delivery.dispatch import send_pending
 
@@ -31,7 +32,7 @@ def deliver(ctx: click.Context, ws: Workspace, on: date | None = None, lease: fl
         getattr(ws.channel(name), "close", lambda: None)()
     with progress_bar(ctx, "send") as progress:
         result = send_pending(ws.store, ws.channel, ws.refresher, progress=progress, on=on,
-                              settings=ws.send_settings(lease))
+                              settings=ws.send_settings(lease, batch_size))
     return {"sent": result.sent, "retry": result.retry, "dead": result.dead, "rerendered": result.rerendered,
             "withdrawn": result.withdrawn, "failed": result.failed, "outbox": str(ws.project.outbox_dir),
             "files_only": not ws.project.channels,
@@ -63,11 +64,13 @@ def print_send(data: dict[str, Any]) -> None:
               help="Delivery date the ladder counts from (default: today; never before a message was queued).")
 @click.option("--lease", "lease", type=click.FloatRange(1, 86400), default=None,
               help="Seconds a claim on a batch lasts before another sender may take it over (default 300).")
+@click.option("--batch-size", "batch_size", type=click.IntRange(1, 100000), default=None,
+              help="Messages claimed at a time (default 500).")
 @WRITE_FORMAT
 @click.pass_context
-def send(ctx: click.Context, as_of: date | None, lease: float | None, fmt: str) -> None:
+def send(ctx: click.Context, as_of: date | None, lease: float | None, batch_size: int | None, fmt: str) -> None:
     """Deliver the outbox through the configured channels; exit 1 when any message failed."""
-    data = deliver(ctx, workspace(ctx), as_of, lease)
+    data = deliver(ctx, workspace(ctx), as_of, lease, batch_size)
     report(fmt, data, print_send)
     if data["failed"]:
         sys.exit(EXIT_FAILED)

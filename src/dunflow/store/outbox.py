@@ -54,12 +54,16 @@ class OutboxRepository:
         PostgreSQL: the ids are picked `FOR UPDATE SKIP LOCKED`, so concurrent senders take disjoint batches
         without waiting; SQLite: the writing transaction holds the database's write lock (BEGIN IMMEDIATE), so the
         UPDATE ... WHERE status is ready is atomic among senders."""
-        chosen = (select(OUTBOX.c.id).where(self._ready(now)).order_by(OUTBOX.c.id).limit(limit)
-                  .with_for_update(skip_locked=True))
-        claimed = self.connection.execute(
-            update(OUTBOX).where(OUTBOX.c.id.in_(chosen.scalar_subquery()), self._ready(now))
-            .values(status="claimed", claimed_by=worker, lease_until=lease_until)
-            .returning(OUTBOX.c.id)).scalars().all()
+        chosen = select(OUTBOX.c.id).where(self._ready(now)).order_by(OUTBOX.c.id).limit(limit)
+        claim = update(OUTBOX).values(status="claimed", claimed_by=worker, lease_until=lease_until)
+        if self.connection.dialect.name == "postgresql":
+            # a CTE with a locking clause is evaluated once (an `IN (subquery)` may be re-run per row and claim
+            # more than `limit`); SKIP LOCKED: rows another sender is claiming right now are left to it
+            picked = chosen.with_for_update(skip_locked=True).cte("picked")
+            claim = claim.where(OUTBOX.c.id == picked.c.id)
+        else:
+            claim = claim.where(OUTBOX.c.id.in_(chosen.scalar_subquery()))
+        claimed = self.connection.execute(claim.where(self._ready(now)).returning(OUTBOX.c.id)).scalars().all()
         if not claimed:
             return []
         rows = self.connection.execute(select(OUTBOX).where(OUTBOX.c.id.in_(list(claimed))).order_by(OUTBOX.c.id))
