@@ -126,10 +126,13 @@ def _print_init(data: dict[str, Any]) -> None:
 @click.pass_context
 def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str) -> None:
     """Check policies (schema, semantics, segment coverage) and render every template once."""
-    from dunflow.policy.validate import check_policies, policy_paths
+    from dunflow.policy.validate import SMS_MAX_SEGMENTS, check_policies, policy_paths
 
     ws = workspace(ctx)
-    files, problems = check_policies(policy_paths(paths or (ws.project.policies_dir,)), ws.templates, ws.project.root)
+    sms = ws.project.channels.get("sms")  # SMS length matters once an SMS provider is configured
+    most = int(sms.get("max_segments", SMS_MAX_SEGMENTS)) if sms else None
+    files, problems = check_policies(policy_paths(paths or (ws.project.policies_dir,)), ws.templates, ws.project.root,
+                                     sms_max_segments=most)
     output.emit_problems(problems, fmt)
     errors = [p for p in problems if p.level == "error"]
     if errors:
