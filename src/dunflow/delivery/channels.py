@@ -21,6 +21,8 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any, Protocol
 
+from dunflow.delivery.errors import PermanentFailure
+
 
 class Channel(Protocol):
     def deliver(self, message: dict[str, Any]) -> str:
@@ -65,7 +67,10 @@ class FileSink:
             self._folders.add(folder)
         name = f"{message['id']:08d}-{_safe_name(message['key'])}"
         if message["channel"] == "email":
-            path, data = folder / f"{name}.eml", self._eml(message)
+            try:
+                path, data = folder / f"{name}.eml", self._eml(message)
+            except ValueError as bad:  # a line break in a header value: never written, never retried
+                raise PermanentFailure(f"refused, header injection: {bad}") from None
         else:
             path, data = folder / f"{name}.json", self._json(message)
         _write_atomically(path, data)
