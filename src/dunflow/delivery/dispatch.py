@@ -178,7 +178,7 @@ def _checked(uow: UnitOfWork, worker: str, message: dict[str, Any], refresher: R
         if uow.outbox.finish(message["id"], worker, dict(status="cancelled", next_attempt_at=None,
                                                          last_error=f"withdrawn before delivery: {why}")):
             retract(uow, message["key"], max(on, message["created_on"]), why)
-            _attempt(uow, worker, message, "withdrawn", why)
+            uow.outbox.record_attempts([_attempt(uow, worker, message, "withdrawn", why)])
             report.withdrawn += 1
         return False
     if isinstance(verdict, Refreshed):
@@ -235,36 +235,40 @@ def _record(store: Store, worker: str, settings: SendSettings, outcomes: list[_O
     """One transaction: each outcome onto its message, an attempt row each, the ladder moved for the sent ones."""
     with store.writing() as uow:
         now = uow.clock.now()
+        attempts: list[dict[str, Any]] = []
+        delivered = [o for o in outcomes if o.failure is None]
+        finished = uow.outbox.finish_sent([(o.message["id"], o.message["attempts"] + 1,
+                                           max(on, o.message["created_on"])) for o in delivered], worker, now)
+        for outcome in delivered:
+            message = outcome.message
+            if message["id"] in finished:
+                record_delivery(uow, message["key"], max(on, message["created_on"]), message["created_on"])
+                attempts.append(_attempt(uow, worker, message, "sent", "", outcome.where, message["attempts"] + 1))
+                report.sent += 1
         for outcome in outcomes:
-            message, attempts = outcome.message, outcome.message["attempts"] + 1
             if outcome.failure is None:
-                delivered_on = max(on, message["created_on"])
-                if uow.outbox.finish(message["id"], worker, dict(
-                        status="sent", sent_at=now, delivered_on=delivered_on, attempts=attempts,
-                        next_attempt_at=None)):
-                    record_delivery(uow, message["key"], delivered_on, message["created_on"])
-                    _attempt(uow, worker, message, "sent", "", outcome.where, attempts)
-                    report.sent += 1
                 continue
+            message, tries = outcome.message, outcome.message["attempts"] + 1
             reason = outcome.failure.reason or type(outcome.failure).__name__
             policy = settings.policy(message["channel"])
-            if outcome.failure.permanent or attempts >= policy.max_attempts:
-                why = reason if outcome.failure.permanent else f"{reason} (gave up after {attempts} attempts)"
-                if uow.outbox.finish(message["id"], worker, dict(status="dead", attempts=attempts, last_error=why,
+            if outcome.failure.permanent or tries >= policy.max_attempts:
+                why = reason if outcome.failure.permanent else f"{reason} (gave up after {tries} attempts)"
+                if uow.outbox.finish(message["id"], worker, dict(status="dead", attempts=tries, last_error=why,
                                                                  next_attempt_at=None)):
                     on_dead(uow, message, why)
-                    _attempt(uow, worker, message, "dead", why, "", attempts)
+                    attempts.append(_attempt(uow, worker, message, "dead", why, "", tries))
                     report.dead += 1
                     report.failures.append(Failure(message["id"], message["channel"], message["recipient"], "dead",
-                                                   why, attempts, None))
+                                                   why, tries, None))
                 continue
-            later = now + policy.backoff(attempts)
-            if uow.outbox.finish(message["id"], worker, dict(status="retry", attempts=attempts, last_error=reason,
+            later = now + policy.backoff(tries)
+            if uow.outbox.finish(message["id"], worker, dict(status="retry", attempts=tries, last_error=reason,
                                                              next_attempt_at=later)):
-                _attempt(uow, worker, message, "retry", reason, "", attempts)
+                attempts.append(_attempt(uow, worker, message, "retry", reason, "", tries))
                 report.retry += 1
                 report.failures.append(Failure(message["id"], message["channel"], message["recipient"], "retry",
-                                               reason, attempts, later))
+                                               reason, tries, later))
+        uow.outbox.record_attempts(attempts)
 
 
 def on_dead(uow: UnitOfWork, message: dict[str, Any], reason: str) -> None:
@@ -274,7 +278,7 @@ def on_dead(uow: UnitOfWork, message: dict[str, Any], reason: str) -> None:
 
 
 def _attempt(uow: UnitOfWork, worker: str, message: dict[str, Any], outcome: str, reason: str, where: str = "",
-             attempt: int | None = None) -> None:
-    uow.outbox.record_attempts([dict(message_id=message["id"], attempt=attempt or message["attempts"],
-                                     at=uow.clock.now(), outcome=outcome, reason=reason[:4000], where=where[:1000],
-                                     worker=worker)])
+             attempt: int | None = None) -> dict[str, Any]:
+    """The `delivery_attempts` row of one attempt (inserted by the caller, a batch at a time)."""
+    return dict(message_id=message["id"], attempt=attempt or message["attempts"], at=uow.clock.now(),
+                outcome=outcome, reason=reason[:4000], where=where[:1000], worker=worker)

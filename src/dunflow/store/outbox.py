@@ -100,6 +100,20 @@ class OutboxRepository:
             .values(claimed_by=None, lease_until=None, **values))
         return bool(done.rowcount == 1)
 
+    def finish_sent(self, sent: list[tuple[int, int, date]], worker: str, at: datetime) -> set[int]:
+        """Mark delivered messages sent (id, attempts, delivered_on) where `worker` still holds the claim, one
+        statement per delivery day; the ids so marked."""
+        finished: set[int] = set()
+        groups: dict[tuple[int, date], list[int]] = {}
+        for message_id, attempts, delivered_on in sent:
+            groups.setdefault((attempts, delivered_on), []).append(message_id)
+        for (attempts, delivered_on), ids in groups.items():
+            finished |= set(self.connection.execute(update(OUTBOX).where(
+                OUTBOX.c.id.in_(ids), OUTBOX.c.status == "claimed", OUTBOX.c.claimed_by == worker).values(
+                status="sent", sent_at=at, delivered_on=delivered_on, attempts=attempts, next_attempt_at=None,
+                claimed_by=None, lease_until=None).returning(OUTBOX.c.id)).scalars())
+        return finished
+
     def record_attempts(self, rows: list[dict[str, Any]]) -> None:
         if rows:
             self.connection.execute(insert(ATTEMPTS), rows)
