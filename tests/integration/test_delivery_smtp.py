@@ -136,3 +136,16 @@ def test_server_stopped_mid_batch_and_restarted_every_message_arrives_once(
     # the one message in flight when the server went away may have arrived while its sender saw an error: it
     # carries the same Message-ID, which is how a receiver drops the repeat
     assert sum(counts.values()) - 30 <= 1
+
+
+def test_a_slow_batch_renews_its_lease_so_no_second_sender_takes_it_over(
+        project_dir: Path, database_url: str, server: SmtpServer, receiver: Receiver) -> None:
+    cli = wired(project_dir, database_url, server, rate_per_second=5)
+    seed(cli, 12)
+    outcome: dict[str, object] = {}
+    slow = threading.Thread(target=lambda: outcome.update(cli.json("send", "--lease", "1", code=None)))
+    slow.start()
+    time.sleep(1.8)  # past the first lease: renewed meanwhile, so this sender finds nothing to take over
+    assert cli.json("send", "--lease", "1")["sent"] == 0
+    slow.join(60)
+    assert outcome["sent"] == 12 and sorted(Counter(receiver.ids()).values()) == [1] * 12

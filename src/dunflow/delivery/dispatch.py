@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -200,8 +201,13 @@ def _deliver_batch(store: Store, worker: str, settings: SendSettings, batch: _Ba
     done += withdrawn
     unrecorded: list[_Outcome] = []
     untried = [m["id"] for m in batch.messages]
+    renewed = time.monotonic()
     try:
         for message in batch.messages:
+            if time.monotonic() - renewed > settings.lease.total_seconds() / 3:  # a slow channel keeps its claim
+                with store.writing() as uow:
+                    uow.outbox.renew(untried, worker, uow.clock.now() + settings.lease)
+                renewed = time.monotonic()
             channel: Channel | None = None
             try:
                 channel = channels(message["channel"])

@@ -69,6 +69,13 @@ class OutboxRepository:
         rows = self.connection.execute(select(OUTBOX).where(OUTBOX.c.id.in_(list(claimed))).order_by(OUTBOX.c.id))
         return [dict(row._mapping) for row in rows]
 
+    def renew(self, ids: list[int], worker: str, lease_until: datetime) -> None:
+        """Extend `worker`'s lease on messages it still holds (a batch that takes long to deliver)."""
+        if ids:
+            self.connection.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids), OUTBOX.c.status == "claimed",
+                                                         OUTBOX.c.claimed_by == worker)
+                                    .values(lease_until=lease_until))
+
     def release(self, ids: list[int], worker: str) -> None:
         """Give claimed messages back without an attempt (the sender stopped before trying them)."""
         if ids:
