@@ -7,7 +7,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.message import Message
+from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ class Receiver:
     """Keeps every mail it accepts; refuses recipients by rule: `refuse[address] = "550 ..."` (every time) or
     `fail_first[address] = "451 ..."` (the first DATA of each Message-ID)."""
 
-    mails: list[Message] = field(default_factory=list)
+    mails: list[EmailMessage] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)
     fail_first: dict[str, str] = field(default_factory=dict)
     seen_ids: list[str] = field(default_factory=list)  # Message-IDs of every DATA, accepted or not
@@ -46,7 +46,7 @@ class Receiver:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        mail = email.message_from_bytes(envelope.content, policy=default)
+        mail = email.message_from_bytes(envelope.content, _class=EmailMessage, policy=default)
         with self.lock:
             first = mail["Message-ID"] not in self.seen_ids
             self.seen_ids.append(mail["Message-ID"])
