@@ -206,7 +206,7 @@ def _deliver_batch(store: Store, worker: str, settings: SendSettings, batch: _Ba
         for message in batch.messages:
             if time.monotonic() - renewed > settings.lease.total_seconds() / 3:  # a slow channel keeps its claim
                 with store.writing() as uow:
-                    uow.outbox.renew(untried, worker, uow.clock.now() + settings.lease)
+                    uow.outbox.renew([m["id"] for m in batch.messages], worker, uow.clock.now() + settings.lease)
                 renewed = time.monotonic()
             channel: Channel | None = None
             try:
