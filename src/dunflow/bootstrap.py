@@ -5,6 +5,7 @@ Everything the services need is built here and handed to them; no module fills a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,17 @@ from typing import Any
 from sqlalchemy import Engine
 
 from dunflow.clock import Clock, SystemClock
-from dunflow.delivery.channels import Channel, FileSink
+from dunflow.delivery.channels import Channel
+from dunflow.delivery.dispatch import (
+    DEFAULT_BATCH,
+    DEFAULT_LEASE,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_RETRY_SECONDS,
+    ChannelPolicy,
+    Deferral,
+    SendSettings,
+)
+from dunflow.delivery.registry import build_channel
 from dunflow.delivery.refresh import Refreshed, Withdrawn, refresh
 from dunflow.domain.links import PaymentLinks
 from dunflow.domain.law.rates import RateTable
@@ -78,5 +89,24 @@ class Workspace:
         """Check a pending message against today's open amounts before it goes out."""
         return refresh(uow, self.templates, self.project.creditor, message, self.payment_links)
 
+    def deferral(self) -> Deferral | None:
+        """When a message outside its channel's send window may go (`delivery.windows.deferral`); None when no
+        channel has a window, so a send without windows asks nothing per message."""
+        from dunflow.delivery.windows import deferral
+
+        channels, zone = self.project.channels, self.project.timezone
+        if not any(isinstance(c, dict) and c.get("window") for c in channels.values()):
+            return None
+        return lambda uow, message, now: deferral(uow, message, channels, zone, now)
+
     def channel(self, name: str) -> Channel:
-        return FileSink(self.project.outbox_dir, self.project.creditor.email)
+        """The channel for messages of channel `name`: as configured in `channels:`, else the file sink."""
+        return build_channel(name, self.project, self.store)
+
+    def send_settings(self, lease_seconds: float | None = None, batch_size: int | None = None) -> SendSettings:
+        """Retries per channel (`max_attempts`, `retry_seconds` in its block) and the claim lease."""
+        policies = {name: ChannelPolicy(int(config.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
+                                        float(config.get("retry_seconds", DEFAULT_RETRY_SECONDS)))
+                    for name, config in self.project.channels.items()}
+        lease = timedelta(seconds=lease_seconds) if lease_seconds is not None else DEFAULT_LEASE
+        return SendSettings(batch_size=batch_size or DEFAULT_BATCH, lease=lease, policies=policies)

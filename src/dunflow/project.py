@@ -28,9 +28,9 @@ class Project:
     batch_size: int = 1000
     csv_profiles: dict[str, Any] = field(default_factory=dict)  # payments.csv_profiles: bank CSV layouts
     accounts: tuple[str, ...] = ()  # payments.accounts: the creditor's IBANs besides creditor.iban
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)  # channels: name → settings (checked)
     links: LinkSettings | None = None  # links: payment links in notices
     timezone: str = ""  # timezone: the default zone for send windows (debtors whose country names none)
-    channel_config: dict[str, Any] = field(default_factory=dict)  # channels: as written (windows, letters, tasks)
 
     def payment_links(self) -> PaymentLinks | None:
         """The payment links with their secret read from the environment; None when `links:` is not configured."""
@@ -86,9 +86,9 @@ def load_project(start: Path | None = None, database: str | None = None) -> Proj
         batch_size=config.get("batch_size", 1000),
         csv_profiles=dict(config.get("payments", {}).get("csv_profiles", {})),
         accounts=tuple(config.get("payments", {}).get("accounts", ())),
+        channels={name: dict(settings) for name, settings in (config.get("channels") or {}).items()},
         links=LinkSettings(**config["links"]) if config.get("links") else None,
         timezone=config.get("timezone", ""),
-        channel_config=dict(config.get("channels") or {}),
         agencies=dict(config.get("collection", {}).get("agencies", {})),
     )
 
@@ -97,6 +97,10 @@ def _read_config(path: Path) -> dict[str, Any]:
     document, problems = load_yaml(path, display=str(path))
     if document is not None:
         problems += schema_problems(document, "project.schema.json")
+        if not problems:
+            from dunflow.delivery.registry import config_problems
+
+            problems += config_problems(document)
     if problems:
         raise InputProblems(problems)
     assert document is not None

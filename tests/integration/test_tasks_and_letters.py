@@ -214,3 +214,18 @@ def test_two_senders_delivering_one_task_message_at_once_make_one_task(dunflow: 
         thread.join()
     assert errors == [] and len(set(results)) == 1
     assert len(dunflow.json("tasks", "--status", "all")) == 1
+
+
+def test_a_project_switches_letters_to_pdf_and_tasks_to_the_queue_in_dunflow_yaml(dunflow: Dunflow) -> None:
+    with (dunflow.project / "dunflow.yaml").open("a", encoding="utf-8") as config:
+        config.write("channels:\n  letter: {type: pdf, folder: print}\n  task: {type: queue, due_days: 1}\n")
+    dunflow("run", "--as-of", "2026-10-08")
+    dunflow("send", "--as-of", "2026-10-08")
+    [task] = dunflow.json("tasks")  # the reminder step's channel is `task`
+    assert (task["kind"], task["due_on"]) == ("call", "2026-10-09")
+    dunflow("run", "--as-of", "2026-10-16")  # the first notice: e-mail (file sink) and letter (PDF)
+    dunflow("send", "--as-of", "2026-10-16")
+    letters = sorted((dunflow.project / "print").rglob("*.pdf"))
+    assert [p.name for p in letters if p.parent.name == "2026-10-16"], letters
+    assert not list((dunflow.project / "outbox").rglob("*letter*.json"))
+    assert list((dunflow.project / "outbox").rglob("*.eml"))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import click
 
 from dunflow.cli import calc as cli_calc
+from dunflow.cli import delivery as cli_delivery
 from dunflow.cli import events as cli_events
 from dunflow.cli import imports as cli_imports
 from dunflow.cli import lifecycle as cli_lifecycle
@@ -128,10 +129,13 @@ def _print_init(data: dict[str, Any]) -> None:
 @click.pass_context
 def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str) -> None:
     """Check policies (schema, semantics, segment coverage) and render every template once."""
-    from dunflow.policy.validate import check_policies, policy_paths
+    from dunflow.policy.validate import SMS_MAX_SEGMENTS, check_policies, policy_paths
 
     ws = workspace(ctx)
-    files, problems = check_policies(policy_paths(paths or (ws.project.policies_dir,)), ws.templates, ws.project.root)
+    sms = ws.project.channels.get("sms")  # SMS length matters once an SMS provider is configured
+    most = int(sms.get("max_segments", SMS_MAX_SEGMENTS)) if sms else None
+    files, problems = check_policies(policy_paths(paths or (ws.project.policies_dir,)), ws.templates, ws.project.root,
+                                     sms_max_segments=most)
     output.emit_problems(problems, fmt)
     errors = [p for p in problems if p.level == "error"]
     if errors:
@@ -215,9 +219,9 @@ def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, f
     if dry_run:
         summary["notices"] = result.notices
     if send_now and not dry_run:
-        summary["sent"] = _deliver(ctx, ws, day)
+        summary["sent"] = cli_delivery.deliver(ctx, ws, day)
     report(fmt, summary, _print_run)
-    if summary["failed"]:  # the others went on, but someone must fix these: exit code 1
+    if summary["failed"] or summary.get("sent", {}).get("failed"):  # the others went on, but someone must look: 1
         sys.exit(EXIT_USER_ERROR)
 
 
@@ -253,40 +257,12 @@ def _print_run(summary: dict[str, Any]) -> None:
         click.echo(f"  would send {notice['step']} by {notice['channel']} to {notice['recipient'].splitlines()[0]}: "
                    f"{notice['subject']}")
     if "sent" in summary:
-        _print_send(summary["sent"])
+        cli_delivery.print_send(summary["sent"])
     for failed in summary["failed"]:
         click.echo(f"error: invoice {failed['invoice']} left as it was (retried by the next run): {failed['error']}"
                    + (f"\n  hint: {failed['hint']}" if failed["hint"] else ""), err=True)
     if summary["failed"]:
         click.echo(f"{len(summary['failed'])} case(s) failed; `dunflow status` lists them", err=True)
-
-
-def _deliver(ctx: click.Context, ws: Workspace, on: date | None = None) -> dict[str, Any]:
-    """Send the pending outbox (`on`: the delivery date the ladder counts from); what happened, as the JSON of
-    `dunflow send`."""
-    from dunflow.delivery.dispatch import send_pending
-
-    with progress_bar(ctx, "send") as progress:
-        result = send_pending(ws.store, ws.channel, ws.refresher, progress=progress, on=on)
-    return {"sent": result.sent, "rerendered": result.rerendered, "withdrawn": result.withdrawn,
-            "failed": result.failed, "outbox": str(ws.project.outbox_dir)}
-
-
-def _print_send(data: dict[str, Any]) -> None:
-    extra = [f"{data['rerendered']} re-rendered with today's open amounts" if data["rerendered"] else "",
-             f"{data['withdrawn']} withdrawn (none of their invoices still due them)" if data["withdrawn"] else "",
-             f"{data['failed']} failed (will retry)" if data["failed"] else ""]
-    click.echo(f"delivered {data['sent']} message(s) to {data['outbox']}" + "".join(f"; {e}" for e in extra if e))
-
-
-@main.command()
-@click.option("--as-of", "as_of", type=ISO_DATE,
-              help="Delivery date the ladder counts from (default: today; never before a message was queued).")
-@WRITE_FORMAT
-@click.pass_context
-def send(ctx: click.Context, as_of: date | None, fmt: str) -> None:
-    """Deliver pending outbox messages (for now: files in the project's outbox folder)."""
-    report(fmt, _deliver(ctx, workspace(ctx), as_of), _print_send)
 
 
 @main.command()
@@ -312,27 +288,6 @@ def status(ctx: click.Context, as_of: date | None, fmt: str) -> None:
         output.emit_table("Failing cases (left as they were, retried by every run)",
                           ("invoice", "debtor", "since", "attempts", "error"),
                           [(r["invoice"], r["debtor"], r["since"], r["attempts"], r["error"]) for r in data["failing"]])
-
-
-@main.command(name="outbox")
-@click.option("--status", type=click.Choice(["pending", "sent", "cancelled"]), default=None,
-              help="Only messages in this state (default: all).")
-@click.option("--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
-@READ_FORMAT
-@click.pass_context
-def outbox_cmd(ctx: click.Context, status: str | None, limit: int, fmt: str) -> None:
-    """The outbox, newest first: queued, delivered and withdrawn messages."""
-    from dunflow.reporting import report as read
-
-    ws = workspace(ctx)
-    with ws.store.reading() as uow:
-        rows = read.outbox(uow, status, limit)
-    if fmt == "json":
-        output.emit_json(rows)
-        return
-    output.emit_table("Outbox", ("id", "status", "date", "channel", "to", "step", "invoices", "note"),
-                      [(r["id"], r["status"], r["created_on"], r["channel"], r["recipient"], r["step"],
-                        ", ".join(r["invoices"]), r["note"] or r["routing"]) for r in rows])
 
 
 @main.group()
@@ -377,10 +332,9 @@ def show_debtor_cmd(ctx: click.Context, code: str, fmt: str) -> None:
     _show(ctx, fmt, lambda c: read.show_debtor(c, code), render)
 
 
-for _command in (cli_imports.import_, *cli_events.COMMANDS, *cli_payments.COMMANDS, *cli_lifecycle.COMMANDS,
-                 *cli_collection.COMMANDS,
-                 *cli_calc.COMMANDS, *cli_rules.COMMANDS, *cli_tasks.COMMANDS,
-                 *cli_links.COMMANDS, cli_simulate.simulate, cli_report.report):
+for _command in (cli_imports.import_, *cli_delivery.COMMANDS, *cli_events.COMMANDS, *cli_payments.COMMANDS,
+                 *cli_lifecycle.COMMANDS, *cli_collection.COMMANDS, *cli_calc.COMMANDS, *cli_rules.COMMANDS,
+                 *cli_tasks.COMMANDS, *cli_links.COMMANDS, cli_simulate.simulate, cli_report.report):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,30 +1,42 @@
-"""Delivery channels. For now one: the file sink, which writes each message into the outbox folder.
+"""The simplest channels: the file sink (one file per message in the outbox folder) and the recording sink.
 
-Delivery is idempotent by message key: the file name is derived from the key and
-written atomically (temp file + rename), so delivering a message twice after a
-crash leaves one file, not two.
+A channel's `deliver(message) -> str` returns where the message went or raises `TemporaryFailure` /
+`PermanentFailure` (delivery/errors.py). Optional: `flush()` (make what was delivered durable; called before a
+batch is recorded as sent), `close()` (end of a send), `record_each` (False: delivery is idempotent by itself, so
+the sender records a whole batch at once; default True: recorded right after each message).
+
+The file sink is idempotent by message key: the file name is derived from the key and written atomically (temp
+file + rename), so delivering a message twice after a crash leaves one file, not two. It does not fsync each file:
+`flush()` fsyncs each day folder once per batch (the renames), before the batch is recorded as sent. The file
+data itself is left to the OS: after a power loss (not a crash of dunflow) a file of the last seconds may be
+empty; the file sink is for tests, dry runs and hand-offs, real delivery goes through SMTP/HTTP. Leftover `.tmp-*` files of a killed sender are removed when the sink is opened.
 """
 from __future__ import annotations
 
 import json
 import os
 import re
-import tempfile
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.header import Header
+from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from typing import Any, Protocol
+
+from dunflow.delivery.errors import PermanentFailure
+from dunflow.delivery.smtp import message_id
 
 
 class Channel(Protocol):
     def deliver(self, message: dict[str, Any]) -> str:
         """Deliver one outbox message; return where it went. Must be idempotent per message key."""
+        ...
 
 
 class RecordingSink:
     """A channel that keeps what it is given instead of delivering it: dry runs and policy tests go through the
     same send path as production (claim, re-check against today's open amounts, mark delivered), and only
     the last hop differs."""
+
+    record_each = False
 
     def __init__(self) -> None:
         self.delivered: dict[str, dict[str, Any]] = {}
@@ -41,30 +53,53 @@ def _safe_name(key: str) -> str:
 class FileSink:
     """E-mails as .eml, everything else (letters, SMS, webhooks, tasks) as .json, one folder per day."""
 
+    record_each = False
+
     def __init__(self, root: Path, sender: str = "") -> None:
         self.root, self.sender = root, sender
+        self._folders: set[Path] = set()
+        self._unsynced: list[Path] = []
+        clean_leftovers(root)
 
     def deliver(self, message: dict[str, Any]) -> str:
         folder = self.root / str(message["created_on"])
-        folder.mkdir(parents=True, exist_ok=True)
+        if folder not in self._folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders.add(folder)
         name = f"{message['id']:08d}-{_safe_name(message['key'])}"
         if message["channel"] == "email":
-            path, data = folder / f"{name}.eml", self._eml(message)
+            path, data = folder / f"{name}.eml", self._eml(message)  # PermanentFailure on a line break in a header
         else:
             path, data = folder / f"{name}.json", self._json(message)
         _write_atomically(path, data)
+        self._unsynced.append(path)
         return str(path)
 
+    def flush(self) -> None:
+        """Make the renames since the last flush durable: one fsync per day folder (and the root), not per file."""
+        folders = {path.parent for path in self._unsynced}
+        for folder in folders | ({self.root} if folders else set()):
+            _fsync(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        self._unsynced.clear()
+
+    def close(self) -> None:
+        self.flush()
+
     def _eml(self, message: dict[str, Any]) -> bytes:
-        mail = EmailMessage()
-        mail["From"] = self.sender or "dunflow@localhost"
-        mail["To"] = message["recipient"]
-        mail["Subject"] = message["subject"]
-        mail["Date"] = format_datetime(message["created_at"])
-        mail["Message-ID"] = make_msgid(idstring=_safe_name(message["key"]), domain="dunflow.local")
-        mail["X-Dunflow-Key"] = message["key"]
-        mail.set_content(message["body"])
-        return bytes(mail)
+        """An RFC 5322 text mail, built directly (the email package's header objects cost more than the rest of
+        a send); the Message-ID is derived from the key, as the SMTP channel's."""
+        key = str(message["key"])
+        headers = (("From", _address(self.sender or "dunflow@localhost", "sender")),
+                   ("To", _address(str(message["recipient"]), "recipient")),
+                   ("Subject", _text(str(message["subject"]), "subject")),
+                   ("Date", format_datetime(message["created_at"])),
+                   ("Message-ID", message_id(key, "dunflow.local")),
+                   ("X-Dunflow-Key", _text(key, "key")),
+                   ("MIME-Version", "1.0"), ("Content-Type", 'text/plain; charset="utf-8"'),
+                   ("Content-Transfer-Encoding", "8bit"))
+        body = str(message["body"]).replace("\r\n", "\n").replace("\r", "\n")
+        return ("".join(f"{name}: {value}\n" for name, value in headers) + "\n" + body
+                + ("" if body.endswith("\n") else "\n")).encode()
 
     def _json(self, message: dict[str, Any]) -> bytes:
         fields = ("key", "channel", "recipient", "language", "template", "step", "subject", "body",
@@ -72,14 +107,64 @@ class FileSink:
         return json.dumps({f: message[f] for f in fields}, default=str, ensure_ascii=False, indent=2).encode()
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+def _text(value: str, what: str) -> str:
+    """A header value: refused when it holds a line break (header injection), RFC 2047-encoded when not ASCII."""
+    if any(c in value for c in "\r\n\0"):
+        raise PermanentFailure(f"{what} contains a line break: refused, header injection")
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def _address(value: str, what: str) -> str:
+    _text(value, what)
+    name, address = parseaddr(value)
+    if not address:
+        return _text(value, what)
+    return formataddr((name, address), "utf-8") if name else address
+
+
+def clean_leftovers(root: Path) -> int:
+    """Remove the `.tmp-PID-*` files that senders no longer alive left in the day folders; how many there were.
+    A live sender's (another `send` running now) are its files in the making and are left alone."""
+    removed = 0
+    if root.is_dir():
+        for temp in root.glob("*/.tmp-*"):
+            if not _writer_alive(temp.name):
+                temp.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def _writer_alive(name: str) -> bool:
+    pid = name.split("-")[1] if name.count("-") >= 2 else ""
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
     try:
-        with os.fdopen(handle, "wb") as stream:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
+
+
+def _fsync(path: Path, flags: int) -> None:
+    try:
+        handle = os.open(path, flags)
+    except OSError:
+        return  # a platform without directory handles (Windows): the rename is as durable as it gets
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Temp file + rename: a reader (or a crash) sees the old file or the new one, never half of one."""
+    temp = path.parent / f".tmp-{os.getpid()}-{path.name}"  # one writer per process and file; cleaned at start
+    try:
+        with open(temp, "wb") as stream:
             stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise

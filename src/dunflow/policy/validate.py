@@ -15,7 +15,8 @@ from typing import Iterable
 from dunflow.domain.money import Money
 from dunflow.domain.notice import ChargeLine, Creditor, Debtor, NoticeFacts, invoice_line
 from dunflow.domain.policy import Delay, Policy, Step
-from dunflow.errors import InputProblems, Problem
+from dunflow.domain.sms import segments
+from dunflow.errors import DunflowError, InputProblems, Problem
 from dunflow.policy.build import build_policy
 from dunflow.policy.load import load_yaml
 from dunflow.policy.rules import PolicyFile, cross_checks, policy_checks
@@ -23,6 +24,7 @@ from dunflow.policy.schema import schema_problems
 from dunflow.rendering.templates import TemplateOutsideProject, TemplateStore
 
 MODELINE = "# yaml-language-server: $schema="
+SMS_MAX_SEGMENTS = 3  # default of channels.sms.max_segments; checked only once an sms channel is configured
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ def policy_paths(paths: Iterable[Path]) -> list[Path]:
 
 
 def check_policies(paths: list[Path], templates: TemplateStore, root: Path | None = None, *,
-                   render: bool = True) -> tuple[list[PolicyFile], list[Problem]]:
+                   render: bool = True, sms_max_segments: int | None = None
+                   ) -> tuple[list[PolicyFile], list[Problem]]:
     """Every problem in these policy files and the templates they use; the files that built.
 
     `render` renders each template once with a sample notice (`validate`); without it a template is only
@@ -72,7 +75,7 @@ def check_policies(paths: list[Path], templates: TemplateStore, root: Path | Non
         files.append(pf)
         for check in policy_checks():
             problems += check(pf)
-        problems += template_problems(pf, templates, render=render)
+        problems += template_problems(pf, templates, render=render, sms_max_segments=sms_max_segments)
         if not document.text.startswith(MODELINE):
             problems.append(document.problem((), "the file does not start with the schema modeline",
                                              f"add `{MODELINE}../schemas/policy.schema.json` as line 1 so editors "
@@ -114,13 +117,14 @@ def _template_uses(policy: Policy) -> list[tuple[tuple[object, ...], Step, str]]
     return uses
 
 
-def template_problems(pf: PolicyFile, templates: TemplateStore, *, render: bool = True) -> list[Problem]:
+def template_problems(pf: PolicyFile, templates: TemplateStore, *, render: bool = True,
+                      sms_max_segments: int | None = None) -> list[Problem]:
     """Each template the policy uses must exist in its default language and render in every language it has."""
     problems: list[Problem] = []
     languages = sorted(p.name for p in templates.root.iterdir() if p.is_dir()) if templates.root.is_dir() else []
     for path, step, name in _template_uses(pf.policy):
         try:
-            problems += _one_template(pf, templates, path, step, name, languages, render)
+            problems += _one_template(pf, templates, path, step, name, languages, render, sms_max_segments)
         except TemplateOutsideProject as exc:
             problems.append(pf.document.problem(path, f"template '{name}': {exc.message}", exc.hint,
                                                 "template-outside-project"))
@@ -128,7 +132,7 @@ def template_problems(pf: PolicyFile, templates: TemplateStore, *, render: bool 
 
 
 def _one_template(pf: PolicyFile, templates: TemplateStore, path: tuple[object, ...], step: Step, name: str,
-                  languages: list[str], render: bool) -> list[Problem]:
+                  languages: list[str], render: bool, sms_max_segments: int | None = None) -> list[Problem]:
     default = pf.policy.settings.language
     if not templates.exists(name, default):
         return [pf.document.problem(
@@ -139,12 +143,34 @@ def _one_template(pf: PolicyFile, templates: TemplateStore, path: tuple[object, 
         if templates.exists(name, language):
             context = sample_context(pf.policy, step, language) if render else None
             problems += templates.check(name, language, context)
+            if context is not None and sms_max_segments and "sms" in (*step.channels, step.fallback or ""):
+                problems += _sms_length(pf, templates, path, name, language, context, sms_max_segments)
         for country in templates.countries(language):  # a country's own version, e.g. nl/NL/b2c/notice
             variant = templates.for_country(name, country)
             if templates.exists(variant, language):
                 context = sample_context(pf.policy, step, language, country) if render else None
                 problems += templates.check(variant, language, context)
     return problems
+
+
+def _sms_length(pf: PolicyFile, templates: TemplateStore, path: tuple[object, ...], name: str, language: str,
+                context: dict[str, object], most: int) -> list[Problem]:
+    """An SMS body over one segment costs more (a warning); over `most` segments it is refused (an error)."""
+    try:
+        body = templates.render(name, language, context).body.strip()
+    except DunflowError:
+        return []  # reported by templates.check already
+    counted = segments(body)
+    if counted.count <= 1:
+        return []
+    over = counted.count > most
+    return [pf.document.problem(
+        path, f"template '{name}' ({language}) sent by sms is {counted.units} {counted.encoding} characters: "
+              f"{counted.count} segments" + (f", more than {most} (channels.sms.max_segments)" if over else ""),
+        f"shorten it to {160 if counted.encoding == 'GSM-7' else 70} characters for one segment"
+        + ("" if counted.encoding == "GSM-7" else " (characters outside GSM-7 such as emoji or curly quotes "
+                                                  "switch the whole text to UCS-2)"),
+        "sms-length", level="error" if over else "warning")]
 
 
 SAMPLE_CHARGES = (

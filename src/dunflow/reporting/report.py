@@ -65,7 +65,9 @@ def _fate(row: Any) -> dict[str, str]:
         return {"status": "delivered", "fate": f"delivered on {on}"}
     if row.message_status == "cancelled":
         return {"status": "withdrawn", "fate": row.last_error or "withdrawn before delivery"}
-    if row.message_status == "pending":
+    if row.message_status == "dead":
+        return {"status": "undeliverable", "fate": f"not delivered, no more attempts: {row.last_error}"}
+    if row.message_status in ("pending", "claimed", "retry"):
         tried = f"; {row.attempts} failed attempt(s): {row.last_error}" if row.attempts else ""
         return {"status": "queued", "fate": f"queued, not delivered yet{tried}"}
     return {"status": row.status, "fate": row.status}
@@ -143,9 +145,17 @@ def show_debtor(uow: UnitOfWork, code: str) -> dict[str, Any]:
     return data
 
 
+def _iso(moment: Any) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
 def outbox(uow: UnitOfWork, status: str | None, limit: int) -> list[dict[str, Any]]:
     """Messages in the outbox, newest first: what was queued, sent, withdrawn, and why this channel."""
     return [{"id": r.id, "status": r.status, "created_on": str(r.created_on), "channel": r.channel,
              "recipient": r.recipient.splitlines()[0] if r.recipient else "", "step": r.step,
-             "invoices": r.invoice_numbers, "subject": r.subject, "routing": r.routing, "note": r.last_error}
+             "invoices": r.invoice_numbers, "subject": r.subject, "routing": r.routing, "note": r.last_error,
+             "attempts": r.attempts, "last_error": r.last_error if r.status != "sent" else "",
+             "next_attempt_at": _iso(r.next_attempt_at) if r.status in ("pending", "retry") else None,
+             "claimed_by": r.claimed_by, "lease_until": _iso(r.lease_until), "dead_reason": r.dead_reason,
+             "sent_at": _iso(r.sent_at)}
             for r in uow.outbox.newest(status, limit)]

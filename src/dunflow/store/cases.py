@@ -38,6 +38,7 @@ from dunflow.store.rows import insert_rows, update_rows
 CASES, INVOICES, ACTIONS, RUNS = table_of(Case), table_of(Invoice), table_of(Action), table_of(Run)
 FAILURES, DEBTORS = table_of(CaseFailure), table_of(Debtor)
 OUTBOX, VERSIONS = table_of(OutboxMessage), table_of(PolicyVersion)
+WAITING = ("pending", "claimed", "retry")  # as store/outbox.py: a message not delivered yet, still on its way
 
 
 def _locked() -> Select[Any]:
@@ -125,7 +126,7 @@ class CaseRepository:
         if not case_ids:
             return set()
         query = (select(ACTIONS.c.case_id).join(OUTBOX, OUTBOX.c.key == ACTIONS.c.message_key)
-                 .where(ACTIONS.c.case_id.in_(case_ids), OUTBOX.c.status == "pending").distinct())
+                 .where(ACTIONS.c.case_id.in_(case_ids), OUTBOX.c.status.in_(WAITING)).distinct())
         return set(self.connection.execute(query).scalars())
 
     def moved_by_message(self, key: str) -> list[Any]:
@@ -143,7 +144,7 @@ class CaseRepository:
         """Did another message moving this case to `state` reach the debtor, or is one still waiting?"""
         query = (select(OUTBOX.c.id).join(ACTIONS, ACTIONS.c.message_key == OUTBOX.c.key)
                  .where(ACTIONS.c.case_id == case_id, ACTIONS.c.to_state == state, ACTIONS.c.status == "queued",
-                        OUTBOX.c.key != key, OUTBOX.c.status.in_(("pending", "sent"))).limit(1))
+                        OUTBOX.c.key != key, OUTBOX.c.status.in_((*WAITING, "sent"))).limit(1))
         return self.connection.execute(query).first() is not None
 
     def due_numbers(self, key: str) -> set[str]:

@@ -140,6 +140,25 @@ class OutboxMessage(Base):
     delivered_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # the day the ladder counts from
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # delivery states (pending → claimed → sent | retry | dead): a claim is a lease that expires
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    dead_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class DeliveryAttempt(Base):
+    """One try to deliver one outbox message: when, by which sender, how it went and where it went."""
+
+    __tablename__ = "delivery_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(16))  # sent | retry | dead | withdrawn
+    reason: Mapped[str] = mapped_column(Text, default="")
+    where: Mapped[str] = mapped_column(Text, default="")
+    worker: Mapped[str] = mapped_column(String(100), default="")
 
 
 class CaseFailure(Base):

@@ -1,0 +1,160 @@
+"""`dunflow send` throughput: the file sink and SMTP to a local aiosmtpd, each against a minimal hand-written sender.
+
+    python benchmarks/send.py [--files 5000] [--mails 1000] [--postgres]
+
+The dunflow side is the real send path (`send_pending`: claim batches, check each message, deliver, record sent
+with an attempt row and the ladder's receipt); the seeded messages have no cases, so the ladder update is an index
+lookup per message. The hand-written senders do only the last hop: write the files with temp + rename and one
+fsync per folder, or push the mails over one smtplib connection. Targets (issue 18): ≥2000 msg/s file,
+≥200 msg/s SMTP. Prints one JSON line per measurement.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import smtplib
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, insert
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import pg_url  # noqa: E402
+
+from dunflow.bootstrap import Workspace  # noqa: E402
+from dunflow.delivery.channels import FileSink  # noqa: E402
+from dunflow.delivery.dispatch import SendSettings, send_pending  # noqa: E402
+from dunflow.delivery.smtp import SmtpChannel, build_mail  # noqa: E402
+from dunflow.scaffold import init_project  # noqa: E402
+from dunflow.store.orm import OutboxMessage, table_of  # noqa: E402
+
+NOW = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
+SENDER = "Debitorenbuchhaltung <ar@muster.example>"
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.count += 1
+        return "250 OK"
+
+
+def messages(count: int, debtor: int) -> list[dict[str, Any]]:
+    return [dict(key=f"bench:{n}", debtor_id=debtor, channel="email", recipient=f"ap{n}@debtor.example",
+                 language="de", template="x", step="notice", subject=f"Zahlungserinnerung {n}",
+                 body="Sehr geehrte Damen und Herren,\n\nbitte zahlen Sie 1.234,50 € bis zum 15. Dezember 2026.\n" * 4,
+                 invoice_numbers=[f"B-{n}"], routing="", status="pending", created_on=NOW.date(), created_at=NOW,
+                 attempts=0, last_error="", dead_reason="") for n in range(count)]
+
+
+def workspace(root: Path, url: str, count: int) -> tuple[Workspace, list[dict[str, Any]]]:
+    init_project(root)
+    ws = Workspace.open(root, url)
+    engine = create_engine(ws.project.database_url)
+    from click.testing import CliRunner
+
+    from dunflow.cli.main import main
+    CliRunner().invoke(main, ["--project", str(root), "--database", url, "import", "debtors",
+                              str(root / "debtors.csv")], catch_exceptions=False)
+    rows = messages(count, 1)
+    with engine.begin() as connection:
+        debtor = connection.exec_driver_sql("SELECT min(id) FROM debtors").scalar_one()
+        for row in rows:
+            row["debtor_id"] = debtor
+        connection.execute(insert(table_of(OutboxMessage)), rows)
+    engine.dispose()
+    return ws, rows
+
+
+def report(what: str, count: int, seconds: float, **extra: Any) -> None:
+    print(json.dumps({"what": what, "messages": count, "seconds": round(seconds, 3),
+                      "per_second": round(count / seconds), **extra}), flush=True)
+
+
+def bench_files(base: Path, url: str, count: int, db: str) -> None:
+    ws, rows = workspace(base / "files", url, count)
+    started = time.perf_counter()
+    sent = send_pending(ws.store, lambda _name: FileSink(ws.project.outbox_dir), settings=SendSettings())
+    report(f"dunflow send, file sink, {db}", sent.sent, time.perf_counter() - started)
+    folder = base / "hand-files"
+    folder.mkdir()
+    started = time.perf_counter()
+    for n, row in enumerate(rows):
+        mail = (f"From: {SENDER}\nTo: {row['recipient']}\nSubject: {row['subject']}\nMIME-Version: 1.0\n"
+                f"Content-Type: text/plain; charset=utf-8\n\n{row['body']}").encode()
+        temp = folder / f".tmp-{n}"
+        temp.write_bytes(mail)
+        os.replace(temp, folder / f"{n:08d}.eml")
+    handle = os.open(folder, os.O_RDONLY)
+    os.fsync(handle)
+    os.close(handle)
+    report("hand-written file writer (no database)", count, time.perf_counter() - started)
+
+
+def bench_smtp(base: Path, url: str, count: int, db: str) -> None:
+    sink = Sink()
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        ws, rows = workspace(base / "smtp", url, count)
+        channel = SmtpChannel("127.0.0.1", port, SENDER, mode="plain")
+        started = time.perf_counter()
+        sent = send_pending(ws.store, lambda _name: channel, settings=SendSettings())
+        channel.close()
+        report(f"dunflow send, SMTP to aiosmtpd, {db}", sent.sent, time.perf_counter() - started,
+               received=sink.count)
+        received = sink.count
+        started = time.perf_counter()
+        with smtplib.SMTP("127.0.0.1", port) as connection:
+            for row in rows:
+                connection.send_message(build_mail(row, SENDER))
+        report("hand-written smtplib sender (one connection, no database)", count, time.perf_counter() - started,
+               received=sink.count - received)
+    finally:
+        controller.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=5000)
+    parser.add_argument("--mails", type=int, default=1000)
+    parser.add_argument("--postgres", action="store_true", help="also on PostgreSQL (DUNFLOW_BENCH_POSTGRES_URL)")
+    args = parser.parse_args()
+    targets = [("sqlite", None)] + ([("postgres", "pg")] if args.postgres else [])
+    for db, _ in targets:
+        with tempfile.TemporaryDirectory() as temp:
+            base = Path(temp)
+            if db == "sqlite":
+                url_files, url_smtp = f"sqlite:///{base / 'f.db'}", f"sqlite:///{base / 's.db'}"
+            else:
+                from sqlalchemy import text
+                admin = create_engine(pg_url("public"))
+                schemas = [f"bench_send_{os.getpid()}_{i}" for i in range(2)]
+                with admin.begin() as connection:
+                    for schema in schemas:
+                        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+                url_files, url_smtp = pg_url(schemas[0]), pg_url(schemas[1])
+            bench_files(base, url_files, args.files, db)
+            bench_smtp(base, url_smtp, args.mails, db)
+            if db == "postgres":
+                with admin.begin() as connection:
+                    for schema in schemas:
+                        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""E-mail over SMTP (smtplib): STARTTLS, SSL or plain, optional login, one connection per send, a rate limit.
+
+Each message becomes a multipart/alternative mail: the plain text as rendered, and an HTML part (the message's
+own `html`, else the plain text escaped into a minimal layout). Its Message-ID is derived from the message key,
+so every retry of one message carries the same Message-ID and a receiver can drop a repeat.
+
+Headers are built from checked values only: a subject or recipient with a line break, a recipient that is not
+exactly one address, refuse the message (`PermanentFailure`), it never reaches the wire.
+
+SMTP answers: a refused recipient or any other 5xx → permanent; 4xx, a dropped connection, a timeout or a refused
+connection → temporary (the message is retried with backoff).
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import smtplib
+import ssl
+import time
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, getaddresses, parseaddr
+from typing import Any
+
+from dunflow.delivery.errors import PermanentFailure, TemporaryFailure
+
+MODES = ("starttls", "ssl", "plain")
+
+
+def message_id(key: str, domain: str) -> str:
+    """`<hash-of-key@domain>`: the same for every attempt at one message, different for every message."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain or 'dunflow.local'}>"
+
+
+def html_part(text: str, language: str) -> str:
+    """The plain text, escaped, in a minimal HTML page (paragraphs kept, line breaks kept)."""
+    paragraphs = "\n".join(f"<p>{html.escape(block).replace(chr(10), '<br>')}</p>"
+                           for block in text.replace("\r\n", "\n").split("\n\n") if block.strip())
+    return (f'<!DOCTYPE html>\n<html lang="{html.escape(language or "en")}"><head><meta charset="utf-8"></head>\n'
+            f'<body style="font-family: sans-serif; line-height: 1.4; max-width: 40em">\n{paragraphs}\n</body></html>\n')
+
+
+def _single_address(value: str, what: str) -> tuple[str, str]:
+    """(display name, address) of a header value that must be exactly one address."""
+    if any(c in value for c in "\r\n\0"):
+        raise PermanentFailure(f"{what} contains a line break or NUL ({value!r}): refused, header injection")
+    parsed = getaddresses([value])
+    if len(parsed) != 1 or not parsed[0][1] or "@" not in parsed[0][1] or parsed[0][1].count("@") != 1:
+        raise PermanentFailure(f"{what} {value!r} is not exactly one e-mail address")
+    name, address = parsed[0]
+    local, _, domain = address.rpartition("@")
+    if not local or not domain or any(c.isspace() or c in ',;<>"' for c in address):
+        raise PermanentFailure(f"{what} {value!r} is not a valid e-mail address")
+    return name, address
+
+
+def build_mail(message: dict[str, Any], sender: str) -> EmailMessage:
+    """The mail for one outbox message, or PermanentFailure when a header value is unsafe."""
+    subject = str(message.get("subject") or "")
+    if any(c in subject for c in "\r\n\0"):
+        raise PermanentFailure("subject contains a line break: refused, header injection")
+    from_name, from_address = _single_address(sender, "sender")
+    to_name, to_address = _single_address(str(message.get("recipient") or "").strip(), "recipient")
+    mail = EmailMessage(policy=SMTP)
+    mail["From"] = Address(from_name, addr_spec=from_address)
+    mail["To"] = Address(to_name, addr_spec=to_address)
+    mail["Subject"] = subject
+    mail["Date"] = format_datetime(message["created_at"])
+    mail["Message-ID"] = message_id(message["key"], from_address.rpartition("@")[2])
+    mail["X-Dunflow-Key"] = "".join(c for c in str(message["key"]) if c.isprintable())
+    mail.set_content(str(message.get("body") or ""))
+    mail.add_alternative(message.get("html") or html_part(str(message.get("body") or ""),
+                                                          str(message.get("language") or "")), subtype="html")
+    return mail
+
+
+class SmtpChannel:
+    """One SMTP connection per send (opened on the first message, reopened after a failure), `rate_per_second`
+    messages at most."""
+
+    record_each = True
+
+    def __init__(self, host: str, port: int, sender: str, *, mode: str = "starttls", username: str = "",
+                 password: str = "", rate_per_second: float = 0, timeout: float = 30) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        _single_address(sender, "from")  # a bad sender is a configuration error, found before anything is sent
+        self.host, self.port, self.sender, self.mode = host, port, sender, mode
+        self.username, self.password, self.timeout = username, password, timeout
+        self.interval = 1.0 / rate_per_second if rate_per_second > 0 else 0.0
+        self._next_slot = 0.0
+        self._connection: smtplib.SMTP | None = None
+
+    def deliver(self, message: dict[str, Any]) -> str:
+        mail = build_mail(message, self.sender)
+        self._wait_for_slot()
+        connection = self._connect()
+        envelope_from = parseaddr(self.sender)[1]
+        try:
+            refused = connection.send_message(mail, from_addr=envelope_from, to_addrs=[mail["To"].addresses[0].addr_spec])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, answer = next(iter(exc.recipients.values()))
+            raise _by_code(code, answer, "recipient refused") from None
+        except smtplib.SMTPSenderRefused as exc:
+            raise _by_code(exc.smtp_code, exc.smtp_error, "sender refused") from None
+        except smtplib.SMTPDataError as exc:
+            raise _by_code(exc.smtp_code, exc.smtp_error, "message refused") from None
+        except smtplib.SMTPResponseException as exc:
+            self._drop()
+            raise _by_code(exc.smtp_code, exc.smtp_error, "server answered") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise TemporaryFailure(f"SMTP {self.host}:{self.port}: {type(exc).__name__}: {exc}") from None
+        if refused:
+            code, answer = next(iter(refused.values()))
+            raise _by_code(code, answer, "recipient refused")
+        return f"smtp://{self.host}:{self.port} {mail['Message-ID']}"
+
+    def _wait_for_slot(self) -> None:
+        if self.interval:
+            now = time.monotonic()
+            if now < self._next_slot:
+                time.sleep(self._next_slot - now)
+            self._next_slot = max(now, self._next_slot) + self.interval
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._connection is not None:
+            return self._connection
+        try:
+            if self.mode == "ssl":
+                connection: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                                            context=ssl.create_default_context())
+            else:
+                connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                if self.mode == "starttls":
+                    connection.starttls(context=ssl.create_default_context())
+            if self.username:
+                connection.login(self.username, self.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise TemporaryFailure(f"SMTP {self.host}:{self.port}: login refused ({exc.smtp_code})") from None
+        except smtplib.SMTPResponseException as exc:
+            raise _by_code(exc.smtp_code, exc.smtp_error, f"SMTP {self.host}:{self.port}", permanent=False) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TemporaryFailure(f"SMTP {self.host}:{self.port}: cannot connect: {type(exc).__name__}: {exc}") from None
+        self._connection = connection
+        return connection
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except OSError:
+                pass
+            self._connection = None
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._drop()
+
+
+def _by_code(code: int, answer: bytes | str, what: str, permanent: bool = True) -> TemporaryFailure | PermanentFailure:
+    text = answer.decode(errors="replace") if isinstance(answer, bytes) else str(answer)
+    reason = f"{what}: {code} {text}".strip()
+    if permanent and 500 <= code < 600:
+        return PermanentFailure(reason)
+    return TemporaryFailure(reason)
