@@ -63,3 +63,30 @@ def test_shipped_notice_with_charges_renders_as_recorded(policy: str, template: 
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8")
+
+
+def test_the_email_layout_wraps_a_notice_as_recorded_with_the_policys_branding() -> None:
+    """The HTML part of an e-mail: the shipped layout around the rendered text, with the policy's colour and
+    footer; a name is escaped, the invoice table keeps its columns."""
+    from dataclasses import replace
+
+    from dunflow.domain.policy import Branding
+
+    pf = POLICIES.by_name("b2b-standard")
+    assert pf is not None
+    policy = replace(pf.policy, settings=replace(pf.policy.settings, branding=Branding(
+        color="#0b5394", footer="Amtsgericht Hamburg HRB 12345")))
+    step = next(step for _, step, name in _template_uses(policy) if name == "b2b/first-notice")
+    context = sample_context(policy, step, "de", "DE")
+    context["creditor"] = replace(context["creditor"], name="Muster & <Söhne> GmbH")  # type: ignore[type-var]
+    rendered = TEMPLATES.render("b2b/first-notice", "de", context)
+    html = TEMPLATES.email_html(rendered, context)
+    assert html is not None
+    assert "&lt;Söhne&gt;" in html and "<Söhne>" not in html
+    assert "border-top:4px solid #0b5394" in html and "Amtsgericht Hamburg HRB 12345" in html
+    assert "<pre" in html  # the invoice table
+    golden = GOLDEN / "email-layout" / "b2b-standard-de-first-notice.html"
+    if os.environ.get("DUNFLOW_UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(html, encoding="utf-8")
+    assert html == golden.read_text(encoding="utf-8")

@@ -58,7 +58,8 @@ def test_received_mail_has_headers_both_parts_and_amounts_formatted_per_language
         plain, html = (_part(mail, kind) for kind in ("plain", "html"))
         plain = plain.replace("\r\n", "\n")
         assert plain.strip() == body.strip()
-        assert f'lang="{language}"' in html and "<p>" in html
+        assert f'lang="{language}"' in html and "<p " in html
+        assert 'role="presentation"' in html and "Muster" in html  # the shipped layout, with the creditor
         if language == "de":
             assert "€" in plain and "," in plain  # 1.190,00 € rather than €1,190.00
     german = next(m for r, _, language, _ in emails if language == "de" for m in [by_recipient[r]])

@@ -13,6 +13,7 @@ empty; the file sink is for tests, dry runs and hand-offs, real delivery goes th
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -95,16 +96,31 @@ class FileSink:
                    ("Date", format_datetime(message["created_at"])),
                    ("Message-ID", message_id(key, "dunflow.local")),
                    ("X-Dunflow-Key", _text(key, "key")),
-                   ("MIME-Version", "1.0"), ("Content-Type", 'text/plain; charset="utf-8"'),
-                   ("Content-Transfer-Encoding", "8bit"))
-        body = str(message["body"]).replace("\r\n", "\n").replace("\r", "\n")
-        return ("".join(f"{name}: {value}\n" for name, value in headers) + "\n" + body
-                + ("" if body.endswith("\n") else "\n")).encode()
+                   ("MIME-Version", "1.0"))
+        body = _lines(str(message["body"]))
+        html = message.get("html")
+        if not html:  # plain text only: the common case, kept cheap
+            return ("".join(f"{name}: {value}\n" for name, value in headers) + PLAIN + "\n" + body).encode()
+        boundary = "=_dunflow_" + hashlib.sha256(key.encode()).hexdigest()[:24]  # never inside the parts' text
+        return ("".join(f"{name}: {value}\n" for name, value in headers)
+                + f'Content-Type: multipart/alternative; boundary="{boundary}"\n\n'
+                + f"--{boundary}\n{PLAIN}\n{body}--{boundary}\n"
+                + 'Content-Type: text/html; charset="utf-8"\nContent-Transfer-Encoding: 8bit\n\n'
+                + f"{_lines(str(html))}--{boundary}--\n").encode()
 
     def _json(self, message: dict[str, Any]) -> bytes:
         fields = ("key", "channel", "recipient", "language", "template", "step", "subject", "body",
                   "invoice_numbers", "created_on")
         return json.dumps({f: message[f] for f in fields}, default=str, ensure_ascii=False, indent=2).encode()
+
+
+PLAIN = 'Content-Type: text/plain; charset="utf-8"\nContent-Transfer-Encoding: 8bit\n'
+
+
+def _lines(text: str) -> str:
+    """`text` with Unix line ends and a final one."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text if text.endswith("\n") else text + "\n"
 
 
 def _text(value: str, what: str) -> str:

@@ -37,6 +37,7 @@ class Refreshed:
     invoice_numbers: list[str]
     open_amounts: dict[str, str]
     note: str
+    html: str | None = None  # the e-mail's HTML part, rendered again with the text
 
 
 def refresh(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
@@ -94,7 +95,9 @@ def _render_again(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
     facts = NoticeFacts(debtor, creditor, lines, compiled.policy.step(message["step"]), compiled.policy,
                         compiled.version, as_of, message["language"], payment_link=link,
                         charges=charge_lines(uow, [r.id for r in rows], as_of))
-    rendered = templates.render(message["template"], message["language"], facts.context())
+    context = facts.context()
+    rendered = templates.render(message["template"], message["language"], context)
+    html = templates.email_html(rendered, context) if message["channel"] == "email" else None
     amounts = {line.number: str(line.open_amount.amount) for line in lines}
     return Refreshed(rendered.subject, rendered.body, [line.number for line in lines], amounts,
-                     f"re-rendered before delivery: open amounts changed since {as_of}")
+                     f"re-rendered before delivery: open amounts changed since {as_of}", html)

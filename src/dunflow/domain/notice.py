@@ -158,5 +158,6 @@ class NoticeFacts:
             "policy": {"name": self.policy.name, "version": self.policy_version},
             "language": self.language,
             "payment_link": self.payment_link,
+            "branding": self.policy.settings.branding,
             **self.extra,
         }

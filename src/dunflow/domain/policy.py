@@ -162,6 +162,16 @@ class DebtorFacts:
 
 
 @dataclass(frozen=True)
+class Branding:
+    """How a policy's e-mails look in their HTML part (the shared layout `templates/email-layout.html.j2`): one
+    creditor may dun under several brands, so this is per policy. Empty fields: the layout's neutral default."""
+
+    color: str = ""  # "#0b5394": headings, rule and button
+    logo_url: str = ""  # https://…: shown at the top; never fetched by dunflow
+    footer: str = ""  # one line under the signature (registered office, trade register…)
+
+
+@dataclass(frozen=True)
 class Settings:
     timezone: str = "Europe/Berlin"
     calendar: str = "DE"
@@ -174,6 +184,7 @@ class Settings:
     send_any_day: frozenset[str] = frozenset()  # channels that may go out on weekends and holidays
     debtor_minimum: Decimal | None = None
     debtor_minimum_by_currency: tuple[tuple[str, Decimal], ...] = ()
+    branding: Branding = field(default_factory=Branding)
 
     def minimum_for(self, currency: str) -> Decimal:
         """Open amounts below this are not dunned (tolerance per currency, DOMAIN 'Tolerance')."""

@@ -161,13 +161,18 @@ class NoticeWriter:
             charges = charge_lines(self.uow, invoice_ids, self.as_of, record=True)
         facts = NoticeFacts(debtor, self.creditor, tuple(notice.invoices), step, policy, compiled.version,
                             self.as_of, language, notice.extra, payment_link=link, charges=charges)
-        rendered = self.templates.render(template, language, facts.context())
-        for delivery in choose_channels(step, debtor):
+        context = facts.context()
+        rendered = self.templates.render(template, language, context)
+        deliveries = choose_channels(step, debtor)
+        html = (self.templates.email_html(rendered, context)
+                if any(d.channel == "email" for d in deliveries) else None)
+        for delivery in deliveries:
             key = f"{notice.key}:{delivery.channel}"
             messages.rows.append(dict(
                 key=key, debtor_id=notice.debtor_id, channel=delivery.channel,
                 recipient=recipient(delivery, debtor, step), language=language, template=template,
                 step=step.id, subject=rendered.subject, body=rendered.body,
+                html=html if delivery.channel == "email" else None,
                 invoice_numbers=[line.number for line in notice.invoices],
                 open_amounts={line.number: str(line.open_amount.amount) for line in notice.invoices}, status="pending",
                 created_on=self.as_of, created_at=self.now, attempts=0, routing=delivery.reason))

@@ -7,6 +7,7 @@ from typing import Any
 from dunflow.domain.policy import (
     DEFAULT_ALLOCATION,
     Acknowledgement,
+    Branding,
     ArrangementRules,
     Charges,
     Delay,
@@ -74,6 +75,7 @@ def build_settings(data: dict[str, Any]) -> Settings:
         catch_up=data.get("catch_up", "latest"),
         min_days_between_steps=data.get("min_days_between_steps", 0),
         send_any_day=frozenset(data.get("send_any_day", ())),
+        branding=Branding(**data.get("branding", {})),
     )
 
 

@@ -21,7 +21,7 @@ from dunflow.policy.build import build_policy
 from dunflow.policy.load import load_yaml
 from dunflow.policy.rules import PolicyFile, cross_checks, policy_checks
 from dunflow.policy.schema import schema_problems
-from dunflow.rendering.templates import TemplateOutsideProject, TemplateStore
+from dunflow.rendering.templates import Rendered, TemplateOutsideProject, TemplateStore
 
 MODELINE = "# yaml-language-server: $schema="
 SMS_MAX_SEGMENTS = 3  # default of channels.sms.max_segments; checked only once an sms channel is configured
@@ -83,7 +83,28 @@ def check_policies(paths: list[Path], templates: TemplateStore, root: Path | Non
     if len(files) == len(paths):  # coverage over a partial set would report gaps the broken file fills
         for cross in cross_checks():
             problems += cross(files)
+    if render and files:
+        problems += layout_problems(files[0], templates)
     return files, problems
+
+
+def layout_problems(pf: PolicyFile, templates: TemplateStore) -> list[Problem]:
+    """The e-mail layout (templates/email-layout.html.j2), if the project has one, renders around a sample notice."""
+    if not templates.has_email_layout:
+        return []
+    step = pf.policy.steps[0] if pf.policy.steps else None
+    if step is None:
+        return []
+    context = sample_context(pf.policy, step, pf.policy.settings.language)
+    try:
+        templates.email_html(Rendered("Subject", "A paragraph.\n\nINV-1   1.00", pf.policy.settings.language,
+                                      step.template), context)
+    except DunflowError as exc:
+        where, _, message = exc.message.partition(": ")
+        file, _, line = where.partition(":")
+        return [Problem(file, int(line) if line.isdigit() else 0, 0, message or exc.message, exc.hint,
+                        "email-layout")]
+    return []
 
 
 def load_policies(policies_dir: Path, templates: TemplateStore, root: Path | None = None) -> PolicySet:

@@ -6,6 +6,8 @@ notice's language (`{{ total_open|money }}`, `{{ pay_by|date }}`).
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 import re
 import traceback
 from dataclasses import dataclass
@@ -122,6 +124,9 @@ class ProjectLoader(FileSystemLoader):
         return candidate if resolved.is_file() else None
 
 
+EMAIL_LAYOUT = "email-layout.html.j2"  # at the top of templates/: one layout for every language
+
+
 class TemplateStore:
     """Finds, checks and renders the templates of one project."""
 
@@ -144,6 +149,45 @@ class TemplateStore:
 
     def file_of(self, name: str, language: str) -> Path:
         return self.root / language / f"{name}.j2"
+
+    @cached_property
+    def html_env(self) -> BoundedEnvironment:
+        """The same sandbox for the e-mail layout, with autoescape on: every value a debtor or an ERP typed is
+        escaped into the HTML, whatever the layout does."""
+        env = BoundedEnvironment(loader=self.loader, undefined=StrictUndefined, autoescape=True,
+                                 trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+        for kind in (Money, Debtor, Creditor, InvoiceLine):
+            env.register_plain(kind)
+        env.filters["money"] = _money
+        env.filters["date"] = _date
+        wrap_filters(env)
+        return env
+
+    @cached_property
+    def has_email_layout(self) -> bool:
+        return self.loader.locate(EMAIL_LAYOUT) is not None
+
+    def email_html(self, rendered: Rendered, context: dict[str, Any]) -> str | None:
+        """The HTML part of an e-mail: `templates/email-layout.html.j2` around the rendered plain text (its
+        paragraphs), with the notice's context (creditor, branding, payment link); None without a layout file
+        (the SMTP channel then wraps the plain text in a minimal page)."""
+        if not self.has_email_layout:
+            return None
+        paragraphs = [{"lines": block.strip("\n").split("\n"), "table": "  " in block.strip()}
+                      for block in rendered.body.split("\n\n") if block.strip()]  # a table: columns of spaces
+        try:
+            template = self.html_env.get_template(EMAIL_LAYOUT)
+            self.html_env.start_render()
+            html = _joined(template.generate(dict(context, subject=rendered.subject, paragraphs=paragraphs,
+                                                  language=rendered.language)))
+        except TemplateSyntaxError as exc:
+            raise DunflowError(f"{self.root / EMAIL_LAYOUT}:{exc.lineno}: template syntax error: {exc.message}",
+                               "check {{ }} and {% %} pairs") from exc
+        except (TemplateError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise DunflowError(f"{self.root / EMAIL_LAYOUT}: {exc}",
+                               "the layout sees subject, paragraphs, creditor, branding, payment_link, language "
+                               "and the notice's own fields") from exc
+        return html
 
     def exists(self, name: str, language: str) -> bool:
         """Asked for every notice: the answer is kept for the life of the store (one command).

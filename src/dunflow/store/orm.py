@@ -130,6 +130,7 @@ class OutboxMessage(Base):
     step: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text, nullable=True)  # e-mail: the HTML part (templates/email-layout.html.j2)
     invoice_numbers: Mapped[list[str]] = mapped_column(JSON)
     open_amounts: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)  # as rendered; checked before sending
     routing: Mapped[str] = mapped_column(Text, default="")
