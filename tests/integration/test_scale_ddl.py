@@ -49,6 +49,15 @@ def test_the_citus_ddl_distributes_every_split_table_with_the_debtors() -> None:
         assert f"SELECT create_distributed_table('{name}', 'debtor_id', colocate_with => 'debtors')" in statements
     for name in scale.REFERENCE:
         assert f"SELECT create_reference_table('{name}')" in statements
+    # a reference table cannot point into a distributed one: such keys (a payment's debtor) are dropped first
+    dropped = scale.unenforced()
+    assert ("payments", "payments_debtor_id_fkey") in dropped
+    for table in scale.tables().values():
+        if table.name in scale.REFERENCE:
+            for fk in table.foreign_key_constraints:
+                if fk.referred_table.name not in scale.REFERENCE:
+                    assert f"ALTER TABLE {table.name} DROP CONSTRAINT IF EXISTS {scale._fk_name(table, fk)}" in \
+                        statements, (table.name, fk.referred_table.name)
     # the keys are made to fit before any table is distributed
     first = min(i for i, s in enumerate(statements) if "create_" in s)
     assert all("create_" not in s for s in statements[:first]) and any("ADD PRIMARY KEY" in s for s in statements[:first])

@@ -180,10 +180,11 @@ def graph(ctx: click.Context, policy: str, fmt: str) -> None:
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes sharing the due set (PostgreSQL only).")
 @click.option("--worker", "worker", default=None, hidden=True)  # k/n: one of the processes --workers starts
+@click.option("--ready", "ready", default=None, hidden=True)  # the file a worker creates once started up
 @WRITE_FORMAT
 @click.pass_context
 def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, force: bool, workers: int,
-        worker: str | None, fmt: str) -> None:
+        worker: str | None, ready: str | None, fmt: str) -> None:
     """Advance every due invoice by its policy and queue the notices in the outbox."""
     import tempfile
 
@@ -199,6 +200,9 @@ def run(ctx: click.Context, as_of: date | None, dry_run: bool, send_now: bool, f
     with tempfile.TemporaryDirectory(prefix="dunflow-workers-") as folder:
         children = cli_workers.start_workers(ws.project.root, ws.project.database_url, day, workers, force,
                                              Path(folder)) if worker is None and workers > 1 else []
+        ws.templates, ws.timers  # noqa: B018 - loaded before the workers start together
+        cli_workers.signal_ready(ready)
+        cli_workers.wait_until_ready(children, Path(folder))
         try:
             with progress_bar(ctx, f"run {day}") as progress:
                 result = run_due(ws.store, ws.templates, ws.project.creditor, day, ws.timers, dry_run=dry_run,

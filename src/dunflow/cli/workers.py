@@ -4,7 +4,8 @@ The parent is worker 0 and starts workers 1..N-1 as `dunflow run --worker k/N` c
 database URL goes through the environment, never the command line). Every worker reads the whole due set and
 starts k/N of the way into its batches; the debtors' advisory locks keep two workers off the same debtor (a
 grouped notice is never split), and each case's revision and idempotency keys keep every step exactly once,
-whatever the workers do or if one of them dies. The parent adds up the workers' summaries and writes the one
+whatever the workers do or if one of them dies. The parent waits until every worker has started up before
+any of them reads the due set (a worker's start-up takes longer than many batches), then adds up the workers' summaries and writes the one
 run log entry.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import IO, Any
 from dunflow.errors import DunflowError
 
 CHILD = "from dunflow.cli.main import main; main()"
+READY_SECONDS = 120.0
 
 
 def parse_worker(text: str) -> tuple[int, int]:
@@ -51,11 +54,28 @@ def start_workers(project: Path, database_url: str, as_of: date, workers: int, f
         out = folder / f"worker-{k}.json"
         err = (folder / f"worker-{k}.log").open("wb")
         command = [sys.executable, "-c", CHILD, "--project", str(project), "--quiet", "run", "--as-of", str(as_of),
-                   "--worker", f"{k}/{workers}", "--format", "json", *(["--force"] if force else [])]
+                   "--worker", f"{k}/{workers}", "--ready", str(folder / f"ready-{k}"), "--format", "json",
+                   *(["--force"] if force else [])]
         with out.open("wb") as stdout:
             process = subprocess.Popen(command, stdout=stdout, stderr=err, env=env)
         started.append((process, err, out))
     return started
+
+
+def wait_until_ready(started: list[tuple[subprocess.Popen[bytes], IO[bytes], Path]], folder: Path,
+                     timeout: float = READY_SECONDS) -> None:
+    """Until every worker has started up (its project, policies and templates loaded) and is about to read the
+    due set, so that they all begin together; a worker that ended or is slower than `timeout` is not waited for
+    (the others cover its share)."""
+    deadline = time.monotonic() + timeout
+    for k, (process, _, _) in enumerate(started, start=1):
+        while not (folder / f"ready-{k}").exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+
+def signal_ready(path: str | None) -> None:
+    if path:
+        Path(path).touch()
 
 
 def wait_for(started: list[tuple[subprocess.Popen[bytes], IO[bytes], Path]]) -> None:

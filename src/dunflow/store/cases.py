@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Integer,
+    any_,
     Select,
     and_,
     bindparam,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from dunflow.domain.case import CaseFacts
 from dunflow.store.orm import (
@@ -60,6 +63,14 @@ def _facts(row: Any) -> CaseFacts:
 class CaseRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self.postgres = connection.dialect.name == "postgresql"
+
+    def _among(self, column: Any, ids: list[int]) -> Any:
+        """`column IN (ids)`; on PostgreSQL `= ANY(array)`: one parameter, not a thousand for the driver to
+        bind and the server to parse per batch."""
+        if self.postgres:
+            return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+        return column.in_(ids)
 
     # --- reading cases under lock ---------------------------------------------------------------
 
@@ -82,7 +93,7 @@ class CaseRepository:
 
     def claim(self, case_ids: list[int], as_of: date) -> list[CaseFacts]:
         """These cases, locked, if they are still due (another worker may have advanced them)."""
-        query = (_locked().where(CASES.c.id.in_(case_ids), CASES.c.next_action_at <= as_of)
+        query = (_locked().where(self._among(CASES.c.id, case_ids), CASES.c.next_action_at <= as_of)
                  .order_by(CASES.c.debtor_id, CASES.c.id))
         return [_facts(row) for row in self.connection.execute(query)]
 
@@ -112,7 +123,7 @@ class CaseRepository:
             return []
         query = (_locked().add_columns(VERSIONS.c.name.label("policy_name"))
                  .join(VERSIONS, VERSIONS.c.id == CASES.c.policy_version_id)
-                 .where(CASES.c.debtor_id.in_(sorted(debtor_ids)), INVOICES.c.due_date < as_of,
+                 .where(self._among(CASES.c.debtor_id, sorted(debtor_ids)), INVOICES.c.due_date < as_of,
                         CASES.c.state.not_in(excluded_states))
                  .order_by(CASES.c.id))
         skip = set(outside)  # filtered here: a NOT IN of a whole batch costs more to bind than to filter
@@ -126,7 +137,7 @@ class CaseRepository:
         if not case_ids:
             return set()
         query = (select(ACTIONS.c.case_id).join(OUTBOX, OUTBOX.c.key == ACTIONS.c.message_key)
-                 .where(ACTIONS.c.case_id.in_(case_ids), OUTBOX.c.status.in_(WAITING)).distinct())
+                 .where(self._among(ACTIONS.c.case_id, case_ids), OUTBOX.c.status.in_(WAITING)).distinct())
         return set(self.connection.execute(query).scalars())
 
     def moved_by_message(self, key: str) -> list[Any]:
@@ -214,7 +225,7 @@ class CaseRepository:
             return []
         query = (select(CASES.c.debtor_id, INVOICES.c.currency, INVOICES.c.open_amount)
                  .join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
-                 .where(CASES.c.debtor_id.in_(sorted(debtor_ids)), INVOICES.c.due_date < as_of,
+                 .where(self._among(CASES.c.debtor_id, sorted(debtor_ids)), INVOICES.c.due_date < as_of,
                         CASES.c.state.not_in(excluded_states)))
         return [(row[0], row[1], row[2]) for row in self.connection.execute(query)]
 
@@ -222,7 +233,8 @@ class CaseRepository:
         """The invoices' own e-mail contacts, for those that have one."""
         if not invoice_ids:
             return {}
-        query = select(INVOICES.c.id, INVOICES.c.email).where(INVOICES.c.id.in_(invoice_ids), INVOICES.c.email != "")
+        query = select(INVOICES.c.id, INVOICES.c.email).where(self._among(INVOICES.c.id, invoice_ids),
+                                                                   INVOICES.c.email != "")
         return {row.id: row.email for row in self.connection.execute(query) if row.email}
 
     # --- cases whose notice could not be made -------------------------------------------------------

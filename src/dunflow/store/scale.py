@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ForeignKeyConstraint, Table, UniqueConstraint
 
+import dunflow.store.uow  # noqa: F401  (registers every repository's tables on Base.metadata)
 from dunflow.store.orm import Base
 
 DEBTORS = "debtors"
@@ -29,7 +30,7 @@ SPLIT = ("invoices", "cases", "actions", "outbox", "case_failures", "holds", "de
          "installments", "arrangement_invoices", "disputes", "promises", "allocations")
 # Small tables read by every batch (one copy on every Citus node), and the payments: an unmatched payment has
 # no debtor yet, so they cannot be split by one.
-REFERENCE = ("policy_versions", "runs", "payments")
+REFERENCE = ("policy_versions", "runs", "payments", "policy_applies", "policy_activations", "active_policies")
 # Tables without a debtor_id of their own get one, filled from the row they belong to: (parent, via column).
 ADDED_KEY = {"actions": ("cases", "case_id"), "installments": ("arrangements", "arrangement_id"),
              "arrangement_invoices": ("invoices", "invoice_id"), "disputes": ("invoices", "invoice_id"),
@@ -116,10 +117,19 @@ def _unique_name(table: Table, unique: UniqueConstraint) -> str:
     return str(unique.name) if unique.name else f"{table.name}_{'_'.join(c.name for c in unique.columns)}_key"
 
 
+def unenforced() -> list[tuple[str, str]]:
+    """(table, foreign key name) of the reference tables' foreign keys into distributed tables, which Citus
+    cannot keep (a payment's debtor): dropped, and checked by the application instead."""
+    found = tables()
+    return [(name, _fk_name(found[name], fk)) for name in REFERENCE if name in found
+            for fk in _foreign_keys(found[name]) if fk.referred_table.name in (DEBTORS, *SPLIT)]
+
+
 def citus_ddl() -> list[str]:
     """Statements that turn a migrated dunflow database into a Citus one (run on the coordinator)."""
     plan = layout()
     statements = ["CREATE EXTENSION IF NOT EXISTS citus", *_rekey(plan)]
+    statements += [f"ALTER TABLE {name} DROP CONSTRAINT IF EXISTS {fk}" for name, fk in unenforced()]
     statements += [f"SELECT create_reference_table('{name}')" for name in plan.reference]
     statements.append(f"SELECT create_distributed_table('{DEBTORS}', 'id')")
     statements += [f"SELECT create_distributed_table('{name}', '{KEY}', colocate_with => '{DEBTORS}')"
