@@ -157,3 +157,38 @@ def test_a_slow_batch_renews_its_lease_so_no_second_sender_takes_it_over(
     assert cli.json("send", "--lease", "1")["sent"] == 0
     slow.join(60)
     assert outcome["sent"] == 12 and sorted(Counter(receiver.ids()).values()) == [1] * 12
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_login_uses_the_secrets_from_the_environment_and_never_prints_them(
+        project_dir: Path, database_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticator(server: object, session: object, envelope: object, mechanism: str,
+                      data: object) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"ar-user", b"pa55-word")
+        return AuthResult(success=ok)
+
+    port = free_port()
+    controller = Controller(receiver, hostname="127.0.0.1", port=port, authenticator=authenticator,
+                            auth_require_tls=False, auth_required=True)
+    controller.start()
+    try:
+        with (project_dir / "dunflow.yaml").open("a", encoding="utf-8") as config:
+            config.write(smtp_block(port, username_env="DUNFLOW_TEST_SMTP_USER",
+                                    password_env="DUNFLOW_TEST_SMTP_PASSWORD"))
+        cli = Cli(project_dir, database_url)
+        cli("import", "debtors", str(project_dir / "debtors.csv"))
+        seed(cli, 3)
+        monkeypatch.setenv("DUNFLOW_TEST_SMTP_USER", "ar-user")
+        monkeypatch.setenv("DUNFLOW_TEST_SMTP_PASSWORD", "wrong")
+        refused = cli("send", code=1)  # aiosmtpd drops the connection on a bad login (a real server says 535)
+        assert "wrong" not in refused.output and receiver.mails == []
+        monkeypatch.setenv("DUNFLOW_TEST_SMTP_PASSWORD", "pa55-word")
+        cli.query("UPDATE outbox SET next_attempt_at = NULL")
+        sent = cli("send")
+        assert "delivered 3 message(s)" in sent.output and len(receiver.mails) == 3
+        assert "pa55-word" not in sent.output
+    finally:
+        controller.stop()

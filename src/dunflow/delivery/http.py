@@ -44,8 +44,11 @@ class HttpChannel:
         self.url, self.secret, self.timeout, self.now = url, secret, timeout, now
         self.interval = 1.0 / rate_per_second if rate_per_second > 0 else 0.0
         self._next_slot = 0.0
+        self._unreachable = ""  # after a network error or timeout the rest of this send fails fast
 
     def deliver(self, message: dict[str, Any]) -> str:
+        if self._unreachable:
+            raise TemporaryFailure(f"{self._unreachable} (not tried again in this send)")
         body = payload(message)
         timestamp = str(int(self.now()))
         key = "".join(c for c in str(message["key"]) if c.isprintable())
@@ -68,5 +71,6 @@ class HttpChannel:
                 raise TemporaryFailure(reason) from None
             raise PermanentFailure(reason) from None
         except (urllib.error.URLError, OSError) as exc:
-            raise TemporaryFailure(f"{self.url}: {getattr(exc, 'reason', exc)}") from None
+            self._unreachable = f"{self.url}: {getattr(exc, 'reason', exc)}"
+            raise TemporaryFailure(self._unreachable) from None
         return f"{self.url} {status}"

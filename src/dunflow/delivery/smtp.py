@@ -24,6 +24,7 @@ from email.utils import format_datetime, getaddresses, parseaddr
 from typing import Any
 
 from dunflow.delivery.errors import PermanentFailure, TemporaryFailure
+from dunflow.errors import DunflowError
 
 MODES = ("starttls", "ssl", "plain")
 
@@ -91,9 +92,12 @@ class SmtpChannel:
         self.interval = 1.0 / rate_per_second if rate_per_second > 0 else 0.0
         self._next_slot = 0.0
         self._connection: smtplib.SMTP | None = None
+        self._unreachable = ""  # once the server cannot be reached, the rest of this send fails fast
 
     def deliver(self, message: dict[str, Any]) -> str:
         mail = build_mail(message, self.sender)
+        if self._unreachable:
+            raise TemporaryFailure(f"{self._unreachable} (not tried again in this send)")
         self._wait_for_slot()
         connection = self._connect()
         envelope_from = parseaddr(self.sender)[1]
@@ -137,12 +141,14 @@ class SmtpChannel:
                     connection.starttls(context=ssl.create_default_context())
             if self.username:
                 connection.login(self.username, self.password)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise TemporaryFailure(f"SMTP {self.host}:{self.port}: login refused ({exc.smtp_code})") from None
+        except smtplib.SMTPAuthenticationError as exc:  # every message would fail the same way: stop the send
+            raise DunflowError(f"SMTP {self.host}:{self.port} refused the login ({exc.smtp_code})",
+                               "check the user and password in the variables username_env / password_env name") from None
         except smtplib.SMTPResponseException as exc:
             raise _by_code(exc.smtp_code, exc.smtp_error, f"SMTP {self.host}:{self.port}", permanent=False) from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise TemporaryFailure(f"SMTP {self.host}:{self.port}: cannot connect: {type(exc).__name__}: {exc}") from None
+            self._unreachable = f"SMTP {self.host}:{self.port}: cannot connect: {type(exc).__name__}: {exc}"
+            raise TemporaryFailure(self._unreachable) from None
         self._connection = connection
         return connection
 
