@@ -14,6 +14,7 @@ empty; the file sink is for tests, dry runs and hand-offs, real delivery goes th
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 import json
 import os
 import re
@@ -132,9 +133,16 @@ def _text(value: str, what: str) -> str:
 
 def _address(value: str, what: str) -> str:
     _text(value, what)
+    return _formatted_address(value)
+
+
+@lru_cache(maxsize=4096)
+def _formatted_address(value: str) -> str:
+    """The header form of one checked address; kept, because the sender is the same on every message and parsing
+    an address costs more than writing the file."""
     name, address = parseaddr(value)
     if not address:
-        return _text(value, what)
+        return value if value.isascii() else Header(value, "utf-8").encode()
     return formataddr((name, address), "utf-8") if name else address
 
 

@@ -32,7 +32,7 @@ from typing import Any, Callable
 from dunflow.delivery.channels import Channel
 from dunflow.delivery.errors import DeliveryFailure
 from dunflow.delivery.refresh import Refreshed, Withdrawn
-from dunflow.engine.receipts import record_delivery, retract
+from dunflow.engine.receipts import record_deliveries, retract
 from dunflow.errors import DunflowError
 from dunflow.store.uow import Store, UnitOfWork
 
@@ -266,12 +266,14 @@ def _record(store: Store, worker: str, settings: SendSettings, outcomes: list[_O
         delivered = [o for o in outcomes if o.failure is None]
         finished = uow.outbox.finish_sent([(o.message["id"], o.message["attempts"] + 1,
                                            max(on, o.message["created_on"])) for o in delivered], worker, now)
+        receipts = []
         for outcome in delivered:
             message = outcome.message
             if message["id"] in finished:
-                record_delivery(uow, message["key"], max(on, message["created_on"]), message["created_on"])
+                receipts.append((message["key"], max(on, message["created_on"]), message["created_on"]))
                 attempts.append(_attempt(uow, worker, message, "sent", "", outcome.where, message["attempts"] + 1))
                 report.sent += 1
+        record_deliveries(uow, receipts)
         for outcome in outcomes:
             if outcome.failure is None:
                 continue

@@ -35,19 +35,38 @@ def pending_cases(uow: UnitOfWork, case_ids: Iterable[int]) -> set[int]:
     return uow.cases.with_pending_message(list(case_ids))
 
 
-def _moved(uow: UnitOfWork, key: str) -> list[Any]:
-    """(case, state it was moved to) for every case a message was queued for, with the case's current row."""
+def _moved(uow: UnitOfWork, key: str, rows: list[Any] | None = None) -> list[Any]:
+    """(case, state it was moved to) for every case a message was queued for, with the case's current row
+    (`rows`: already read for this key by `record_deliveries`)."""
     latest: dict[int, Any] = {}
-    for row in uow.cases.moved_by_message(key):
+    for row in uow.cases.moved_by_message(key) if rows is None else rows:
         latest.setdefault(row.id, row)
     return [row for row in latest.values() if row.to_state not in PAUSE_STATES]
+
+
+def record_deliveries(uow: UnitOfWork, deliveries: list[tuple[str, date, date | None]]) -> None:
+    """`record_delivery` for a batch of (key, on, queued_on), in order, with the cases read in one query. A case
+    that several messages of the batch moved (a notice's e-mail and letter) is read again before each of them,
+    so the second sees what the first changed: the result is the one-by-one result."""
+    read = uow.cases.moved_by_messages([key for key, _, _ in deliveries])
+    seen: dict[int, int] = {}
+    for rows in read.values():
+        for case_id in {row.id for row in rows}:
+            seen[case_id] = seen.get(case_id, 0) + 1
+    for key, on, queued_on in deliveries:
+        rows = read.get(key, [])
+        shared = any(seen[row.id] > 1 for row in rows)
+        _record(uow, _moved(uow, key, None if shared else rows), on, queued_on)
 
 
 def record_delivery(uow: UnitOfWork, key: str, on: date, queued_on: date | None = None) -> None:
     """The message `key` (queued on `queued_on`) was delivered on `on`: its step is reached, and the next one is
     timed from `on`. The step's charges (fee, compensation, collection costs) are booked for every invoice the
     message was about (`engine.charges`, exactly once per charge)."""
-    moved = _moved(uow, key)
+    _record(uow, _moved(uow, key), on, queued_on)
+
+
+def _record(uow: UnitOfWork, moved: list[Any], on: date, queued_on: date | None) -> None:
     book_delivered(uow, moved, on)
     for row in moved:
         if row.to_state not in (row.state, row.resume_state):

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Integer,
+    String,
     any_,
     Select,
     and_,
@@ -143,13 +144,25 @@ class CaseRepository:
     def moved_by_message(self, key: str) -> list[Any]:
         """For every queued audit entry of message `key`, newest first per case: the state it moved the case to,
         with the case's current row (locked)."""
-        query = (select(ACTIONS.c.to_state, CASES.c.id, CASES.c.state, CASES.c.resume_state, CASES.c.delivered_state,
-                        CASES.c.last_step_on, CASES.c.revision, CASES.c.repeats, CASES.c.policy_version_id,
-                        INVOICES.c.due_date, INVOICES.c.issue_date, INVOICES.c.id.label("invoice_id"))
+        return self.moved_by_messages([key]).get(key, [])
+
+    def moved_by_messages(self, keys: list[str]) -> dict[str, list[Any]]:
+        """`moved_by_message` for a batch of delivered messages in one query: message key → its rows."""
+        if not keys:
+            return {}
+        among = (ACTIONS.c.message_key == any_(bindparam(None, list(keys), type_=ARRAY(String)))
+                 if self.postgres else ACTIONS.c.message_key.in_(keys))
+        query = (select(ACTIONS.c.message_key, ACTIONS.c.to_state, CASES.c.id, CASES.c.state, CASES.c.resume_state,
+                        CASES.c.delivered_state, CASES.c.last_step_on, CASES.c.revision, CASES.c.repeats,
+                        CASES.c.policy_version_id, INVOICES.c.due_date, INVOICES.c.issue_date,
+                        INVOICES.c.id.label("invoice_id"))
                  .join(CASES, CASES.c.id == ACTIONS.c.case_id).join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
-                 .where(ACTIONS.c.message_key == key, ACTIONS.c.status == "queued")
+                 .where(among, ACTIONS.c.status == "queued")
                  .order_by(CASES.c.id, ACTIONS.c.id.desc()).with_for_update(of=CASES))
-        return list(self.connection.execute(query))
+        moved: dict[str, list[Any]] = {}
+        for row in self.connection.execute(query):
+            moved.setdefault(row.message_key, []).append(row)
+        return moved
 
     def other_message_moved(self, case_id: int, state: str, key: str) -> bool:
         """Did another message moving this case to `state` reach the debtor, or is one still waiting?"""
