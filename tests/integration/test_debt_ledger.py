@@ -181,6 +181,22 @@ def test_a_period_without_a_known_rate_does_not_crash_and_is_shown(dunflow: Dunf
     assert data["total_due"] == "1042.50"
 
 
+def test_interest_without_a_known_rate_is_reported_once_with_what_to_do(dunflow: Dunflow) -> None:
+    dunflow("run", "--as-of", "2026-01-26", "--send")
+    for day in ("2026-07-15", "2026-07-16", "2026-08-31"):  # notices, the hand-over and statements all meet it
+        dunflow("run", "--as-of", day, "--send")
+        dunflow.invoice("L-1", day)
+    data = dunflow.invoice("L-1", "2026-08-31")
+    interest = [reason for reason in data["charges_not_booked"] if "interest" in reason]
+    assert len(interest) == 1, data["charges_not_booked"]
+    assert "no DE-base rate known for 2026-07-01" in interest[0] and "rates/" in interest[0]
+    skipped = [a for a in data["actions"] if a["kind"] == "charge_skipped" and "interest" in str(a)]
+    assert len(skipped) == 1, skipped
+    text = dunflow("show", "invoice", "L-1", "--as-of", "2026-08-31")
+    debt, timeline = text.split("Timeline", 1)  # once by the total due, once in the audit trail where it happened
+    assert debt.count("no DE-base rate known") == 1 and timeline.count("no DE-base rate known") == 1
+
+
 NL_INVOICES = [
     "N-1,DN1,EUR,1500.00,1500.00,2026-01-02,2026-02-02,Jan de Vries,consumer,NL,nl,jan@vries.example",
     "N-2,DN1,EUR,1500.00,1500.00,2026-01-02,2026-02-02,Jan de Vries,consumer,NL,nl,jan@vries.example",
