@@ -50,11 +50,12 @@ SECOND_NOTICE = """  - id: second-notice
 
   - id: final-notice"""
 B2C_NOTICE = re.compile(r"  - id: notice\n.*?(?=  - id: final-letter)", re.S)
+B2C_COSTS = re.compile(r"    charge: \[collection_costs\].*\n(?: +#.*\n)*")  # no WIK costs without the 14-day letter
 
 
 def _without_b2c_notice(project: Path) -> None:
     path = project / "policies" / "b2c-consumer.yaml"
-    text = B2C_NOTICE.sub("", path.read_text(encoding="utf-8")).replace("on_default: notice", "on_default: final-letter")
+    text = B2C_COSTS.sub("", B2C_NOTICE.sub("", path.read_text(encoding="utf-8"))).replace("on_default: notice", "on_default: final-letter")
     path.write_text(text, encoding="utf-8")
 
 

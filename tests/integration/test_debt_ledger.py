@@ -131,6 +131,38 @@ def test_the_invoice_is_paid_only_when_the_total_due_is_paid(dunflow: Dunflow) -
     assert (data["state"], data["total_due"]) == ("paid", "0.00")
 
 
+def test_a_payment_of_exactly_the_total_due_matches_the_invoice_and_pays_it_through_the_debt(dunflow: Dunflow) -> None:
+    dunflow("run", "--as-of", "2026-01-26", "--send")
+    # no invoice number in the text: 1000.00 principal + 2.50 fee + 40.00 compensation + 5.91 interest to the 31st
+    bank = dunflow.file("bank.csv", "id,date,amount,currency,reference,payer_name\n"
+                        "BK-T1,2026-01-31,1048.41,EUR,Thank you,Someone Else\n")
+    out = json.loads(dunflow("import", "payments", bank, "--format", "json"))
+    assert out["payments"][0]["status"] == "matched" and out["payments"][0]["matched_by"] == "amount", out
+    data = dunflow.invoice("L-1", "2026-01-31")
+    assert (data["state"], data["total_due"], data["open_principal"]) == ("paid", "0.00", "0.00")
+    assert charges_of(data) == [("fee", "2.50", "0.00", True), ("compensation", "40.00", "0.00", True),
+                                ("interest", "5.91", "0.00", True)]
+
+
+def test_a_payment_of_the_open_principal_alone_still_matches_by_amount(dunflow: Dunflow) -> None:
+    dunflow("run", "--as-of", "2026-01-26", "--send")
+    bank = dunflow.file("bank.csv", "id,date,amount,currency,reference,payer_name\n"
+                        "BK-T2,2026-01-31,1000.00,EUR,Thank you,Someone Else\n")
+    out = json.loads(dunflow("import", "payments", bank, "--format", "json"))
+    assert out["payments"][0]["matched_by"] == "amount", out
+    data = dunflow.invoice("L-1", "2026-01-31")  # the charges are paid first: 48.41 of the principal stays open
+    assert (data["state"] != "paid", data["total_due"]) == (True, "48.41")
+
+
+def test_a_total_due_off_by_a_cent_matches_nothing(dunflow: Dunflow) -> None:
+    dunflow("run", "--as-of", "2026-01-26", "--send")
+    bank = dunflow.file("bank.csv", "id,date,amount,currency,reference,payer_name\n"
+                        "BK-T3,2026-01-31,1048.40,EUR,Thank you,Someone Else\n")
+    out = json.loads(dunflow("import", "payments", bank, "--format", "json"))
+    assert out["payments"][0]["status"] == "unmatched", out
+    assert dunflow.invoice("L-1", "2026-01-31")["total_due"] == "1048.41"
+
+
 def test_a_reversed_payment_reopens_principal_first_then_the_charges(dunflow: Dunflow) -> None:
     dunflow("run", "--as-of", "2026-01-26", "--send")
     dunflow("payments", "add", "L-1", "100.00", "--date", "2026-01-31")
@@ -147,6 +179,22 @@ def test_a_period_without_a_known_rate_does_not_crash_and_is_shown(dunflow: Dunf
     assert [c["kind"] for c in data["charges"]] == ["fee", "compensation"]
     assert any("no DE-base rate known for 2026-07-01" in reason for reason in data["charges_not_booked"])
     assert data["total_due"] == "1042.50"
+
+
+def test_interest_without_a_known_rate_is_reported_once_with_what_to_do(dunflow: Dunflow) -> None:
+    dunflow("run", "--as-of", "2026-01-26", "--send")
+    for day in ("2026-07-15", "2026-07-16", "2026-08-31"):  # notices, the hand-over and statements all meet it
+        dunflow("run", "--as-of", day, "--send")
+        dunflow.invoice("L-1", day)
+    data = dunflow.invoice("L-1", "2026-08-31")
+    interest = [reason for reason in data["charges_not_booked"] if "interest" in reason]
+    assert len(interest) == 1, data["charges_not_booked"]
+    assert "no DE-base rate known for 2026-07-01" in interest[0] and "rates/" in interest[0]
+    skipped = [a for a in data["actions"] if a["kind"] == "charge_skipped" and "interest" in str(a)]
+    assert len(skipped) == 1, skipped
+    text = dunflow("show", "invoice", "L-1", "--as-of", "2026-08-31")
+    debt, timeline = text.split("Timeline", 1)  # once by the total due, once in the audit trail where it happened
+    assert debt.count("no DE-base rate known") == 1 and timeline.count("no DE-base rate known") == 1
 
 
 NL_INVOICES = [

@@ -76,6 +76,12 @@ def run_every_day(project: Path, database: str, payments: Sequence[tuple[date, s
         day += timedelta(days=1)
 
 
+def real_charges(project: Path, database: str) -> list[tuple[date, str, str, str, Any, str]]:
+    ws = Workspace.open(project, database)
+    with Store(ws.engine, ws.clock).reading() as uow:
+        return uow.debts.booked_charges()
+
+
 def ordered(rows: list[tuple[date, str, str, tuple[str, ...]]]) -> list[tuple[date, str, str, tuple[str, ...]]]:
     return sorted(rows)
 
@@ -86,8 +92,14 @@ def test_simulating_the_demo_without_payments_sends_exactly_what_daily_runs_send
     sim = simulated(project, database, Scenario(START, END, NOBODY_PAYS, 0, record=True))
     assert snapshot(project, database) == before  # nothing in the real database or outbox changed
     assert len(sim.deliveries) > 100 and {step for _, _, step, _ in sim.deliveries} >= {"reminder", "handover"}
+    # the shipped policies charge: the final notice's fee and the 40 EUR compensation (businesses), WIK collection
+    # costs after the Dutch 14-day letter's term (Dutch consumers only); interest needs rates past 2026-06-30
+    kinds = {(kind, step) for _, _, kind, step, _, _ in sim.charges}
+    assert {("fee", "final-notice"), ("compensation", "final-notice"), ("collection_costs", "final-letter")} <= kinds
+    assert not [c for c in sim.charges if c[2] == "compensation" and c[5] != "EUR"]
     run_every_day(project, database)
     assert ordered(sim.deliveries) == ordered(real_deliveries(project, database))
+    assert sorted(sim.charges) == sorted(real_charges(project, database))  # the same charges, to the cent
 
 
 def test_a_simulated_payment_stops_dunning_as_a_real_one_does(demo: tuple[Path, str], tmp_path: Path) -> None:

@@ -26,10 +26,24 @@ def _valid(data: dict[str, Any]) -> bool:
 
 
 def test_a_policy_without_charges_charges_nothing_and_allocates_costs_interest_principal() -> None:
-    policy = build_policy(_policy())
+    policy = build_policy(yaml.safe_load((ROOT / "policies" / "key-accounts.yaml").read_text()))
     assert policy.charges.interest is None and policy.charges.compensation_law is None
     assert policy.charges.allocation == ("costs", "interest", "principal")
     assert all(step.fee is None and step.charges == () for step in policy.all_steps)
+
+
+def test_the_shipped_policies_charge_what_the_law_allows_their_segment() -> None:
+    b2b = build_policy(_policy())
+    assert (b2b.charges.interest is not None and b2b.charges.interest.law == "DE"
+            and b2b.charges.interest_from == "default" and b2b.charges.compensation_law == "DE")
+    [final] = [step for step in b2b.all_steps if step.fee is not None or step.charges]
+    assert final.id == "final-notice" and final.charges == ("compensation",)
+    assert final.fee is not None and dict(final.fee.by_currency) == {"EUR": Decimal("5.00"), "GBP": Decimal("4.00")}
+    b2c = build_policy(yaml.safe_load((ROOT / "policies" / "b2c-consumer.yaml").read_text()))
+    assert b2c.charges.interest is None and b2c.charges.compensation_law is None
+    assert b2c.charges.collection_costs_law == "NL"
+    assert [(s.id, s.charges, s.fee) for s in b2c.all_steps if s.fee is not None or s.charges] == [
+        ("final-letter", ("collection_costs",), None)]
 
 
 def test_the_charges_block_builds_into_the_model() -> None:

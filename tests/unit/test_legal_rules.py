@@ -242,3 +242,20 @@ def test_every_rule_has_an_id_level_explanation_and_source() -> None:
     rules = legal.legal_rules()
     assert len({r.id for r in rules}) == len(rules) >= 10
     assert all(r.level in ("error", "warning") and r.explanation and r.source for r in rules)
+
+
+ALL_CONSUMERS = "{customer_type: consumer}"
+
+
+def test_dutch_wik_costs_after_the_fourteen_day_letter_pass_for_a_policy_that_also_covers_german_consumers() -> None:
+    # the WIK costs need a Dutch 14-day letter, which has no legal effect for a German debtor: never booked there
+    text = policy(ALL_CONSUMERS, step("letter", 14, "legal: fourteen_day_letter\npay_within_days: 16", "due_date"),
+                  step("costs", 17, "charge: [collection_costs]\n" + FINAL), charges=NL_COSTS, final=False)
+    assert lint(text) == []
+
+
+def test_a_fee_for_all_consumers_without_a_default_notice_still_fails() -> None:
+    text = policy(ALL_CONSUMERS, step("letter", 14, "legal: fourteen_day_letter\npay_within_days: 16", "due_date"),
+                  step("costs", 17, 'charge: [collection_costs]\nfee: "2.00"\n' + FINAL), charges=NL_COSTS,
+                  final=False)
+    assert [r for r, *_ in found(text)] == ["de-charges-before-default"]

@@ -107,7 +107,7 @@ def _emit_debt(data: dict[str, Any]) -> None:
                    [(c["kind"], c["step"] or "-", c["booked_on"] if c["booked"] else f"accrued to {c['booked_on']}",
                      c["amount"], c["paid"], c["open"]) for c in data["charges"]])
     for reason in data.get("charges_not_booked", []):
-        click.echo(f"  not charged: {reason}")
+        click.echo(f"  {reason}")  # each says what was not charged and why
     click.echo(f"  total due {data['total_due']} {cur}")
 
 

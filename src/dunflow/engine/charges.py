@@ -69,7 +69,7 @@ def debts(uow: UnitOfWork, invoice_ids: Iterable[int], as_of: date, *, record: b
                 accrual = accrued_interest(charges, booked, start, row.interest_to, as_of, row.debtor_type,
                                            uow.store.rates())
             except LawRefusal as refused:
-                refusal = f"interest not charged: {refused.message}"
+                refusal = f"interest not charged: {refused.message}" + (f"; {refused.hint}" if refused.hint else "")
                 if record:
                     skip_key = refused.day.isoformat() if isinstance(refused, MissingRate) else "law"
                     _skip(uow, row, "interest", "", as_of, refusal, f"{skip_key}")

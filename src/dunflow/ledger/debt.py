@@ -51,9 +51,21 @@ def statement_json(found: InvoiceDebt, skips: list[Any] | None = None) -> dict[s
         "charges_open": _text(debt.open_charges, cur),
         "paid_total": _text(debt.principal_paid + paid_charges, cur),
         "total_due": _text(debt.total_due, cur),
-        "charges_not_booked": ([found.refusal] if found.refusal else [])
-        + [f"{row.at.isoformat()} {row.step}: {row.rule}".replace(" : ", ": ") for row in (skips or [])],
+        "charges_not_booked": _not_booked(found, skips or []),
     }
+
+
+def _not_booked(found: InvoiceDebt, skips: list[Any]) -> list[str]:
+    """Why a charge is missing, each reason once: the interest refused as of now, then the skips the audit trail
+    recorded (a skip saying what the current refusal says is that same reason, not a second one)."""
+    reasons = [found.refusal] if found.refusal else []
+    for row in skips:
+        if found.refusal and found.refusal.startswith(row.rule):
+            continue
+        reason = f"{row.at.isoformat()} {row.step}: {row.rule}".replace(" : ", ": ")
+        if reason not in reasons:
+            reasons.append(reason)
+    return reasons
 
 
 def pay_debt(uow: UnitOfWork, invoice_id: int, amount: Decimal, *, on: date, why: str, actor: str | None,

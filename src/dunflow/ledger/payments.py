@@ -53,6 +53,7 @@ from dunflow.formats.bankfiles import (
 )
 from dunflow.formats.entries import SKIP_REASONS, BankFile, PaymentRecord, ReturnRecord
 from dunflow.ledger.allocation import _record_partial, unpay_installments
+from dunflow.engine.charges import debts
 from dunflow.ledger.debt import give_back, pay_debt
 from dunflow.store.uow import UnitOfWork
 
@@ -391,7 +392,12 @@ class InvoiceFinder:
             return True
         row = self.uow.invoices.open_amount_and_debtor_name(invoice.id)
         same_name = bool(record.payer_name) and row.name.casefold().strip() == record.payer_name.casefold().strip()
-        return same_name or row.open_amount == record.amount
+        return same_name or row.open_amount == record.amount or self._total_due(invoice.id, record) == record.amount
+
+    def _total_due(self, invoice_id: int, record: PaymentRecord) -> Decimal | None:
+        """Open principal plus open charges and the interest accrued to the payment's date."""
+        found = debts(self.uow, [invoice_id], record.booked_on).get(invoice_id)
+        return found.debt.total_due if found is not None else None
 
     def by_payer(self, record: PaymentRecord) -> Match | None:
         """A payer IBAN known for exactly one debtor: the money is that debtor's, applied oldest invoice first."""
@@ -402,10 +408,15 @@ class InvoiceFinder:
         return Match((), debtor_id, "payer IBAN")
 
     def by_amount(self, record: PaymentRecord) -> Match:
-        """Exactly one open invoice in the currency with exactly this open amount (not a cancelled one)."""
+        """Exactly one open invoice in the currency whose open principal, or whose total due (principal plus
+        charges and the interest to the payment's date), is exactly this amount (not a cancelled one)."""
         # SQLite stores amounts as text: compared as numbers in SQL, then exactly as Decimal here.
         candidates = self.uow.invoices.refs_with_open_amount(record.currency, record.amount, CANCELLED, limit=3)
         rows = [row for row in candidates if row.open_amount == record.amount]
+        if len(rows) < 2:
+            owing = self.uow.invoices.refs_that_may_owe_charges(record.currency, record.amount, CANCELLED)
+            totals = debts(self.uow, [row.id for row in owing], record.booked_on)
+            rows += [row for row in owing if row.id in totals and totals[row.id].debt.total_due == record.amount]
         if len(rows) == 1:
             return Match((_ref(rows[0]),), rows[0].debtor_id, "amount")
         if rows:

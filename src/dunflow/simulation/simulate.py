@@ -65,6 +65,8 @@ class Simulation:
     # with `record`: every delivery (day, channel, step, invoices) and payment (day, invoice, amount), in order
     deliveries: list[tuple[date, str, str, tuple[str, ...]]] = field(default_factory=list)
     payments: list[tuple[date, str, Decimal]] = field(default_factory=list)
+    # with `record`: every charge booked by the end (day, invoice, kind, step, amount, currency), in booking order
+    charges: list[tuple[date, str, str, str, Decimal, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -139,9 +141,10 @@ class _Simulator:
                 progress(min(total, (day - start).days), total)
         with self.days.at(end, 23).reading() as uow:
             at_end = dso(uow, end)["rows"]
+            charges = uow.debts.booked_charges() if self.scenario.record else []
         return Simulation(self.scenario.label, start, end,
                           {d: log for d, log in sorted(self.log.items()) if not log.empty()}, at_end,
-                          self.deliveries, self.paid)
+                          self.deliveries, self.paid, charges)
 
     def _pay(self, day: date) -> None:
         """The payments drawn for `day`: each invoice's whole open amount, if anything is still open."""

@@ -85,6 +85,14 @@ class DebtRepository:
             found[row.invoice_id].append((row, paid.get(row.id, Decimal(0))))
         return found
 
+    def booked_charges(self) -> list[tuple[date, str, str, str, Decimal, str]]:
+        """Every booked charge line as (booked_on, invoice number, kind, step, amount, currency), in booking order."""
+        query = (select(LINES.c.booked_on, INVOICES.c.number, LINES.c.kind, LINES.c.step, LINES.c.amount,
+                        LINES.c.currency)
+                 .join(INVOICES, INVOICES.c.id == LINES.c.invoice_id).order_by(LINES.c.booked_on, LINES.c.id))
+        return [(row.booked_on, row.number, row.kind, row.step, Decimal(row.amount), row.currency)
+                for row in self.connection.execute(query)]
+
     def invoice_ids_of_cases(self, case_ids: Iterable[int]) -> dict[int, int]:
         """case id → invoice id."""
         ids = sorted(set(case_ids))

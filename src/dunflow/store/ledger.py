@@ -25,6 +25,7 @@ from sqlalchemy import (
 from dunflow.store.orm import (
     Allocation,
     Case,
+    Debt,
     Debtor,
     DebtorIban,
     Invoice,
@@ -34,6 +35,7 @@ from dunflow.store.orm import (
 
 DEBTORS, INVOICES, CASES = table_of(Debtor), table_of(Invoice), table_of(Case)
 PAYMENTS, ALLOCATIONS, IBANS = table_of(Payment), table_of(Allocation), table_of(DebtorIban)
+DEBTS = table_of(Debt)
 CHUNK = 500
 T = TypeVar("T")
 
@@ -161,6 +163,18 @@ class InvoiceRepository:
         same = cast(INVOICES.c.open_amount, Numeric(18, 4)) == cast(literal(str(amount)), Numeric(18, 4))
         query = (_invoice_refs().add_columns(INVOICES.c.open_amount).join(CASES, CASES.c.invoice_id == INVOICES.c.id)
                  .where(INVOICES.c.currency == currency, CASES.c.state != excluded_state, same).limit(limit))
+        return list(self.connection.execute(query))
+
+    def refs_that_may_owe_charges(self, currency: str, amount: Decimal, excluded_state: str) -> list[Any]:
+        """Invoices in `currency` with some principal open, less than `amount`, that a notice was delivered about
+        after their due date (a `debts` row: only such invoices carry charges or interest from default): those whose
+        total due could be `amount`. The caller computes each total due exactly."""
+        number = cast(INVOICES.c.open_amount, Numeric(18, 4))
+        query = (_invoice_refs().add_columns(INVOICES.c.open_amount)
+                 .join(CASES, CASES.c.invoice_id == INVOICES.c.id).join(DEBTS, DEBTS.c.invoice_id == INVOICES.c.id)
+                 .where(INVOICES.c.currency == currency, CASES.c.state != excluded_state, number > 0,
+                        number < cast(literal(str(amount)), Numeric(18, 4)))
+                 .order_by(INVOICES.c.due_date, INVOICES.c.number))
         return list(self.connection.execute(query))
 
     def open_refs_of_debtor(self, debtor_id: int, currency: str, excluded_states: tuple[str, ...]) -> list[Any]:

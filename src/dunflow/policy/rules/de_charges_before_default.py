@@ -4,11 +4,14 @@ A consumer is in default by a Mahnung after the due date — the step marked `le
 after due date and receipt of the invoice only when the invoice pointed this out (then acknowledge this rule).
 FAIL: `interest_from: due_date`; `interest_from: first_notice` when the first notice after the due date is not the
 default notice; a fee or charge on a step before the default notice, or with no default notice at all.
-PASS: `legal: default_notice` on the first Mahnung, fees and charges from the next step on."""
+PASS: `legal: default_notice` on the first Mahnung, fees and charges from the next step on; Dutch WIK collection
+costs (`collection_costs: {law: NL}`) alone, which a consumer owes only after a Dutch 14-day letter — a letter
+that has no legal effect for a German debtor, so they are never booked for one (the engine skips them)."""
 from __future__ import annotations
 
 from typing import Iterable
 
+from dunflow.domain.policy import Step
 from dunflow.errors import Problem
 from dunflow.policy.rules import PolicyFile
 from dunflow.policy.rules.legal import charges_something, covers_consumers, covers_country, default_notice
@@ -31,11 +34,19 @@ def check(pf: PolicyFile) -> Iterable[Problem]:
     for step in policy.all_steps:
         if step is marked:
             return
-        if charges_something(step):
+        if _charges_german_consumers(pf, step):
             key = "fee" if step.fee is not None else "charge"
             where = "before the default notice" if marked else "with no step marked `legal: default_notice`"
             yield pf.document.problem(pf.step_path(step.id) + (key,),
                                       f"step '{step.id}' charges German consumers {where}", HINT, ID)
+
+
+def _charges_german_consumers(pf: PolicyFile, step: Step) -> bool:
+    if not charges_something(step):
+        return False
+    dutch_costs_only = (step.fee is None and set(step.charges) == {"collection_costs"}
+                        and pf.policy.charges.collection_costs_law == "NL")
+    return not dutch_costs_only
 
 
 def _interest_start(pf: PolicyFile) -> Iterable[Problem]:
