@@ -26,15 +26,20 @@ from dunflow.store.orm import Base
 DEBTORS = "debtors"
 KEY = "debtor_id"
 # Every table that belongs to one debtor, split by debtor, in the order their foreign keys allow.
-SPLIT = ("invoices", "cases", "actions", "outbox", "case_failures", "holds", "debtor_ibans", "arrangements",
-         "installments", "arrangement_invoices", "disputes", "promises", "allocations")
+SPLIT = ("invoices", "cases", "actions", "outbox", "delivery_attempts", "case_failures", "holds", "debtor_ibans",
+         "arrangements", "installments", "arrangement_invoices", "disputes", "promises", "allocations", "tasks",
+         "debts", "debt_lines", "debt_line_payments", "collection_cases", "collection_reported")
 # Small tables read by every batch (one copy on every Citus node), and the payments: an unmatched payment has
 # no debtor yet, so they cannot be split by one.
 REFERENCE = ("policy_versions", "runs", "payments", "policy_applies", "policy_activations", "active_policies")
 # Tables without a debtor_id of their own get one, filled from the row they belong to: (parent, via column).
 ADDED_KEY = {"actions": ("cases", "case_id"), "installments": ("arrangements", "arrangement_id"),
              "arrangement_invoices": ("invoices", "invoice_id"), "disputes": ("invoices", "invoice_id"),
-             "promises": ("invoices", "invoice_id"), "allocations": ("invoices", "invoice_id")}
+             "promises": ("invoices", "invoice_id"), "allocations": ("invoices", "invoice_id"),
+             "delivery_attempts": ("outbox", "message_id"), "debts": ("invoices", "invoice_id"),
+             "debt_lines": ("invoices", "invoice_id"), "debt_line_payments": ("debt_lines", "line_id"),
+             "collection_cases": ("invoices", "invoice_id"),
+             "collection_reported": ("collection_cases", "collection_case_id")}
 
 
 @dataclass(frozen=True)
