@@ -61,6 +61,28 @@ def _facts(row: Any) -> CaseFacts:
     return CaseFacts(**row._mapping)
 
 
+# Statements run once per message or case (delivery, withdrawal) are built once: a statement object reused keeps
+# its cache key, so SQLAlchemy neither builds nor compiles it again per row (the send path's main cost before).
+_MOVED_BY_MESSAGE = (
+    select(ACTIONS.c.to_state, CASES.c.id, CASES.c.state, CASES.c.resume_state, CASES.c.delivered_state,
+           CASES.c.last_step_on, CASES.c.revision, CASES.c.repeats, CASES.c.policy_version_id,
+           INVOICES.c.due_date, INVOICES.c.issue_date, INVOICES.c.id.label("invoice_id"))
+    .join(CASES, CASES.c.id == ACTIONS.c.case_id).join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
+    .where(ACTIONS.c.message_key == bindparam("key"), ACTIONS.c.status == "queued")
+    .order_by(CASES.c.id, ACTIONS.c.id.desc()).with_for_update(of=CASES))
+_OTHER_MESSAGE_MOVED = (
+    select(OUTBOX.c.id).join(ACTIONS, ACTIONS.c.message_key == OUTBOX.c.key)
+    .where(ACTIONS.c.case_id == bindparam("case_id"), ACTIONS.c.to_state == bindparam("state"),
+           ACTIONS.c.status == "queued", OUTBOX.c.key != bindparam("key"),
+           OUTBOX.c.status.in_((*WAITING, "sent"))).limit(1))
+_DUE_NUMBERS = (
+    select(INVOICES.c.number).join(CASES, CASES.c.invoice_id == INVOICES.c.id)
+    .join(ACTIONS, ACTIONS.c.case_id == CASES.c.id)
+    .where(ACTIONS.c.message_key == bindparam("key"), ACTIONS.c.status == "queued", ACTIONS.c.kind != "lifted"))
+# SET takes the columns given at execution (revision and the changed ones)
+_UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("case_id_"))
+
+
 class CaseRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -144,7 +166,7 @@ class CaseRepository:
     def moved_by_message(self, key: str) -> list[Any]:
         """For every queued audit entry of message `key`, newest first per case: the state it moved the case to,
         with the case's current row (locked)."""
-        return self.moved_by_messages([key]).get(key, [])
+        return list(self.connection.execute(_MOVED_BY_MESSAGE, {"key": key}))
 
     def moved_by_messages(self, keys: list[str]) -> dict[str, list[Any]]:
         """`moved_by_message` for a batch of delivered messages in one query: message key → its rows."""
@@ -166,22 +188,16 @@ class CaseRepository:
 
     def other_message_moved(self, case_id: int, state: str, key: str) -> bool:
         """Did another message moving this case to `state` reach the debtor, or is one still waiting?"""
-        query = (select(OUTBOX.c.id).join(ACTIONS, ACTIONS.c.message_key == OUTBOX.c.key)
-                 .where(ACTIONS.c.case_id == case_id, ACTIONS.c.to_state == state, ACTIONS.c.status == "queued",
-                        OUTBOX.c.key != key, OUTBOX.c.status.in_((*WAITING, "sent"))).limit(1))
-        return self.connection.execute(query).first() is not None
+        found = self.connection.execute(_OTHER_MESSAGE_MOVED, {"case_id": case_id, "state": state, "key": key})
+        return found.first() is not None
 
     def due_numbers(self, key: str) -> set[str]:
         """The invoices message `key` was queued for because they were due it (not lifted along on a grouped one)."""
-        return set(self.connection.execute(
-            select(INVOICES.c.number).join(CASES, CASES.c.invoice_id == INVOICES.c.id)
-            .join(ACTIONS, ACTIONS.c.case_id == CASES.c.id)
-            .where(ACTIONS.c.message_key == key, ACTIONS.c.status == "queued", ACTIONS.c.kind != "lifted")).scalars())
+        return set(self.connection.execute(_DUE_NUMBERS, {"key": key}).scalars())
 
     def update_case(self, case_id: int, revision: int, values: dict[str, Any]) -> None:
         """Change some of a case's columns (a delivery, a withdrawal); its revision goes up."""
-        self.connection.execute(update(CASES).where(CASES.c.id == case_id)
-                                .values(revision=revision + 1, **values))
+        self.connection.execute(_UPDATE_CASE, {"case_id_": case_id, "revision": revision + 1, **values})
 
     # --- writing cases --------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -32,6 +32,26 @@ INVOICES, DEBTORS, CASES, ALLOCATIONS = table_of(Invoice), table_of(Debtor), tab
 ACTIONS, PROMISES = table_of(Action), table_of(Promise)
 
 
+# built once: the run and the send path ask for a few invoices' facts and lines at a time, many times a day;
+# a reused statement is neither built nor compiled again
+_FACTS = (select(INVOICES.c.id, INVOICES.c.number, INVOICES.c.currency, INVOICES.c.amount,
+                 INVOICES.c.open_amount, INVOICES.c.due_date, INVOICES.c.issue_date, INVOICES.c.debtor_id,
+                 DEBTORS.c.type.label("debtor_type"), DEBTORS.c.country, CASES.c.id.label("case_id"),
+                 CASES.c.policy_version_id, CASES.c.state, DEBTS.c.first_notice_on, DEBTS.c.letter_on,
+                 DEBTS.c.interest_to)
+          .join(DEBTORS, DEBTORS.c.id == INVOICES.c.debtor_id)
+          .join(CASES, CASES.c.invoice_id == INVOICES.c.id)
+          .outerjoin(DEBTS, DEBTS.c.invoice_id == INVOICES.c.id)
+          .where(INVOICES.c.id.in_(bindparam("ids", expanding=True))))
+_LINE_PAYMENTS = (select(LINE_PAYMENTS.c.line_id, LINE_PAYMENTS.c.amount)
+                  .join(LINES, LINES.c.id == LINE_PAYMENTS.c.line_id)
+                  .where(LINES.c.invoice_id.in_(bindparam("ids", expanding=True))))
+_LINES_OF = (select(LINES).where(LINES.c.invoice_id.in_(bindparam("ids", expanding=True)))
+             .order_by(LINES.c.booked_on, LINES.c.id))
+_COLLECTION_OF = select(COLLECTION).where(COLLECTION.c.invoice_id == bindparam("invoice_id"))
+_IGNORING: dict[tuple[str, str, str], Any] = {}  # (dialect, table, unique key) → insert … on conflict do nothing
+
+
 class DebtRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -39,16 +59,17 @@ class DebtRepository:
     def _insert_ignoring(self, table: Any, values: dict[str, Any], key: str) -> bool:
         """Insert unless a row with the same unique `key` exists; True when this call inserted it."""
         dialect = self.connection.dialect.name
-        if dialect == "postgresql":
-            statement: Any = pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
-        elif dialect == "sqlite":
-            statement = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
-        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - only SQLite and PostgreSQL are supported
             if self.connection.execute(select(table.c[key]).where(table.c[key] == values[key])).first():
                 return False
-            statement = insert(table).values(**values)
-        # RETURNING says whether this statement inserted (rowcount is not reliable with implicit returning)
-        return self.connection.execute(statement.returning(table.c[key])).first() is not None
+            return self.connection.execute(insert(table).values(**values)).rowcount == 1
+        statement = _IGNORING.get((dialect, table.name, key))
+        if statement is None:  # built once per table (the columns come with the values at execution)
+            build: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+            # RETURNING says whether this statement inserted (rowcount is not reliable with implicit returning)
+            statement = _IGNORING[(dialect, table.name, key)] = (
+                build(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key]))
+        return self.connection.execute(statement, values).first() is not None
 
     # --- facts ---------------------------------------------------------------------------------
 
@@ -58,16 +79,7 @@ class DebtRepository:
         ids = sorted(set(invoice_ids))
         if not ids:
             return {}
-        query = (select(INVOICES.c.id, INVOICES.c.number, INVOICES.c.currency, INVOICES.c.amount,
-                        INVOICES.c.open_amount, INVOICES.c.due_date, INVOICES.c.issue_date, INVOICES.c.debtor_id,
-                        DEBTORS.c.type.label("debtor_type"), DEBTORS.c.country, CASES.c.id.label("case_id"),
-                        CASES.c.policy_version_id, CASES.c.state, DEBTS.c.first_notice_on, DEBTS.c.letter_on,
-                        DEBTS.c.interest_to)
-                 .join(DEBTORS, DEBTORS.c.id == INVOICES.c.debtor_id)
-                 .join(CASES, CASES.c.invoice_id == INVOICES.c.id)
-                 .outerjoin(DEBTS, DEBTS.c.invoice_id == INVOICES.c.id)
-                 .where(INVOICES.c.id.in_(ids)))
-        return {row.id: row for row in self.connection.execute(query)}
+        return {row.id: row for row in self.connection.execute(_FACTS, {"ids": ids})}
 
     def lines_of(self, invoice_ids: Iterable[int]) -> dict[int, list[tuple[Any, Decimal]]]:
         """Per invoice: its charge lines (oldest first) with what is paid of each."""
@@ -75,13 +87,10 @@ class DebtRepository:
         if not ids:
             return {}
         paid: dict[int, Decimal] = {}
-        for line_id, amount in self.connection.execute(
-                select(LINE_PAYMENTS.c.line_id, LINE_PAYMENTS.c.amount).join(LINES, LINES.c.id == LINE_PAYMENTS.c.line_id)
-                .where(LINES.c.invoice_id.in_(ids))):
+        for line_id, amount in self.connection.execute(_LINE_PAYMENTS, {"ids": ids}):
             paid[line_id] = paid.get(line_id, Decimal(0)) + amount
         found: dict[int, list[tuple[Any, Decimal]]] = {invoice_id: [] for invoice_id in ids}
-        for row in self.connection.execute(select(LINES).where(LINES.c.invoice_id.in_(ids))
-                                           .order_by(LINES.c.booked_on, LINES.c.id)):
+        for row in self.connection.execute(_LINES_OF, {"ids": ids}):
             found[row.invoice_id].append((row, paid.get(row.id, Decimal(0))))
         return found
 
@@ -155,7 +164,7 @@ class DebtRepository:
 
     def hand_over(self, invoice_id: int, agency: str, on: date) -> bool:
         """Mark the invoice `in_collection` with `agency`; False when it was handed over before."""
-        existing = self.connection.execute(select(COLLECTION).where(COLLECTION.c.invoice_id == invoice_id)).first()
+        existing = self.connection.execute(_COLLECTION_OF, {"invoice_id": invoice_id}).first()
         if existing is not None:
             if existing.status == "in_collection":
                 return False

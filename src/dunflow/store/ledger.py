@@ -13,6 +13,7 @@ from sqlalchemy import (
     Connection,
     Numeric,
     Select,
+    bindparam,
     cast,
     func,
     insert,
@@ -48,6 +49,13 @@ def chunks(items: list[T], size: int = CHUNK) -> Iterator[list[T]]:
 def _invoice_refs() -> Select[Any]:
     """What matching needs of an invoice: id, number, debtor, currency, due date."""
     return select(INVOICES.c.id, INVOICES.c.number, INVOICES.c.debtor_id, INVOICES.c.currency, INVOICES.c.due_date)
+
+
+# built once (a message's check before delivery runs it): reused, it is neither built nor compiled again
+_WITH_CASES = (select(INVOICES, CASES.c.state, CASES.c.policy_version_id)
+               .join(CASES, CASES.c.invoice_id == INVOICES.c.id)
+               .where(INVOICES.c.number.in_(bindparam("numbers", expanding=True)))
+               .order_by(INVOICES.c.due_date, INVOICES.c.number))
 
 
 class InvoiceRepository:
@@ -136,10 +144,7 @@ class InvoiceRepository:
 
     def with_cases(self, numbers: list[str]) -> list[Any]:
         """Invoices with their case's state and policy version, oldest due date first."""
-        return list(self.connection.execute(
-            select(INVOICES, CASES.c.state, CASES.c.policy_version_id)
-            .join(CASES, CASES.c.invoice_id == INVOICES.c.id).where(INVOICES.c.number.in_(numbers))
-            .order_by(INVOICES.c.due_date, INVOICES.c.number)))
+        return list(self.connection.execute(_WITH_CASES, {"numbers": list(numbers)}))
 
     # --- finding invoices a payment could mean ------------------------------------------------------
 
