@@ -137,7 +137,7 @@ def test_a_payment_of_exactly_the_total_due_matches_the_invoice_and_pays_it_thro
     bank = dunflow.file("bank.csv", "id,date,amount,currency,reference,payer_name\n"
                         "BK-T1,2026-01-31,1048.41,EUR,Thank you,Someone Else\n")
     out = json.loads(dunflow("import", "payments", bank, "--format", "json"))
-    assert out["payments"][0]["status"] == "matched" and out["payments"][0]["matched_by"] == "amount", out
+    assert out["payments"][0]["status"] == "matched" and out["payments"][0]["matched_by"] == "total due", out
     data = dunflow.invoice("L-1", "2026-01-31")
     assert (data["state"], data["total_due"], data["open_principal"]) == ("paid", "0.00", "0.00")
     assert charges_of(data) == [("fee", "2.50", "0.00", True), ("compensation", "40.00", "0.00", True),

@@ -413,12 +413,15 @@ class InvoiceFinder:
         # SQLite stores amounts as text: compared as numbers in SQL, then exactly as Decimal here.
         candidates = self.uow.invoices.refs_with_open_amount(record.currency, record.amount, CANCELLED, limit=3)
         rows = [row for row in candidates if row.open_amount == record.amount]
+        how = "amount"
         if len(rows) < 2:
             owing = self.uow.invoices.refs_that_may_owe_charges(record.currency, record.amount, CANCELLED)
             totals = debts(self.uow, [row.id for row in owing], record.booked_on)
-            rows += [row for row in owing if row.id in totals and totals[row.id].debt.total_due == record.amount]
+            by_total = [row for row in owing if row.id in totals and totals[row.id].debt.total_due == record.amount]
+            how = "total due" if by_total and not rows else how
+            rows += by_total
         if len(rows) == 1:
-            return Match((_ref(rows[0]),), rows[0].debtor_id, "amount")
+            return Match((_ref(rows[0]),), rows[0].debtor_id, how)
         if rows:
             return Match((), None, f"ambiguous: {len(rows)} or more open invoices of {record.amount}")
         return Match((), None, "no invoice number in the reference, no open invoice of this amount")
