@@ -29,7 +29,8 @@ def test_validate_github_format_escapes_messages_and_properties(tmp_path: Path, 
     line = next(line for line in result.stdout.splitlines() if line.startswith("::error "))
     properties, message = line[len("::error "):].split("::", 1)
     assert properties.startswith(f"file={str(broken).replace('%', '%25').replace(',', '%2C').replace(':', '%3A')},")
-    assert properties.endswith(",line=39,col=28,title=dunflow schema/enum")  # the value due_dat
+    at = next(n for n, text in enumerate(broken.read_text(encoding="utf-8").splitlines(), 1) if "due_dat}" in text)
+    assert properties.endswith(f",line={at},col=28,title=dunflow schema/enum")  # the value due_dat
     assert "\n" not in message and "%0Ahint: " in message  # the hint stays inside the one annotation
 
 

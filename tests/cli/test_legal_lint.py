@@ -12,6 +12,12 @@ FINAL = "    legal: final_notice        # it announces the hand-over\n"
 ACK = "acknowledge:\n  - {rule: consumer-final-notice, reason: the agency sends its own announcement first}\n"
 
 
+SHIPPED = Path(__file__).parents[2] / "policies" / "b2c-consumer.yaml"
+# the escalation's `to:` line, once the final notice's `legal:` line (before it) is taken out
+HANDOVER = next(n for n, line in enumerate(SHIPPED.read_text(encoding="utf-8").replace(FINAL, "").splitlines(), 1)
+                if line.strip() == "to: collection_agency")
+
+
 def run(project: Path, *args: str) -> Result:
     return CliRunner().invoke(main, ["--project", str(project), *args], catch_exceptions=False)
 
@@ -27,7 +33,7 @@ def test_a_broken_legal_rule_fails_validate_located(project_dir: Path) -> None:
     consumer_policy(project_dir, "")
     result = run(project_dir, "validate")
     assert result.exit_code == 1
-    assert ("policies/b2c-consumer.yaml:65:7: error: hand-over to collection_agency without a final notice "
+    assert (f"policies/b2c-consumer.yaml:{HANDOVER}:7: error: hand-over to collection_agency without a final notice "
             "[consumer-final-notice]") in result.stderr
 
 
@@ -39,9 +45,9 @@ def test_an_acknowledged_rule_is_reported_and_validate_passes(project_dir: Path)
            "its own announcement first) [consumer-final-notice]" in text.stderr
     assert text.stdout.strip() == "ok: 3 policies valid, 1 acknowledged"
     [problem] = json.loads(run(project_dir, "validate", "--format", "json").stdout)
-    assert (problem["rule"], problem["level"], problem["line"]) == ("consumer-final-notice", "acknowledged", 65)
+    assert (problem["rule"], problem["level"], problem["line"]) == ("consumer-final-notice", "acknowledged", HANDOVER)
     github = run(project_dir, "validate", "--format", "github").stdout
-    assert github.startswith("::notice file=policies/b2c-consumer.yaml,line=65,col=7,title=dunflow "
+    assert github.startswith(f"::notice file=policies/b2c-consumer.yaml,line={HANDOVER},col=7,title=dunflow "
                              "consumer-final-notice::")
 
 

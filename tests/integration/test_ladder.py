@@ -99,7 +99,8 @@ def test_a_payment_before_sending_withdraws_the_hand_over(dunflow: Dunflow) -> N
     for on in ("2026-09-15", "2026-09-29"):
         dunflow.day(on)
     dunflow.day("2026-10-14", send=False)
-    dunflow("payment", "add", "H-2", "800.00", "--date", "2026-10-14")
+    due = dunflow.invoice("H-2")["total_due"]  # the principal and the charges booked so far (b2b-standard charges)
+    dunflow("payment", "add", "H-2", due, "--date", "2026-10-14")
     dunflow("send", "--as-of", "2026-10-14")
     handover = [m for m in dunflow.messages() if m[1] == "handover"]
     assert handover and all(status == "cancelled" for _, _, status, _, _ in handover), handover
