@@ -156,13 +156,16 @@ class NoticeWriter:
         numbers = [line.number for line in notice.invoices]
         link = self.links.link(notice.key, numbers, debtor.code, step.id, self.as_of) if self.links else ""
         charges: tuple[ChargeLine, ...] = ()  # a policy that charges nothing costs the run no query (lines of an older version aside)
+        invoice_ids: list[int] = []
         if charges_anything(policy):
-            invoice_ids = self.uow.debts.invoice_ids_of_cases(notice.case_ids).values()
-            charges = charge_lines(self.uow, invoice_ids, self.as_of, record=True)
+            invoice_ids = list(self.uow.debts.invoice_ids_of_cases(notice.case_ids).values())
+            charges = charge_lines(self.uow, invoice_ids, self.as_of)
         facts = NoticeFacts(debtor, self.creditor, tuple(notice.invoices), step, policy, compiled.version,
                             self.as_of, language, notice.extra, payment_link=link, charges=charges)
         context = facts.context()
         rendered = self.templates.render(template, language, context)
+        if invoice_ids:  # rendered: now the audit trail may say what was not charged (a notice that fails says nothing)
+            charge_lines(self.uow, invoice_ids, self.as_of, record=True)
         deliveries = choose_channels(step, debtor)
         html = (self.templates.email_html(rendered, context)
                 if any(d.channel == "email" for d in deliveries) else None)
