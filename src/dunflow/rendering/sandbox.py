@@ -247,36 +247,33 @@ def _checked_filter(env: BoundedEnvironment, name: str, function: Any) -> Any:
             if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_TEXT:
                 raise TemplateLimit(f"filter '{name}': an argument of {value:,} is over the limit of {MAX_TEXT:,}")
 
-    if name == "format":
-        @wraps(function)
-        def checked(*args: Any, **kwargs: Any) -> Any:
-            env.step()
-            _check_ints(args)
+    extra = {"format": _format_arguments, "replace": _replace_arguments}.get(name)
+
+    @wraps(function)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        env.step()
+        _check_ints(args)
+        if kwargs:
             _check_ints(kwargs.values())
-            texts = [a for a in args if isinstance(a, str)]
-            if texts:
-                _check_format(texts[0], args)
-            return function(*args, **kwargs)
-    elif name == "replace":
-        @wraps(function)
-        def checked(*args: Any, **kwargs: Any) -> Any:
-            env.step()
-            _check_ints(args)
-            _check_ints(kwargs.values())
-            texts = [a for a in args if isinstance(a, str)]
-            if len(texts) >= 3:
-                _check_replace(texts[-3], texts[-2], texts[-1])
-            return function(*args, **kwargs)
-    else:
-        @wraps(function)
-        def checked(*args: Any, **kwargs: Any) -> Any:
-            env.step()
-            _check_ints(args)
-            if kwargs:
-                _check_ints(kwargs.values())
-            return function(*args, **kwargs)
+        if extra is not None:
+            extra(args)
+        return function(*args, **kwargs)
 
     return checked
+
+
+def _format_arguments(args: tuple[Any, ...]) -> None:
+    """`format` filter: the format string is its first text argument."""
+    texts = [a for a in args if isinstance(a, str)]
+    if texts:
+        _check_format(texts[0], args)
+
+
+def _replace_arguments(args: tuple[Any, ...]) -> None:
+    """`replace` filter: the text, old and new are its last three text arguments."""
+    texts = [a for a in args if isinstance(a, str)]
+    if len(texts) >= 3:
+        _check_replace(texts[-3], texts[-2], texts[-1])
 
 
 def _check_power(base: Any, exponent: Any) -> None:
