@@ -1,4 +1,4 @@
-"""`dunflow send` throughput: the file sink and SMTP to a local aiosmtpd, each against a minimal hand-written sender.
+"""`dunflow send` throughput: the file sink and SMTP to a local aiosmtpd (its own process), each against a minimal hand-written sender.
 
     python benchmarks/send.py [--files 5000] [--mails 1000] [--postgres]
 
@@ -30,7 +30,7 @@ from _common import pg_url  # noqa: E402
 from dunflow.bootstrap import Workspace  # noqa: E402
 from dunflow.delivery.channels import FileSink  # noqa: E402
 from dunflow.delivery.dispatch import SendSettings, send_pending  # noqa: E402
-from dunflow.delivery.smtp import SmtpChannel, build_mail  # noqa: E402
+from dunflow.delivery.smtp import SmtpChannel  # noqa: E402
 from dunflow.scaffold import init_project  # noqa: E402
 from dunflow.store.orm import OutboxMessage, table_of  # noqa: E402
 
@@ -39,11 +39,18 @@ SENDER = "Debitorenbuchhaltung <ar@muster.example>"
 
 
 class Sink:
-    def __init__(self) -> None:
-        self.count = 0
+    """Counts what arrived, in a counter shared with the benchmark process."""
+
+    def __init__(self, received: Any) -> None:
+        self.received = received
+
+    @property
+    def count(self) -> int:
+        return int(self.received.value)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.count += 1
+        with self.received.get_lock():
+            self.received.value += 1
         return "250 OK"
 
 
@@ -99,14 +106,32 @@ def bench_files(base: Path, url: str, count: int, db: str) -> None:
     report("hand-written file writer (no database)", count, time.perf_counter() - started)
 
 
+def serve_smtp(port: int, received: Any, ready: Any) -> None:
+    """The receiving server, in its own process: in a thread of the measured process it would share the
+    GIL with the sender and measure the two together."""
+    sink = Sink(received)
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        controller.stop()
+
+
 def bench_smtp(base: Path, url: str, count: int, db: str) -> None:
-    sink = Sink()
+    import multiprocessing
     import socket
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
+    context = multiprocessing.get_context("spawn")
+    counter, ready = context.Value("i", 0), context.Event()
+    server = context.Process(target=serve_smtp, args=(port, counter, ready), daemon=True)
+    server.start()
+    ready.wait(30)
+    sink = Sink(counter)
     try:
         ws, rows = workspace(base / "smtp", url, count)
         channel = SmtpChannel("127.0.0.1", port, SENDER, mode="plain")
@@ -119,11 +144,15 @@ def bench_smtp(base: Path, url: str, count: int, db: str) -> None:
         started = time.perf_counter()
         with smtplib.SMTP("127.0.0.1", port) as connection:
             for row in rows:
-                connection.send_message(build_mail(row, SENDER))
+                mail = (f"From: {SENDER}\r\nTo: {row['recipient']}\r\nSubject: {row['subject']}\r\n"
+                        f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                        f"Content-Transfer-Encoding: 8bit\r\n\r\n{row['body']}").encode()
+                connection.sendmail("ar@muster.example", [row["recipient"]], mail)
         report("hand-written smtplib sender (one connection, no database)", count, time.perf_counter() - started,
                received=sink.count - received)
     finally:
-        controller.stop()
+        server.terminate()
+        server.join()
 
 
 def main() -> None:

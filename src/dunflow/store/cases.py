@@ -79,6 +79,13 @@ _DUE_NUMBERS = (
     select(INVOICES.c.number).join(CASES, CASES.c.invoice_id == INVOICES.c.id)
     .join(ACTIONS, ACTIONS.c.case_id == CASES.c.id)
     .where(ACTIONS.c.message_key == bindparam("key"), ACTIONS.c.status == "queued", ACTIONS.c.kind != "lifted"))
+_MOVED_BY_MESSAGES, _MOVED_BY_MESSAGES_PG = (
+    select(ACTIONS.c.message_key, *_MOVED_BY_MESSAGE.selected_columns)
+    .join(CASES, CASES.c.id == ACTIONS.c.case_id).join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
+    .where(among, ACTIONS.c.status == "queued")
+    .order_by(CASES.c.id, ACTIONS.c.id.desc()).with_for_update(of=CASES)
+    for among in (ACTIONS.c.message_key.in_(bindparam("keys", expanding=True)),  # SQLite
+                  ACTIONS.c.message_key == any_(bindparam("keys", type_=ARRAY(String)))))  # PostgreSQL: one array
 # SET takes the columns given at execution (revision and the changed ones)
 _UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("case_id_"))
 
@@ -172,17 +179,9 @@ class CaseRepository:
         """`moved_by_message` for a batch of delivered messages in one query: message key → its rows."""
         if not keys:
             return {}
-        among = (ACTIONS.c.message_key == any_(bindparam(None, list(keys), type_=ARRAY(String)))
-                 if self.postgres else ACTIONS.c.message_key.in_(keys))
-        query = (select(ACTIONS.c.message_key, ACTIONS.c.to_state, CASES.c.id, CASES.c.state, CASES.c.resume_state,
-                        CASES.c.delivered_state, CASES.c.last_step_on, CASES.c.revision, CASES.c.repeats,
-                        CASES.c.policy_version_id, INVOICES.c.due_date, INVOICES.c.issue_date,
-                        INVOICES.c.id.label("invoice_id"))
-                 .join(CASES, CASES.c.id == ACTIONS.c.case_id).join(INVOICES, INVOICES.c.id == CASES.c.invoice_id)
-                 .where(among, ACTIONS.c.status == "queued")
-                 .order_by(CASES.c.id, ACTIONS.c.id.desc()).with_for_update(of=CASES))
+        query = _MOVED_BY_MESSAGES_PG if self.postgres else _MOVED_BY_MESSAGES
         moved: dict[str, list[Any]] = {}
-        for row in self.connection.execute(query):
+        for row in self.connection.execute(query, {"keys": list(keys)}):
             moved.setdefault(row.message_key, []).append(row)
         return moved
 

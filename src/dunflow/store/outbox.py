@@ -10,14 +10,22 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from dunflow.store.orm import DeliveryAttempt, OutboxMessage, table_of
+from dunflow.store.rows import insert_rows
 
 OUTBOX = table_of(OutboxMessage)
 ATTEMPTS = table_of(DeliveryAttempt)
 WAITING = ("pending", "claimed", "retry")  # not delivered yet, still on its way
 READY = ("pending", "retry")  # may be claimed once `next_attempt_at` has come
+
+# built once: a statement reused keeps its cache key, so it is not built and compiled again per delivery
+_FINISH_SENT = (update(OUTBOX).where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)), OUTBOX.c.status == "claimed",
+                                     OUTBOX.c.claimed_by == bindparam("worker"))
+                .values(status="sent", sent_at=bindparam("sent_at"), delivered_on=bindparam("delivered_on"),
+                        attempts=bindparam("attempts"), next_attempt_at=None, claimed_by=None, lease_until=None)
+                .returning(OUTBOX.c.id))
 
 
 class OutboxRepository:
@@ -115,15 +123,12 @@ class OutboxRepository:
         for message_id, attempts, delivered_on in sent:
             groups.setdefault((attempts, delivered_on), []).append(message_id)
         for (attempts, delivered_on), ids in groups.items():
-            finished |= set(self.connection.execute(update(OUTBOX).where(
-                OUTBOX.c.id.in_(ids), OUTBOX.c.status == "claimed", OUTBOX.c.claimed_by == worker).values(
-                status="sent", sent_at=at, delivered_on=delivered_on, attempts=attempts, next_attempt_at=None,
-                claimed_by=None, lease_until=None).returning(OUTBOX.c.id)).scalars())
+            finished |= set(self.connection.execute(_FINISH_SENT, dict(
+                ids=ids, worker=worker, sent_at=at, delivered_on=delivered_on, attempts=attempts)).scalars())
         return finished
 
     def record_attempts(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.connection.execute(insert(ATTEMPTS), rows)
+        insert_rows(self.connection, ATTEMPTS, rows)
 
     def attempts_of(self, message_id: int) -> list[Any]:
         return list(self.connection.execute(select(ATTEMPTS).where(ATTEMPTS.c.message_id == message_id)

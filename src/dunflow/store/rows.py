@@ -3,8 +3,8 @@
 SQLAlchemy's `execute(insert(table), dicts)` prepares every parameter of every row through its
 compiler and type machinery, which costs more than the database's own work for a run's actions and
 outbox rows. Here the statement is plain SQL text built from the table's own columns (never from a
-caller's string), the values go through the columns' own bind processors (so they are stored exactly
-as the ORM stores them: JSON, amounts as text on SQLite, …), and the rows are sent as tuples with
+caller's string; names quoted where the dialect needs it: `where` is one), the values go through the
+columns' own bind processors (so they are stored exactly as the ORM stores them: JSON, amounts as text on SQLite, …), and the rows are sent as tuples with
 `exec_driver_sql`, which keeps SQLAlchemy's error translation (a taken unique key is still an
 `IntegrityError`, so the unit of work still reports a `DuplicateWrite`). Columns a row leaves out get
 the column's scalar default, as an ORM insert would; rows of different shapes, or a left-out column with a
@@ -62,8 +62,9 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
             if values[i] is not None:
                 values[i] = processor(values[i])
         params.append(tuple(values))
-    mark = _mark(connection)
-    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
+    mark, quote = _mark(connection), connection.dialect.identifier_preparer.quote
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) "
+           f"VALUES ({', '.join([mark] * len(names))})")
     connection.exec_driver_sql(sql, params)
 
 
@@ -76,8 +77,8 @@ def update_rows(connection: Connection, table: Table, set_columns: Sequence[str]
     processors = [_processor(connection, table.c[name]) for name in (*set_columns, *where_columns)]
     params = [tuple(value if processor is None or value is None else processor(value)
                     for value, processor in zip(row, processors)) for row in rows]
-    mark = _mark(connection)
-    assignments = ", ".join([f"{name} = {mark}" for name in set_columns] + ([extra_set] if extra_set else []))
-    condition = " AND ".join(f"{name} = {mark}" for name in where_columns)
-    result = connection.exec_driver_sql(f"UPDATE {table.name} SET {assignments} WHERE {condition}", params)
+    mark, quote = _mark(connection), connection.dialect.identifier_preparer.quote
+    assignments = ", ".join([f"{quote(name)} = {mark}" for name in set_columns] + ([extra_set] if extra_set else []))
+    condition = " AND ".join(f"{quote(name)} = {mark}" for name in where_columns)
+    result = connection.exec_driver_sql(f"UPDATE {quote(table.name)} SET {assignments} WHERE {condition}", params)
     return int(result.rowcount)
