@@ -54,6 +54,17 @@ def _file(config: Mapping[str, Any], project: Project, store: Store | None = Non
     return FileSink(folder, project.creditor.email)
 
 
+def _ca_file(config: Mapping[str, Any], project: Project, name: str) -> str:
+    """The channel's `ca_file` (relative to the project folder) as a path that exists; "" for the system's CAs."""
+    if not config.get("ca_file"):
+        return ""
+    path = project.root / str(config["ca_file"])
+    if not path.is_file():
+        raise DunflowError(f"channel {name}: ca_file {path} does not exist",
+                           "give the PEM file of the CA that signed the server's certificate, relative to the project")
+    return str(path)
+
+
 def _smtp(config: Mapping[str, Any], project: Project, store: Store | None = None) -> Channel:
     from dunflow.delivery.smtp import SmtpChannel
 
@@ -65,7 +76,7 @@ def _smtp(config: Mapping[str, Any], project: Project, store: Store | None = Non
                            mode=mode, username=secret(config, "username_env", name),
                            password=secret(config, "password_env", name),
                            rate_per_second=float(config.get("rate_per_second", 0)),
-                           timeout=float(config.get("timeout", 30)))
+                           timeout=float(config.get("timeout", 30)), ca_file=_ca_file(config, project, name))
     except Exception as exc:  # noqa: BLE001 - PermanentFailure on a bad sender address
         if isinstance(exc, DunflowError):
             raise
@@ -100,7 +111,8 @@ TYPES: dict[str, ChannelType] = {
     "queue": ChannelType(_queue, {"due_days": int}),
     "file": ChannelType(_file, {"folder": str}),
     "smtp": ChannelType(_smtp, {"host": str, "port": int, "starttls": bool, "ssl": bool, "username_env": str,
-                                "password_env": str, "from": str, "rate_per_second": NUMBER, "timeout": NUMBER},
+                                "password_env": str, "from": str, "rate_per_second": NUMBER, "timeout": NUMBER,
+                                "ca_file": str},
                         ("host",)),
     "http": ChannelType(_http, {"url": str, "secret_env": str, "timeout": NUMBER, "rate_per_second": NUMBER,
                                 "max_segments": int}, ("url",)),

@@ -108,12 +108,13 @@ class SmtpChannel:
     record_each = True
 
     def __init__(self, host: str, port: int, sender: str, *, mode: str = "starttls", username: str = "",
-                 password: str = "", rate_per_second: float = 0, timeout: float = 30) -> None:
+                 password: str = "", rate_per_second: float = 0, timeout: float = 30, ca_file: str = "") -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         _single_address(sender, "from")  # a bad sender is a configuration error, found before anything is sent
         self.host, self.port, self.sender, self.mode = host, port, sender, mode
         self.username, self.password, self.timeout = username, password, timeout
+        self.ca_file = ca_file  # a relay with a certificate of the company's own CA: that CA's PEM file
         self.interval = 1.0 / rate_per_second if rate_per_second > 0 else 0.0
         self._next_slot = 0.0
         self._connection: smtplib.SMTP | None = None
@@ -157,18 +158,29 @@ class SmtpChannel:
         if self._connection is not None:
             return self._connection
         try:
+            context = ssl.create_default_context(cafile=self.ca_file or None)
             if self.mode == "ssl":
                 connection: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
-                                                            context=ssl.create_default_context())
+                                                            context=context)
             else:
                 connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
                 if self.mode == "starttls":
-                    connection.starttls(context=ssl.create_default_context())
+                    connection.starttls(context=context)
             if self.username:
                 connection.login(self.username, self.password)
-        except smtplib.SMTPAuthenticationError as exc:  # every message would fail the same way: stop the send
+        # every message would fail the same way: these stop the send, with what to change
+        except smtplib.SMTPAuthenticationError as exc:
             raise DunflowError(f"SMTP {self.host}:{self.port} refused the login ({exc.smtp_code})",
                                "check the user and password in the variables username_env / password_env name") from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise DunflowError(f"SMTP {self.host}:{self.port}: {exc}",
+                               "the server offers no STARTTLS: use its TLS port with ssl: true, or starttls: false "
+                               "only for a relay on this machine") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise DunflowError(f"SMTP {self.host}:{self.port}: the server's TLS certificate is not trusted "
+                               f"({exc.verify_message or exc.reason})",
+                               "if the relay's certificate comes from your company's own CA, set ca_file: to that "
+                               "CA's certificate (PEM) in the channel") from None
         except smtplib.SMTPResponseException as exc:
             raise _by_code(exc.smtp_code, exc.smtp_error, f"SMTP {self.host}:{self.port}", permanent=False) from None
         except (smtplib.SMTPException, OSError) as exc:
