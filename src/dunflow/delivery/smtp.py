@@ -21,10 +21,10 @@ from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
 from email.utils import format_datetime, formataddr, getaddresses, parseaddr
-from typing import Any
+from typing import Any, cast
 
 from dunflow.delivery.errors import PermanentFailure, TemporaryFailure
 from dunflow.errors import DunflowError
@@ -80,13 +80,20 @@ def build_mail(message: dict[str, Any], sender: str) -> Message:
     mail = MIMEMultipart("alternative", boundary=_boundary(str(message["key"]), body, html_text))
     mail["From"] = formataddr((from_name, from_address), charset="utf-8")
     mail["To"] = formataddr((to_name, to_address), charset="utf-8")
-    mail["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
+    # a Header object, which compat32 folds into encoded words itself (typeshed allows only str here)
+    mail["Subject"] = cast(str, Header(subject, "us-ascii" if subject.isascii() else "utf-8"))
     mail["Date"] = format_datetime(message["created_at"])
     mail["Message-ID"] = message_id(message["key"], from_address.rpartition("@")[2])
     mail["X-Dunflow-Key"] = "".join(c for c in str(message["key"]) if c.isprintable() and c.isascii())
-    mail.attach(MIMEText(body, "plain", _UTF8_QP))
-    mail.attach(MIMEText(html_text, "html", _UTF8_QP))
+    mail.attach(_text_part(body, "plain"))
+    mail.attach(_text_part(html_text, "html"))
     return mail
+
+
+def _text_part(text: str, subtype: str) -> Message:
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part.set_payload(text, _UTF8_QP)
+    return part
 
 
 def envelope_recipient(mail: Message) -> str:
