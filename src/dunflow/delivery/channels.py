@@ -13,7 +13,6 @@ empty; the file sink is for tests, dry runs and hand-offs, real delivery goes th
 """
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 import json
 import os
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dunflow.delivery.errors import PermanentFailure
-from dunflow.delivery.smtp import message_id
+from dunflow.delivery.mail import BARE_ADDRESS, compose, header_text
 
 
 class Channel(Protocol):
@@ -88,26 +87,9 @@ class FileSink:
         self.flush()
 
     def _eml(self, message: dict[str, Any]) -> bytes:
-        """An RFC 5322 text mail, built directly (the email package's header objects cost more than the rest of
-        a send); the Message-ID is derived from the key, as the SMTP channel's."""
-        key = str(message["key"])
-        headers = (("From", _address(self.sender or "dunflow@localhost", "sender")),
-                   ("To", _address(str(message["recipient"]), "recipient")),
-                   ("Subject", _text(str(message["subject"]), "subject")),
-                   ("Date", format_datetime(message["created_at"])),
-                   ("Message-ID", message_id(key, "dunflow.local")),
-                   ("X-Dunflow-Key", _text(key, "key")),
-                   ("MIME-Version", "1.0"))
-        body = _lines(str(message["body"]))
-        html = message.get("html")
-        if not html:  # plain text only: the common case, kept cheap
-            return ("".join(f"{name}: {value}\n" for name, value in headers) + PLAIN + "\n" + body).encode()
-        boundary = "=_dunflow_" + hashlib.sha256(key.encode()).hexdigest()[:24]  # never inside the parts' text
-        return ("".join(f"{name}: {value}\n" for name, value in headers)
-                + f'Content-Type: multipart/alternative; boundary="{boundary}"\n\n'
-                + f"--{boundary}\n{PLAIN}\n{body}--{boundary}\n"
-                + 'Content-Type: text/html; charset="utf-8"\nContent-Transfer-Encoding: 8bit\n\n'
-                + f"{_lines(str(html))}--{boundary}--\n").encode()
+        """The mail as text (8-bit, LF), Message-ID derived from the key as the SMTP channel's."""
+        return compose(message, _address(self.sender or "dunflow@localhost", "sender"),
+                       _address(str(message["recipient"]), "recipient"), domain="dunflow.local", wire=False)
 
     def _json(self, message: dict[str, Any]) -> bytes:
         fields = ("key", "channel", "recipient", "language", "template", "step", "subject", "body",
@@ -115,24 +97,10 @@ class FileSink:
         return json.dumps({f: message[f] for f in fields}, default=str, ensure_ascii=False, indent=2).encode()
 
 
-PLAIN = 'Content-Type: text/plain; charset="utf-8"\nContent-Transfer-Encoding: 8bit\n'
-
-
-def _lines(text: str) -> str:
-    """`text` with Unix line ends and a final one."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text if text.endswith("\n") else text + "\n"
-
-
-def _text(value: str, what: str) -> str:
-    """A header value: refused when it holds a line break (header injection), RFC 2047-encoded when not ASCII."""
-    if any(c in value for c in "\r\n\0"):
-        raise PermanentFailure(f"{what} contains a line break: refused, header injection")
-    return value if value.isascii() else Header(value, "utf-8").encode()
-
-
 def _address(value: str, what: str) -> str:
-    _text(value, what)
+    header_text(value, what)
+    if BARE_ADDRESS.fullmatch(value):
+        return value  # a bare address (most recipients) is its own header form
     return _formatted_address(value)
 
 

@@ -12,33 +12,18 @@ connection → temporary (the message is retried with backoff).
 """
 from __future__ import annotations
 
-import hashlib
 import html
 import smtplib
 import ssl
 import time
-from email.charset import QP, Charset
-from email.header import Header
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.nonmultipart import MIMENonMultipart
-from email.policy import compat32
-from email.utils import format_datetime, formataddr, getaddresses, parseaddr
-from typing import Any, cast
+from email.utils import formataddr, getaddresses, parseaddr
+from typing import Any
 
 from dunflow.delivery.errors import PermanentFailure, TemporaryFailure
+from dunflow.delivery.mail import BARE_ADDRESS, compose, message_id
 from dunflow.errors import DunflowError
 
 MODES = ("starttls", "ssl", "plain")
-
-_UTF8_QP = Charset("utf-8")
-_UTF8_QP.body_encoding = QP  # readable in the raw mail, unlike base64; 8-bit safe on every relay
-_WIRE = compat32.clone(linesep="\r\n")  # SMTP lines end in CRLF; smtplib sends bytes as they are
-
-
-def message_id(key: str, domain: str) -> str:
-    """`<hash-of-key@domain>`: the same for every attempt at one message, different for every message."""
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain or 'dunflow.local'}>"
 
 
 def html_part(text: str, language: str) -> str:
@@ -53,6 +38,8 @@ def _single_address(value: str, what: str) -> tuple[str, str]:
     """(display name, address) of a header value that must be exactly one address."""
     if any(c in value for c in "\r\n\0"):
         raise PermanentFailure(f"{what} contains a line break or NUL ({value!r}): refused, header injection")
+    if BARE_ADDRESS.fullmatch(value):
+        return "", value  # the common case, without the parser
     parsed = getaddresses([value])
     if len(parsed) != 1 or not parsed[0][1] or "@" not in parsed[0][1] or parsed[0][1].count("@") != 1:
         raise PermanentFailure(f"{what} {value!r} is not exactly one e-mail address")
@@ -63,49 +50,19 @@ def _single_address(value: str, what: str) -> tuple[str, str]:
     return name, address
 
 
-def build_mail(message: dict[str, Any], sender: str) -> Message:
-    """The mail for one outbox message, or PermanentFailure when a header value is unsafe.
-
-    Built with the `email.mime` classes (the compat32 policy): the header-registry API of `EmailMessage`
-    parses and refolds every header again when the mail is flattened, four times the cost of the whole
-    rest of a send. The header values are checked first (no line breaks), so nothing here relies on
-    folding to keep them apart."""
-    subject = str(message.get("subject") or "")
-    if any(c in subject for c in "\r\n\0"):
-        raise PermanentFailure("subject contains a line break: refused, header injection")
+def build_mail(message: dict[str, Any], sender: str) -> tuple[bytes, str]:
+    """The mail for one outbox message as it goes on the wire (CRLF, a text and an HTML part, quoted-printable
+    where needed) and its envelope recipient; PermanentFailure when a header value is unsafe."""
     from_name, from_address = _single_address(sender, "sender")
     to_name, to_address = _single_address(str(message.get("recipient") or "").strip(), "recipient")
-    body = str(message.get("body") or "")
-    html_text = message.get("html") or html_part(body, str(message.get("language") or ""))
-    mail = MIMEMultipart("alternative", boundary=_boundary(str(message["key"]), body, html_text))
-    mail["From"] = formataddr((from_name, from_address), charset="utf-8")
-    mail["To"] = formataddr((to_name, to_address), charset="utf-8")
-    # a Header object, which compat32 folds into encoded words itself (typeshed allows only str here)
-    mail["Subject"] = cast(str, Header(subject, "us-ascii" if subject.isascii() else "utf-8"))
-    mail["Date"] = format_datetime(message["created_at"])
-    mail["Message-ID"] = message_id(message["key"], from_address.rpartition("@")[2])
-    mail["X-Dunflow-Key"] = "".join(c for c in str(message["key"]) if c.isprintable() and c.isascii())
-    mail.attach(_text_part(body, "plain"))
-    mail.attach(_text_part(html_text, "html"))
-    return mail
+    html_text = message.get("html") or html_part(str(message.get("body") or ""), str(message.get("language") or ""))
+    mail = compose({**message, "html": html_text}, _header_address(from_name, from_address),
+                   _header_address(to_name, to_address), domain=from_address.rpartition("@")[2], wire=True)
+    return mail, to_address
 
 
-def _text_part(text: str, subtype: str) -> Message:
-    part = MIMENonMultipart("text", subtype, charset="utf-8")
-    part.set_payload(text, _UTF8_QP)
-    return part
-
-
-def envelope_recipient(mail: Message) -> str:
-    """The address in the mail's To header (one, checked when the mail was built)."""
-    return parseaddr(str(mail["To"]))[1]
-
-
-def _boundary(key: str, *parts: str) -> str | None:
-    """A boundary derived from the message's key, so every attempt sends the same bytes; None (a random one)
-    in the unlikely case that a part contains it."""
-    boundary = f"=_dunflow_{hashlib.sha256(key.encode()).hexdigest()[:32]}"
-    return None if any(boundary in part for part in parts) else boundary
+def _header_address(name: str, address: str) -> str:
+    return formataddr((name, address), charset="utf-8") if name else address
 
 
 class SmtpChannel:
@@ -128,14 +85,14 @@ class SmtpChannel:
         self._unreachable = ""  # once the server cannot be reached, the rest of this send fails fast
 
     def deliver(self, message: dict[str, Any]) -> str:
-        mail = build_mail(message, self.sender)
+        mail, recipient = build_mail(message, self.sender)
         if self._unreachable:
             raise TemporaryFailure(f"{self._unreachable} (not tried again in this send)")
         self._wait_for_slot()
         connection = self._connect()
         envelope_from = parseaddr(self.sender)[1]
         try:
-            refused = connection.sendmail(envelope_from, [envelope_recipient(mail)], mail.as_bytes(policy=_WIRE))
+            refused = connection.sendmail(envelope_from, [recipient], mail)
         except smtplib.SMTPRecipientsRefused as exc:
             code, answer = next(iter(exc.recipients.values()))
             raise _by_code(code, answer, "recipient refused") from None
@@ -152,7 +109,7 @@ class SmtpChannel:
         if refused:
             code, answer = next(iter(refused.values()))
             raise _by_code(code, answer, "recipient refused")
-        return f"smtp://{self.host}:{self.port} {mail['Message-ID']}"
+        return f"smtp://{self.host}:{self.port} {message_id(str(message['key']), envelope_from.rpartition('@')[2])}"
 
     def _wait_for_slot(self) -> None:
         if self.interval:
