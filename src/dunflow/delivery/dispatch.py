@@ -261,6 +261,7 @@ def _record(store: Store, worker: str, settings: SendSettings, outcomes: list[_O
             on: date) -> None:
     """One transaction: each outcome onto its message, an attempt row each, the ladder moved for the sent ones."""
     with store.writing() as uow:
+        uow.commit_lazily()  # a receipt lost with the database server is a repeat under the same Message-ID
         now = uow.clock.now()
         attempts: list[dict[str, Any]] = []
         delivered = [o for o in outcomes if o.failure is None]
