@@ -17,7 +17,7 @@ from dunflow.domain.debt import charges_anything
 from dunflow.domain.money import Money
 from dunflow.domain.notice import Creditor, NoticeFacts, invoice_line
 from dunflow.domain.policy import ESCALATED, NOT_DUNNED
-from dunflow.engine.charges import charge_lines
+from dunflow.engine.charges import charge_lines, debts
 from dunflow.engine.notices import debtor_from_row
 from dunflow.rendering.templates import TemplateStore
 from dunflow.store.uow import UnitOfWork
@@ -94,7 +94,7 @@ def _render_again(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
     link = links.link(notice_key, numbers, debtor.code, message["step"], as_of) if links else ""
     facts = NoticeFacts(debtor, creditor, lines, compiled.policy.step(message["step"]), compiled.policy,
                         compiled.version, as_of, message["language"], payment_link=link,
-                        charges=charge_lines(uow, [r.id for r in rows], as_of))
+                        charges=charge_lines(debts(uow, [r.id for r in rows], as_of).values()))
     context = facts.context()
     rendered = templates.render(message["template"], message["language"], context)
     html = templates.email_html(rendered, context) if message["channel"] == "email" else None

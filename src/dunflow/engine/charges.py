@@ -16,7 +16,7 @@ leaves the interest out and says why (`refusal`), so no run, notice or statement
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, Iterable
@@ -48,11 +48,13 @@ class InvoiceDebt:
     debt: Debt
     accrual: Accrual | None
     refusal: str = ""  # why interest could not be computed (a day without a known rate), else ""
+    refusal_key: str = ""  # what the refusal's audit entry is kept once per (the day without a rate, or "law")
+    facts: Any = field(default=None, repr=False, compare=False)  # the invoice's facts row, for that audit entry
 
 
 def debts(uow: UnitOfWork, invoice_ids: Iterable[int], as_of: date, *, record: bool = False) -> dict[int, InvoiceDebt]:
-    """The debts of these invoices as of `as_of`. `record`: write an audit entry for interest that could not be
-    computed (a writing unit of work)."""
+    """The debts of these invoices as of `as_of`, read in three queries however many there are. `record`: write
+    an audit entry for interest that could not be computed (a writing unit of work; see `note_refusals`)."""
     ids = list(invoice_ids)
     facts = uow.debts.facts(ids)
     lines = uow.debts.lines_of(ids)
@@ -62,7 +64,7 @@ def debts(uow: UnitOfWork, invoice_ids: Iterable[int], as_of: date, *, record: b
             Line(line.id, line.kind, line.step, line.amount, paid, line.booked_on, dict(line.basis or {}))
             for line, paid in lines.get(invoice_id, [])))
         charges = uow.versions.compiled(row.policy_version_id).policy.charges
-        accrual, refusal = None, ""
+        accrual, refusal, refusal_key = None, "", ""
         if row.state != CANCELLED:
             try:
                 start = interest_start(charges, row.due_date, row.first_notice_on, row.debtor_type)
@@ -70,13 +72,20 @@ def debts(uow: UnitOfWork, invoice_ids: Iterable[int], as_of: date, *, record: b
                                            uow.store.rates())
             except LawRefusal as refused:
                 refusal = f"interest not charged: {refused.message}" + (f"; {refused.hint}" if refused.hint else "")
-                if record:
-                    skip_key = refused.day.isoformat() if isinstance(refused, MissingRate) else "law"
-                    _skip(uow, row, "interest", "", as_of, refusal, f"{skip_key}")
+                refusal_key = refused.day.isoformat() if isinstance(refused, MissingRate) else "law"
         debt = booked if accrual is None or accrual.amount <= 0 else booked.with_line(
             Line(None, "interest", "", accrual.amount, accrual.amount * 0, as_of, accrual.basis))
-        found[invoice_id] = InvoiceDebt(invoice_id, row.number, row.case_id, debt, accrual, refusal)
+        found[invoice_id] = InvoiceDebt(invoice_id, row.number, row.case_id, debt, accrual, refusal, refusal_key, row)
+    if record:
+        note_refusals(uow, found.values(), as_of)
     return found
+
+
+def note_refusals(uow: UnitOfWork, items: Iterable[InvoiceDebt], as_of: date) -> None:
+    """The audit entry `charge_skipped` for each debt whose interest could not be computed (once per reason)."""
+    for item in items:
+        if item.refusal:
+            _skip(uow, item.facts, "interest", "", as_of, item.refusal, item.refusal_key)
 
 
 def book_interest(uow: UnitOfWork, invoice_id: int, on: date, why: str) -> InvoiceDebt | None:
@@ -214,12 +223,10 @@ def _book_collection_costs(uow: UnitOfWork, invoices: list[Any], policy: Policy,
                    "explanation": result.explanation}, f"collection_costs:{facts.id}")
 
 
-def charge_lines(uow: UnitOfWork, invoice_ids: Iterable[int], as_of: date, *, record: bool = False
-                 ) -> tuple[ChargeLine, ...]:
-    """The open charges of these invoices for a notice: booked lines, and interest accrued to `as_of`."""
-    found = debts(uow, invoice_ids, as_of, record=record)
+def charge_lines(items: Iterable[InvoiceDebt]) -> tuple[ChargeLine, ...]:
+    """The open charges of these debts for a notice: booked lines, and interest accrued (by invoice number)."""
     lines: list[ChargeLine] = []
-    for item in sorted(found.values(), key=lambda d: d.number):
+    for item in sorted(items, key=lambda d: d.number):
         cur = item.debt.currency
         lines += [ChargeLine(item.number, line.kind, line.step, Money(line.amount, cur), Money(line.open, cur),
                              accrued=line.line_id is None) for line in item.debt.lines if line.open > 0]

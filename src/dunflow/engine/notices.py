@@ -27,7 +27,7 @@ from dunflow.domain.notice import (
 )
 from dunflow.domain.policy import Step
 from dunflow.engine.advance import Outcome
-from dunflow.engine.charges import charge_lines
+from dunflow.engine.charges import InvoiceDebt, charge_lines, debts, note_refusals
 from dunflow.engine.grouping import Lifter, group_key
 from dunflow.errors import DunflowError
 from dunflow.rendering.templates import TemplateStore
@@ -85,10 +85,11 @@ class NoticeWriter:
         grouped notice lifted to its step (the caller records and saves them like its own)."""
         notices, companions = self.notices(outcomes)
         debtors = self._debtors({n.debtor_id for n in notices})
+        charged = self._debts(notices)
         messages = Messages(companions=companions)
         for notice in notices:
             try:
-                self._render(notice, debtors[notice.debtor_id], messages)
+                self._render(notice, debtors[notice.debtor_id], messages, charged)
             except DunflowError as exc:  # one bad notice: its cases are left behind, the others go on
                 messages.failed.update(dict.fromkeys(notice.case_ids, exc))
         messages.companions = [o for o in companions if o.facts.case_id not in messages.failed]
@@ -145,7 +146,20 @@ class NoticeWriter:
     def _debtors(self, ids: Iterable[int]) -> dict[int, Debtor]:
         return {debtor_id: debtor_from_row(row) for debtor_id, row in self.uow.invoices.debtors_by_id(ids).items()}
 
-    def _render(self, notice: Notice, debtor: Debtor, messages: Messages) -> None:
+    def _debts(self, notices: list[Notice]) -> dict[int, list[InvoiceDebt]]:
+        """Per case of a notice whose policy charges anything: its invoice's debt as of the run date, for the whole
+        batch in a few queries (a policy that charges nothing costs the run no query)."""
+        case_ids = [case_id for notice in notices
+                    if charges_anything(self.versions.compiled(notice.policy_version_id).policy)
+                    for case_id in notice.case_ids]
+        if not case_ids:
+            return {}
+        invoice_of = self.uow.debts.invoice_ids_of_cases(case_ids)
+        found = debts(self.uow, invoice_of.values(), self.as_of)
+        return {case_id: [found[invoice_id]] for case_id, invoice_id in invoice_of.items() if invoice_id in found}
+
+    def _render(self, notice: Notice, debtor: Debtor, messages: Messages, charged: dict[int, list[InvoiceDebt]]
+                ) -> None:
         if notice.email:  # the invoice's own contact comes before the debtor's
             debtor = replace(debtor, email=notice.email)
         compiled = self.versions.compiled(notice.policy_version_id)
@@ -155,17 +169,13 @@ class NoticeWriter:
         template = self.templates.variant(step.template, language, debtor.country)  # law by country
         numbers = [line.number for line in notice.invoices]
         link = self.links.link(notice.key, numbers, debtor.code, step.id, self.as_of) if self.links else ""
-        charges: tuple[ChargeLine, ...] = ()  # a policy that charges nothing costs the run no query (lines of an older version aside)
-        invoice_ids: list[int] = []
-        if charges_anything(policy):
-            invoice_ids = list(self.uow.debts.invoice_ids_of_cases(notice.case_ids).values())
-            charges = charge_lines(self.uow, invoice_ids, self.as_of)
+        owed = [item for case_id in notice.case_ids for item in charged.get(case_id, ())]
+        charges = charge_lines(owed)
         facts = NoticeFacts(debtor, self.creditor, tuple(notice.invoices), step, policy, compiled.version,
                             self.as_of, language, notice.extra, payment_link=link, charges=charges)
         context = facts.context()
         rendered = self.templates.render(template, language, context)
-        if invoice_ids:  # rendered: now the audit trail may say what was not charged (a notice that fails says nothing)
-            charge_lines(self.uow, invoice_ids, self.as_of, record=True)
+        note_refusals(self.uow, owed, self.as_of)  # rendered: now the audit trail may say what was not charged
         deliveries = choose_channels(step, debtor)
         html = (self.templates.email_html(rendered, context)
                 if any(d.channel == "email" for d in deliveries) else None)
