@@ -71,11 +71,8 @@ class OutboxRepository:
             claim = claim.where(OUTBOX.c.id == picked.c.id)
         else:
             claim = claim.where(OUTBOX.c.id.in_(chosen.scalar_subquery()))
-        claimed = self.connection.execute(claim.where(self._ready(now)).returning(OUTBOX.c.id)).scalars().all()
-        if not claimed:
-            return []
-        rows = self.connection.execute(select(OUTBOX).where(OUTBOX.c.id.in_(list(claimed))).order_by(OUTBOX.c.id))
-        return [dict(row._mapping) for row in rows]
+        rows = self.connection.execute(claim.where(self._ready(now)).returning(*OUTBOX.c))  # claimed, as they are now
+        return sorted((dict(row._mapping) for row in rows), key=lambda row: row["id"])
 
     def renew(self, ids: list[int], worker: str, lease_until: datetime) -> None:
         """Extend `worker`'s lease on messages it still holds (a batch that takes long to deliver)."""
