@@ -61,6 +61,7 @@ escalation:
 
 class Dunflow:
     def __init__(self, project: Path, database: str, files: Path) -> None:
+        self.project = project
         self.base = ["--project", str(project), "--database", database]
         self.files = files
 
@@ -305,3 +306,17 @@ def test_a_notice_is_rendered_again_when_a_payment_paid_only_charges_before_it_w
     body = next(row[0] for row in query(database_url, "SELECT body FROM outbox WHERE step = 'final-notice' "
                                                       "AND body LIKE '%L-1%'"))
     assert "32.50" in body and "40.00" not in body
+
+
+def test_a_notice_whose_charges_did_not_change_goes_out_as_rendered_without_rendering_it_again(
+        dunflow: Dunflow, database_url: str) -> None:
+    dunflow("run", "--as-of", "2026-01-26", "--send")  # fee and compensation booked
+    dunflow("run", "--as-of", "2026-02-09")  # the final notice is queued showing them
+    queued = query(database_url, "SELECT id, body, charges_digest FROM outbox WHERE status = 'pending'")
+    assert queued and all(digest for _, _, digest in queued)
+    for template in dunflow.project.glob("templates/*/b2b/final-notice.j2"):  # rendering it again would now fail
+        template.write_text("{% block subject %}{{ broken( }}{% endblock %}", encoding="utf-8")
+    sent = json.loads(dunflow("send", "--as-of", "2026-02-09", "--format", "json"))
+    assert sent["sent"] == len(queued) and sent["rerendered"] == 0
+    after = {row[0]: row[1:] for row in query(database_url, "SELECT id, body, charges_digest, last_error FROM outbox")}
+    assert all(after[id_][:2] == (body, digest) and "re-rendered" not in after[id_][2] for id_, body, digest in queued)

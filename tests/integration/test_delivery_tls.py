@@ -155,3 +155,12 @@ def test_a_missing_ca_file_is_named_before_anything_is_sent(
     cli = project(project_dir, database_url, pki, starttls_server, monkeypatch, starttls=True, ca_file="nope.pem")
     refused = cli("send", code=1)
     assert "ca_file" in refused.output and "nope.pem" in refused.output and receiver.mails == []
+
+
+def test_a_login_the_server_does_not_offer_says_so_rather_than_blaming_tls(
+        project_dir: Path, database_url: str, pki: Path, receiver: TlsReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    for port in serve(receiver):  # no authenticator: the server offers no AUTH
+        cli = project(project_dir, database_url, pki, port, monkeypatch, starttls=False)
+        refused = cli("send", code=1)
+        assert "AUTH" in refused.output and "username_env" in refused.output and "STARTTLS:" not in refused.output
+        assert receiver.mails == []

@@ -205,7 +205,7 @@ def _checked(uow: UnitOfWork, worker: str, message: dict[str, Any], refresher: R
     if isinstance(verdict, Refreshed):
         changes = dict(subject=verdict.subject, body=verdict.body, html=verdict.html,
                        invoice_numbers=verdict.invoice_numbers, open_amounts=verdict.open_amounts,
-                       last_error=verdict.note)
+                       charges_digest=verdict.charges_digest, last_error=verdict.note)
         uow.outbox.change(message["id"], changes)
         message.update(changes)
         report.rerendered += 1

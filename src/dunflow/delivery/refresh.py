@@ -10,12 +10,13 @@ escalation stays due while its invoice is escalated and open.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from dunflow.domain.links import PaymentLinks
 from dunflow.domain.debt import charges_anything
 from dunflow.domain.money import Money
-from dunflow.domain.notice import Creditor, NoticeFacts, invoice_line
+from dunflow.domain.notice import ChargeLine, Creditor, NoticeFacts, charges_digest, invoice_line
 from dunflow.domain.policy import ESCALATED, NOT_DUNNED
 from dunflow.engine.charges import charge_lines, debts
 from dunflow.engine.notices import debtor_from_row
@@ -38,6 +39,7 @@ class Refreshed:
     open_amounts: dict[str, str]
     note: str
     html: str | None = None  # the e-mail's HTML part, rendered again with the text
+    charges_digest: str | None = None  # of the charges the new text shows
 
 
 def refresh(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
@@ -52,8 +54,12 @@ def refresh(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
     if current == rendered_with:
         if not rows or not charges_anything(uow.versions.compiled(rows[0].policy_version_id).policy):
             return True
-        # a payment may have paid charges without touching the principal: the text says whether it still holds
-        again = _render_again(uow, templates, creditor, message, [r for r in rows if r.number in current])
+        # a payment may have paid charges without touching the principal, a charge may have been booked since:
+        # the text is rendered again only when the charges differ from those it was rendered with
+        still = [r for r in rows if r.number in current]
+        if message.get("charges_digest") == charges_digest(_charges(uow, still, message["created_on"])):
+            return True
+        again = _render_again(uow, templates, creditor, message, still)
         return True if (again.subject, again.body) == (message["subject"], message["body"]) else again
     if not current:
         return None
@@ -62,6 +68,11 @@ def refresh(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
         return Withdrawn(f"{', '.join(sorted(due))} no longer due it; {', '.join(current)} "
                          f"{'is' if len(current) == 1 else 'are'} due no notice of this step yet")
     return _render_again(uow, templates, creditor, message, [r for r in rows if r.number in current], links)
+
+
+def _charges(uow: UnitOfWork, rows: list[Any], as_of: date) -> tuple[ChargeLine, ...]:
+    """The open charges of these invoices (rows with `id`) as a notice of `as_of` shows them."""
+    return charge_lines(debts(uow, [r.id for r in rows], as_of).values())
 
 
 def _is_escalation(uow: UnitOfWork, message: dict[str, Any], rows: list[Any]) -> bool:
@@ -92,12 +103,13 @@ def _render_again(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
     notice_key = str(message["key"]).rsplit(":", 1)[0]  # the message key is the notice's key + ":" + channel
     numbers = [line.number for line in lines]
     link = links.link(notice_key, numbers, debtor.code, message["step"], as_of) if links else ""
+    charges = _charges(uow, rows, as_of)
     facts = NoticeFacts(debtor, creditor, lines, compiled.policy.step(message["step"]), compiled.policy,
                         compiled.version, as_of, message["language"], payment_link=link,
-                        charges=charge_lines(debts(uow, [r.id for r in rows], as_of).values()))
+                        charges=charges)
     context = facts.context()
     rendered = templates.render(message["template"], message["language"], context)
     html = templates.email_html(rendered, context) if message["channel"] == "email" else None
     amounts = {line.number: str(line.open_amount.amount) for line in lines}
     return Refreshed(rendered.subject, rendered.body, [line.number for line in lines], amounts,
-                     f"re-rendered before delivery: open amounts changed since {as_of}", html)
+                     f"re-rendered before delivery: open amounts changed since {as_of}", html, charges_digest(charges))

@@ -136,10 +136,12 @@ class SmtpChannel:
         except smtplib.SMTPAuthenticationError as exc:
             raise DunflowError(f"SMTP {self.host}:{self.port} refused the login ({exc.smtp_code})",
                                "check the user and password in the variables username_env / password_env name") from None
-        except smtplib.SMTPNotSupportedError as exc:
-            raise DunflowError(f"SMTP {self.host}:{self.port}: {exc}",
-                               "the server offers no STARTTLS: use its TLS port with ssl: true, or starttls: false "
-                               "only for a relay on this machine") from None
+        except smtplib.SMTPNotSupportedError as exc:  # no STARTTLS, or no AUTH on this connection
+            hint = ("the server offers no STARTTLS: use its TLS port with ssl: true, or starttls: false only for a "
+                    "relay on this machine" if "STARTTLS" in str(exc) else
+                    "the server offers no login here: drop username_env/password_env for a relay that needs none, "
+                    "or connect with starttls: true / ssl: true if it takes logins only over TLS")
+            raise DunflowError(f"SMTP {self.host}:{self.port}: {exc}", hint) from None
         except ssl.SSLCertVerificationError as exc:
             raise DunflowError(f"SMTP {self.host}:{self.port}: the server's TLS certificate is not trusted "
                                f"({exc.verify_message or exc.reason})",

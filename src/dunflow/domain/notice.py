@@ -6,6 +6,8 @@ send time.
 """
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -64,6 +66,14 @@ class ChargeLine:
     amount: Money
     open: Money
     accrued: bool = False
+
+
+def charges_digest(charges: tuple[ChargeLine, ...]) -> str:
+    """A short fingerprint of the charges a notice shows: `send` compares it with today's charges and renders the
+    text again only when they differ (a payment that paid a fee, a charge booked since), not for every message."""
+    text = "|".join(f"{c.invoice};{c.kind};{c.step};{c.amount.amount};{c.open.amount};{c.amount.currency};{c.accrued}"
+                    for c in charges)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

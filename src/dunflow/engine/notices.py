@@ -22,6 +22,7 @@ from dunflow.domain.notice import (
     Delivery,
     InvoiceLine,
     NoticeFacts,
+    charges_digest,
     choose_channels,
     invoice_line,
 )
@@ -185,7 +186,7 @@ class NoticeWriter:
                 key=key, debtor_id=notice.debtor_id, channel=delivery.channel,
                 recipient=recipient(delivery, debtor, step), language=language, template=template,
                 step=step.id, subject=rendered.subject, body=rendered.body,
-                html=html if delivery.channel == "email" else None,
+                html=html if delivery.channel == "email" else None, charges_digest=charges_digest(charges),
                 invoice_numbers=[line.number for line in notice.invoices],
                 open_amounts={line.number: str(line.open_amount.amount) for line in notice.invoices}, status="pending",
                 created_on=self.as_of, created_at=self.now, attempts=0, routing=delivery.reason))

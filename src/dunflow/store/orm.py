@@ -131,6 +131,8 @@ class OutboxMessage(Base):
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     html: Mapped[str | None] = mapped_column(Text, nullable=True)  # e-mail: the HTML part (templates/email-layout.html.j2)
+    # the charges the text was rendered with (`domain.notice.charges_digest`); NULL: rendered before it was kept
+    charges_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     invoice_numbers: Mapped[list[str]] = mapped_column(JSON)
     open_amounts: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)  # as rendered; checked before sending
     routing: Mapped[str] = mapped_column(Text, default="")
