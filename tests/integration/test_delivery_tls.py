@@ -1,11 +1,14 @@
-"""E-mail over TLS to a real SMTP server (aiosmtpd with a certificate of a CA made for the test): STARTTLS and
-implicit TLS deliver, an untrusted certificate or a server without STARTTLS stops the send with what to change,
-and a refused login (535) stops it too, without printing the secret."""
+"""TLS against real servers with a certificate of a CA made for the test: e-mail to aiosmtpd (STARTTLS and
+implicit TLS deliver; an untrusted certificate, a server without STARTTLS or AUTH, a refused login (535) stop the
+send with what to change, the secret never printed) and webhooks to an HTTPS server (delivered with `ca_file`,
+stopped without it)."""
 from __future__ import annotations
 
 import shutil
 import ssl
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -164,3 +167,62 @@ def test_a_login_the_server_does_not_offer_says_so_rather_than_blaming_tls(
         refused = cli("send", code=1)
         assert "AUTH" in refused.output and "username_env" in refused.output and "STARTTLS:" not in refused.output
         assert receiver.mails == []
+
+
+# --- webhooks over HTTPS ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def https_hook(pki: Path) -> Iterator[tuple[list[str], int]]:
+    """A real HTTPS server with the test CA's certificate; keeps the Idempotency-Key of each request."""
+    keys: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            keys.append(self.headers["Idempotency-Key"])
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = server_context(pki).wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield keys, server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def webhook_project(project_dir: Path, database_url: str, pki: Path, port: int, monkeypatch: pytest.MonkeyPatch,
+                    extra: str = "") -> Cli:
+    shutil.copy(pki / "ca.pem", project_dir / "hook-ca.pem")
+    with (project_dir / "dunflow.yaml").open("a", encoding="utf-8") as config:
+        config.write("channels:\n  webhook: {type: http, url: 'https://127.0.0.1:%d/hook', secret_env: "
+                     "DUNFLOW_TEST_HOOK_SECRET%s}\n" % (port, extra))
+    monkeypatch.setenv("DUNFLOW_TEST_HOOK_SECRET", "hook-secret")
+    cli = Cli(project_dir, database_url)
+    cli("import", "debtors", str(project_dir / "debtors.csv"))
+    seed(cli, 3, channel="webhook", recipient="erp-{}")
+    return cli
+
+
+def test_a_webhook_over_https_with_the_servers_own_ca_is_delivered_once_each(
+        project_dir: Path, database_url: str, pki: Path, https_hook: tuple[list[str], int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    keys, port = https_hook
+    cli = webhook_project(project_dir, database_url, pki, port, monkeypatch, ", ca_file: hook-ca.pem")
+    assert cli.json("send")["sent"] == 3
+    assert sorted(keys) == ["seed:0", "seed:1", "seed:2"]
+
+
+def test_a_webhook_certificate_nobody_trusts_stops_the_send_and_says_to_set_ca_file(
+        project_dir: Path, database_url: str, pki: Path, https_hook: tuple[list[str], int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    keys, port = https_hook
+    cli = webhook_project(project_dir, database_url, pki, port, monkeypatch)
+    refused = cli("send", code=1)
+    assert "certificate is not trusted" in refused.output and "ca_file" in refused.output and keys == []
+    assert cli.query("SELECT status, attempts FROM outbox") == [("pending", 0)] * 3

@@ -15,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 import time
 import urllib.error
 import urllib.request
 from typing import Any, Callable
 
 from dunflow.delivery.errors import PermanentFailure, TemporaryFailure
+from dunflow.errors import DunflowError
 
 FIELDS = ("key", "channel", "recipient", "language", "template", "step", "subject", "body", "invoice_numbers",
           "created_on")
@@ -40,8 +42,10 @@ class HttpChannel:
     record_each = True
 
     def __init__(self, url: str, secret: str, *, timeout: float = 10, rate_per_second: float = 0,
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] = time.time, ca_file: str = "") -> None:
         self.url, self.secret, self.timeout, self.now = url, secret, timeout, now
+        # https: the certificate and host name are always verified, against the system's CAs or `ca_file`'s
+        self.context = ssl.create_default_context(cafile=ca_file or None) if url.startswith("https://") else None
         self.interval = 1.0 / rate_per_second if rate_per_second > 0 else 0.0
         self._next_slot = 0.0
         self._unreachable = ""  # after a network error or timeout the rest of this send fails fast
@@ -62,7 +66,8 @@ class HttpChannel:
                 time.sleep(wait)
             self._next_slot = max(time.monotonic(), self._next_slot) + self.interval
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310 - http(s) checked
+            with urllib.request.urlopen(request, timeout=self.timeout,  # noqa: S310 - http(s) checked
+                                        context=self.context) as answer:
                 status = answer.status
         except urllib.error.HTTPError as exc:
             text = exc.read(300).decode(errors="replace").strip()
@@ -70,7 +75,15 @@ class HttpChannel:
             if exc.code >= 500 or exc.code in RETRYABLE:
                 raise TemporaryFailure(reason) from None
             raise PermanentFailure(reason) from None
-        except (urllib.error.URLError, OSError) as exc:
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, ssl.SSLCertVerificationError):  # every message would fail the same way
+                raise DunflowError(f"{self.url}: the server's TLS certificate is not trusted "
+                                   f"({exc.reason.verify_message or exc.reason.reason})",
+                                   "if it comes from your company's own CA, set ca_file: to that CA's certificate "
+                                   "(PEM) in the channel") from None
+            self._unreachable = f"{self.url}: {getattr(exc, 'reason', exc)}"
+            raise TemporaryFailure(self._unreachable) from None
+        except OSError as exc:
             self._unreachable = f"{self.url}: {getattr(exc, 'reason', exc)}"
             raise TemporaryFailure(self._unreachable) from None
         return f"{self.url} {status}"

@@ -89,7 +89,8 @@ def _http(config: Mapping[str, Any], project: Project, store: Store | None = Non
 
     name = str(config.get("_name", "webhook"))
     return HttpChannel(str(config["url"]), secret(config, "secret_env", name),
-                       timeout=float(config.get("timeout", 10)), rate_per_second=float(config.get("rate_per_second", 0)))
+                       timeout=float(config.get("timeout", 10)), rate_per_second=float(config.get("rate_per_second", 0)),
+                       ca_file=_ca_file(config, project, name))
 
 
 def _pdf(config: Mapping[str, Any], project: Project, store: Store | None = None) -> Channel:
@@ -115,7 +116,7 @@ TYPES: dict[str, ChannelType] = {
                                 "ca_file": str},
                         ("host",)),
     "http": ChannelType(_http, {"url": str, "secret_env": str, "timeout": NUMBER, "rate_per_second": NUMBER,
-                                "max_segments": int}, ("url",)),
+                                "max_segments": int, "ca_file": str}, ("url",)),
 }
 
 
