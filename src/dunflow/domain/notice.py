@@ -7,7 +7,6 @@ send time.
 from __future__ import annotations
 
 import hashlib
-
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
