@@ -106,18 +106,13 @@ def project(project_dir: Path, database_url: str, pki: Path, port: int, monkeypa
     return cli
 
 
-def test_starttls_with_the_relays_own_ca_delivers_every_mail_encrypted_after_login(
-        project_dir: Path, database_url: str, pki: Path, starttls_server: int, receiver: TlsReceiver,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    cli = project(project_dir, database_url, pki, starttls_server, monkeypatch, starttls=True, ca_file="relay-ca.pem")
-    assert cli.json("send")["sent"] == 3
-    assert len(receiver.mails) == 3 and receiver.encrypted == [True] * 3
-
-
-def test_implicit_tls_on_the_ssl_port_delivers(
-        project_dir: Path, database_url: str, pki: Path, ssl_server: int, receiver: TlsReceiver,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    cli = project(project_dir, database_url, pki, ssl_server, monkeypatch, ssl=True, ca_file="relay-ca.pem")
+@pytest.mark.parametrize(("server", "mode"), [("starttls_server", "starttls"), ("ssl_server", "ssl")])
+def test_tls_with_the_relays_own_ca_delivers_every_mail_encrypted_after_login(
+        project_dir: Path, database_url: str, pki: Path, receiver: TlsReceiver, monkeypatch: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest, server: str, mode: str) -> None:
+    """STARTTLS on the submission port, and implicit TLS on the SSL port."""
+    port = request.getfixturevalue(server)
+    cli = project(project_dir, database_url, pki, port, monkeypatch, ca_file="relay-ca.pem", **{mode: True})
     assert cli.json("send")["sent"] == 3
     assert len(receiver.mails) == 3 and receiver.encrypted == [True] * 3
 
