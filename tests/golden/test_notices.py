@@ -90,3 +90,16 @@ def test_the_email_layout_wraps_a_notice_as_recorded_with_the_policys_branding()
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(html, encoding="utf-8")
     assert html == golden.read_text(encoding="utf-8")
+
+
+def test_the_layout_sees_each_paragraph_as_lines_text_and_escaped_html(tmp_path: Path) -> None:
+    from dunflow.rendering.templates import Rendered, TemplateStore
+
+    (tmp_path / "email-layout.html.j2").write_text(
+        "{% for p in paragraphs %}[{{ p.table }}|{{ p.lines|join('/') }}|{{ p.text }}|{{ p.html }}]{% endfor %}",
+        encoding="utf-8")
+    body = "Dear <Alpha & Co>,\nsecond line\n\nR-1   10.00 EUR\nR-2   5.00 EUR\n"
+    html = TemplateStore(tmp_path).email_html(Rendered("S", body, "en", "t"), {})
+    assert html == ("[False|Dear &lt;Alpha &amp; Co&gt;,/second line|Dear &lt;Alpha &amp; Co&gt;,\nsecond line|"
+                    "Dear &lt;Alpha &amp; Co&gt;,<br>second line]"
+                    "[True|R-1   10.00 EUR/R-2   5.00 EUR|R-1   10.00 EUR\nR-2   5.00 EUR|R-1   10.00 EUR<br>R-2   5.00 EUR]")

@@ -40,3 +40,29 @@ def test_the_notice_data_fields_read_as_before(tmp_path: Path) -> None:
                            "{{ debtor.reachable_by('email') }} {{ '{}'.format(debtor.code) }}").render(line=LINE,
                                                                                                       debtor=DEBTOR)
     assert text == "R-1 10.00 61 Alpha GmbH True B1"
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("{{ step.id }}", "reminder"),                       # a key, read without the failed getattr first
+    ("{{ step['id'] }}", "reminder"),
+    ("{{ step.items()|list|length }}", "2"),             # a dict's own method still wins over a key of its name
+    ("{{ step.title is defined }}", "False"),            # a missing key is undefined, as before
+    ("{{ nested.a.b }}", "c"),
+])
+def test_keys_of_plain_dicts_read_as_the_sandbox_reads_them(tmp_path: Path, source: str, expected: str) -> None:
+    env = environment(tmp_path)
+    context = dict(step={"id": "reminder", "items": "shadowed"}, nested={"a": {"b": "c"}})
+    assert env.from_string(source).render(**context) == expected
+    assert BoundedEnvironment.__mro__[1](undefined=env.undefined).from_string(source).render(**context) == expected
+
+
+def test_a_missing_key_of_a_plain_dict_is_an_error_under_strict_undefined(tmp_path: Path) -> None:
+    from jinja2 import UndefinedError
+
+    with pytest.raises(UndefinedError, match="has no attribute 'nope'"):
+        environment(tmp_path).from_string("{{ step.nope }}").render(step={"id": "x"})
+
+
+def test_dict_internals_are_still_refused(tmp_path: Path) -> None:
+    with pytest.raises(SecurityError):
+        environment(tmp_path).from_string("{{ step.__class__.__subclasses__() }}").render(step={})

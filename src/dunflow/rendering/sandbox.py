@@ -40,6 +40,7 @@ WIDTH = re.compile(r"[%:{][^%{}a-zA-Z]*?(\d{6,})")  # `%1000000s`, `{:>1000000}`
 
 MAX_CACHED_CHECKS = 10_000  # (type, attribute) answers of the sandbox kept per environment
 GUARD_FILTER = "dunflow_loop_budget"
+_DICT_ATTRIBUTES = frozenset(dir(dict))  # what `getattr` finds on a plain dict: its methods, nothing else
 CONCAT_FILTER = "dunflow_concat"
 
 
@@ -115,7 +116,13 @@ class BoundedEnvironment(SandboxedEnvironment):
         self._plain_fields[kind] = frozenset(f.name for f in dataclasses.fields(kind) if not f.name.startswith("_"))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        fields = self._plain_fields.get(type(obj))
+        """As the sandbox's, with two short cuts that give the same answers: a plain field of a registered type,
+        and a key of a plain dict (`step.id`, `paragraph.lines`), which the sandbox would find only after
+        `getattr` failed with an exception, since a dict has no attributes besides its methods."""
+        kind = type(obj)
+        if kind is dict and attribute not in _DICT_ATTRIBUTES:
+            return obj[attribute] if attribute in obj else self.undefined(obj=obj, name=attribute)
+        fields = self._plain_fields.get(kind)
         if fields is not None and attribute in fields:
             return getattr(obj, attribute)
         return super().getattr(obj, attribute)
