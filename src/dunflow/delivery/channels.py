@@ -114,15 +114,26 @@ def _formatted_address(value: str) -> str:
     return formataddr((name, address), "utf-8") if name else address
 
 
+_CLEANED: set[Path] = set()  # sink folders this process has cleaned: leftovers come from senders dead before it
+
+
 def clean_leftovers(root: Path) -> int:
     """Remove the `.tmp-PID-*` files that senders no longer alive left in the day folders; how many there were.
-    A live sender's (another `send` running now) are its files in the making and are left alone."""
+    A live sender's (another `send` running now) are its files in the making and are left alone.
+
+    Once per folder and process: a year of day folders holds every message ever sent, and a process that sends
+    every day (a simulation, a worker loop) would otherwise list them all again for each send."""
+    folder = root.resolve()
+    if folder in _CLEANED or not folder.is_dir():
+        return 0
     removed = 0
-    if root.is_dir():
-        for temp in root.glob("*/.tmp-*"):
-            if not _writer_alive(temp.name):
-                temp.unlink(missing_ok=True)
-                removed += 1
+    for day in os.scandir(folder):
+        if day.is_dir(follow_symlinks=False):
+            for entry in os.scandir(day.path):
+                if entry.name.startswith(".tmp-") and not _writer_alive(entry.name):
+                    Path(entry.path).unlink(missing_ok=True)
+                    removed += 1
+    _CLEANED.add(folder)
     return removed
 
 
