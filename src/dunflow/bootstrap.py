@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -24,7 +23,7 @@ from dunflow.delivery.dispatch import (
     SendSettings,
 )
 from dunflow.delivery.registry import build_channel
-from dunflow.delivery.refresh import Refreshed, Withdrawn, refresh
+from dunflow.delivery.refresh import Refresher
 from dunflow.domain.links import PaymentLinks
 from dunflow.domain.law.rates import RateTable
 from dunflow.engine.pauses import PauseTimer
@@ -34,7 +33,7 @@ from dunflow.policy.validate import PolicySet, load_policies
 from dunflow.project import Project, load_project
 from dunflow.rendering.templates import TemplateStore
 from dunflow.store.db import make_engine, migrate
-from dunflow.store.uow import Store, UnitOfWork
+from dunflow.store.uow import Store
 
 
 @dataclass
@@ -85,9 +84,11 @@ class Workspace:
         with self.store.writing() as uow:
             return uow.versions.register(self.policies, uow.clock.now())
 
-    def refresher(self, uow: UnitOfWork, message: dict[str, Any]) -> Refreshed | Withdrawn | None | bool:
-        """Check a pending message against today's open amounts before it goes out."""
-        return refresh(uow, self.templates, self.project.creditor, message, self.payment_links)
+    @cached_property
+    def refresher(self) -> Refresher:
+        """Checks a pending message against today's open amounts before it goes out (payment links read when a
+        message needs them)."""
+        return Refresher(self.templates, self.project.creditor, lambda: self.payment_links)
 
     def deferral(self) -> Deferral | None:
         """When a message outside its channel's send window may go (`delivery.windows.deferral`); None when no

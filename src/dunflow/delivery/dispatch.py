@@ -173,6 +173,9 @@ def _claim(store: Store, worker: str, settings: SendSettings, size: int, refresh
         claimed = uow.outbox.claim(worker, started, uow.clock.now() + settings.lease, size)
         if not claimed:
             return None
+        prepare = getattr(refresher, "prepare", None)  # a `refresh.Refresher` reads the batch's debts ahead
+        if prepare is not None:
+            prepare(uow, claimed)
         ready = [m for m in claimed if _checked(uow, worker, m, refresher, report, on)
                  and not _deferred(uow, worker, m, defer, report)]
     return _Batch(len(claimed), ready)

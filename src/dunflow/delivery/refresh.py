@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Callable
 
 from dunflow.domain.links import PaymentLinks
 from dunflow.domain.debt import charges_anything
 from dunflow.domain.money import Money
 from dunflow.domain.notice import ChargeLine, Creditor, NoticeFacts, charges_digest, invoice_line
 from dunflow.domain.policy import ESCALATED, NOT_DUNNED
-from dunflow.engine.charges import charge_lines, debts
+from dunflow.engine.charges import InvoiceDebt, charge_lines, debts
 from dunflow.engine.notices import debtor_from_row
 from dunflow.rendering.templates import TemplateStore
 from dunflow.store.uow import UnitOfWork
@@ -42,9 +42,48 @@ class Refreshed:
     charges_digest: str | None = None  # of the charges the new text shows
 
 
-def refresh(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
-            message: dict[str, Any], links: PaymentLinks | None = None) -> Refreshed | Withdrawn | None | bool:
-    """True: send as rendered. None or Withdrawn: withdraw. Refreshed: send this text instead."""
+Known = dict[tuple[int, date], InvoiceDebt]  # (invoice id, as of) → its debt, read ahead for a claimed batch
+
+
+class Refresher:
+    """`refresh` for the messages of one send. Before a claimed batch is checked, `prepare` reads the debts of
+    all its invoices in a few queries (one message's charges are three queries otherwise): nothing the check does
+    books a charge or a payment, so what was read stays true for the batch."""
+
+    def __init__(self, templates: TemplateStore, creditor: Creditor,
+                 links: Callable[[], PaymentLinks | None] = lambda: None) -> None:
+        self.templates, self.creditor, self.links = templates, creditor, links
+        self.known: Known = {}
+
+    def prepare(self, uow: UnitOfWork, messages: list[dict[str, Any]]) -> None:
+        self.known = read_ahead(uow, messages)
+
+    def __call__(self, uow: UnitOfWork, message: dict[str, Any]) -> Refreshed | Withdrawn | None | bool:
+        return refresh(uow, self.templates, self.creditor, message, self.links(), self.known)
+
+
+def read_ahead(uow: UnitOfWork, messages: list[dict[str, Any]]) -> Known:
+    """The debts `refresh` will compare for these messages: of their invoices under a charging policy, as of
+    each message's day."""
+    numbers = {number for m in messages if m.get("open_amounts") and m["step"] != "installment"
+               for number in m["open_amounts"]}
+    if not numbers:
+        return {}
+    rows = {row.number: row for row in uow.invoices.with_cases(sorted(numbers))
+            if charges_anything(uow.versions.compiled(row.policy_version_id).policy)}
+    by_day: dict[date, set[int]] = {}
+    for message in messages:
+        ids = {rows[n].id for n in message.get("open_amounts") or () if n in rows}
+        if ids:
+            by_day.setdefault(message["created_on"], set()).update(ids)
+    return {(invoice_id, day): debt for day, ids in by_day.items()
+            for invoice_id, debt in debts(uow, ids, day).items()}
+
+
+def refresh(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor, message: dict[str, Any],
+            links: PaymentLinks | None = None, known: Known | None = None) -> Refreshed | Withdrawn | None | bool:
+    """True: send as rendered. None or Withdrawn: withdraw. Refreshed: send this text instead. `known`: debts
+    read ahead (`read_ahead`); any not among them is read here."""
     rendered_with = message.get("open_amounts")
     if not rendered_with or message["step"] == "installment":
         return True
@@ -57,9 +96,9 @@ def refresh(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
         # a payment may have paid charges without touching the principal, a charge may have been booked since:
         # the text is rendered again only when the charges differ from those it was rendered with
         still = [r for r in rows if r.number in current]
-        if message.get("charges_digest") == charges_digest(_charges(uow, still, message["created_on"])):
+        if message.get("charges_digest") == charges_digest(_charges(uow, still, message["created_on"], known)):
             return True
-        again = _render_again(uow, templates, creditor, message, still)
+        again = _render_again(uow, templates, creditor, message, still, known=known)
         return True if (again.subject, again.body) == (message["subject"], message["body"]) else again
     if not current:
         return None
@@ -67,11 +106,14 @@ def refresh(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
     if due and not due & set(current):
         return Withdrawn(f"{', '.join(sorted(due))} no longer due it; {', '.join(current)} "
                          f"{'is' if len(current) == 1 else 'are'} due no notice of this step yet")
-    return _render_again(uow, templates, creditor, message, [r for r in rows if r.number in current], links)
+    return _render_again(uow, templates, creditor, message, [r for r in rows if r.number in current], links, known)
 
 
-def _charges(uow: UnitOfWork, rows: list[Any], as_of: date) -> tuple[ChargeLine, ...]:
+def _charges(uow: UnitOfWork, rows: list[Any], as_of: date, known: Known | None = None) -> tuple[ChargeLine, ...]:
     """The open charges of these invoices (rows with `id`) as a notice of `as_of` shows them."""
+    known = known or {}
+    if all((r.id, as_of) in known for r in rows):
+        return charge_lines(known[(r.id, as_of)] for r in rows)
     return charge_lines(debts(uow, [r.id for r in rows], as_of).values())
 
 
@@ -94,7 +136,7 @@ def _still_due(row: Any, escalation: bool) -> bool:
 
 
 def _render_again(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor, message: dict[str, Any],
-                  rows: list[Any], links: PaymentLinks | None = None) -> Refreshed:
+                  rows: list[Any], links: PaymentLinks | None = None, known: Known | None = None) -> Refreshed:
     compiled = uow.versions.compiled(rows[0].policy_version_id)
     debtor = debtor_from_row(uow.invoices.debtor(message["debtor_id"]))
     as_of = message["created_on"]
@@ -103,7 +145,7 @@ def _render_again(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor,
     notice_key = str(message["key"]).rsplit(":", 1)[0]  # the message key is the notice's key + ":" + channel
     numbers = [line.number for line in lines]
     link = links.link(notice_key, numbers, debtor.code, message["step"], as_of) if links else ""
-    charges = _charges(uow, rows, as_of)
+    charges = _charges(uow, rows, as_of, known)
     facts = NoticeFacts(debtor, creditor, lines, compiled.policy.step(message["step"]), compiled.policy,
                         compiled.version, as_of, message["language"], payment_link=link,
                         charges=charges)

@@ -17,6 +17,7 @@ leaves the interest out and says why (`refusal`), so no run, notice or statement
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from datetime import date
 from decimal import Decimal
 from typing import Any, Iterable
@@ -95,7 +96,7 @@ def book_interest(uow: UnitOfWork, invoice_id: int, on: date, why: str) -> Invoi
         return None
     accrual = found.accrual
     if accrual is not None and accrual.amount > 0:
-        _book(uow, invoice_id, "interest", "", accrual.amount, found.debt.currency, on,
+        _book(uow, found.facts, "interest", "", accrual.amount, found.debt.currency, on,
               {**accrual.basis, "booked_because": why},
               f"interest:{invoice_id}:{accrual.start.isoformat()}:{accrual.end.isoformat()}")
     if accrual is not None:
@@ -132,8 +133,9 @@ def book_step(uow: UnitOfWork, invoice_id: int, policy: Policy, step: Step, on: 
         return None
     letter = step.legal == "fourteen_day_letter" and has_legal_effect(step.legal, facts.country)
     if not step.is_courtesy and on > facts.due_date:
-        uow.debts.note_delivery(invoice_id, on, letter)
-        facts = uow.debts.facts([invoice_id])[invoice_id]
+        first_notice_on, letter_on = uow.debts.note_delivery(invoice_id, on, letter)
+        if (first_notice_on, letter_on) != (facts.first_notice_on, facts.letter_on):  # as read again, unread
+            facts = SimpleNamespace(**{**facts._asdict(), "first_notice_on": first_notice_on, "letter_on": letter_on})
     if step.fee is not None:
         _book_fee(uow, facts, step, on)
     if "compensation" in step.charges:
@@ -153,7 +155,7 @@ def _book_fee(uow: UnitOfWork, facts: Any, step: Step, on: date) -> None:
     how = (f"{step.fee.percent} % of the principal {facts.amount} {facts.currency}" if step.fee.percent is not None
            else f"fixed fee of step {step.id}")
     if amount > 0:
-        _book(uow, facts.id, "fee", step.id, amount, facts.currency, on, {"explanation": how},
+        _book(uow, facts, "fee", step.id, amount, facts.currency, on, {"explanation": how},
               f"fee:{facts.id}:{step.id}")
 
 
@@ -171,7 +173,7 @@ def _book_compensation(uow: UnitOfWork, facts: Any, policy: Policy, step: Step, 
     if result.amount <= 0:
         _skip(uow, facts, "compensation", step.id, on, f"compensation not charged: {result.reason}")
         return
-    _book(uow, facts.id, "compensation", step.id, result.amount, facts.currency, on,
+    _book(uow, facts, "compensation", step.id, result.amount, facts.currency, on,
           {"law": law, "explanation": result.explanation}, f"compensation:{facts.id}")
 
 
@@ -216,7 +218,7 @@ def _book_collection_costs(uow: UnitOfWork, invoices: list[Any], policy: Policy,
             share = left if index == len(group) - 1 else rounded(result.total * facts.open_amount / combined,
                                                                   currency)
             left -= share
-            _book(uow, facts.id, "collection_costs", step_id, share, currency, on,
+            _book(uow, facts, "collection_costs", step_id, share, currency, on,
                   {"law": law, "principal": str(facts.open_amount), "combined_principal": str(combined),
                    "invoices": [f.number for f in group], "costs": str(result.amount),
                    "vat": str(result.vat_amount), "total": str(result.total),
@@ -233,12 +235,11 @@ def charge_lines(items: Iterable[InvoiceDebt]) -> tuple[ChargeLine, ...]:
     return tuple(lines)
 
 
-def _book(uow: UnitOfWork, invoice_id: int, kind: str, step: str, amount: Decimal, currency: str, on: date,
+def _book(uow: UnitOfWork, facts: Any, kind: str, step: str, amount: Decimal, currency: str, on: date,
           basis: dict[str, Any], source_key: str) -> None:
-    """Book a line once per `source_key`, and say so in the audit trail (`charge`)."""
-    if uow.debts.book(invoice_id, kind, step, amount, currency, on, basis, source_key, uow.clock.now()) is None:
+    """Book a line on the invoice of `facts` once per `source_key`, and say so in the audit trail (`charge`)."""
+    if uow.debts.book(facts.id, kind, step, amount, currency, on, basis, source_key, uow.clock.now()) is None:
         return
-    facts = uow.debts.facts([invoice_id])[invoice_id]
     how = str(basis.get("explanation", "")).splitlines()
     uow.debts.record_skip(dict(
         case_id=facts.case_id, kind="charge", step=step, channel="", at=on, recorded_at=uow.clock.now(),

@@ -8,20 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, time
-from typing import Any
 
 from sqlalchemy import Engine
 
 from dunflow.clock import FixedClock
 from dunflow.delivery.channels import RecordingSink
 from dunflow.delivery.dispatch import SendReport, send_pending
-from dunflow.delivery.refresh import refresh
+from dunflow.delivery.refresh import Refresher
 from dunflow.domain.law.rates import RateTable
 from dunflow.domain.notice import Creditor
 from dunflow.engine.pauses import Timers
 from dunflow.engine.run import RunReport, run_due
 from dunflow.rendering.templates import TemplateStore
-from dunflow.store.uow import Store, UnitOfWork
+from dunflow.store.uow import Store
 from dunflow.store.versions import CompiledCache
 
 RUN_AT, SEND_AT = time(9), time(17)
@@ -50,8 +49,6 @@ class SimulatedDays:
         """The day's run and the delivery of what it queued, as `dunflow run --as-of DAY --send` does it."""
         ran = run_due(self.at(day, RUN_AT), self.templates, self.creditor, day, self.timers,
                       batch_size=self.batch_size)
-        sent = send_pending(self.at(day, SEND_AT), lambda _channel: self.sink, self._refresher, on=day)
+        sent = send_pending(self.at(day, SEND_AT), lambda _channel: self.sink,
+                            Refresher(self.templates, self.creditor), on=day)
         return ran, sent
-
-    def _refresher(self, uow: UnitOfWork, message: dict[str, Any]) -> Any:
-        return refresh(uow, self.templates, self.creditor, message)

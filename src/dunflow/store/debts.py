@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Date, and_, bindparam, case, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -49,27 +49,46 @@ _LINE_PAYMENTS = (select(LINE_PAYMENTS.c.line_id, LINE_PAYMENTS.c.amount)
 _LINES_OF = (select(LINES).where(LINES.c.invoice_id.in_(bindparam("ids", expanding=True)))
              .order_by(LINES.c.booked_on, LINES.c.id))
 _COLLECTION_OF = select(COLLECTION).where(COLLECTION.c.invoice_id == bindparam("invoice_id"))
-_IGNORING: dict[tuple[str, str, str], Any] = {}  # (dialect, table, unique key) → insert … on conflict do nothing
+_IGNORING: dict[tuple[str, ...], Any] = {}  # (dialect, table, unique key, returned) → insert … on conflict do nothing
+_NOTED: dict[str, Any] = {}  # dialect → the upsert of `note_delivery`
+
+
+def _note_delivery(build: Any) -> Any:
+    """INSERT the timing row or keep the earlier of each date: `first_notice_on`, and `letter_on` when given."""
+    statement = build(DEBTS).values(invoice_id=bindparam("invoice_id"), first_notice_on=bindparam("on", type_=Date),
+                                    letter_on=bindparam("letter_on", type_=Date))
+    new = statement.excluded
+    earlier = case((or_(DEBTS.c.first_notice_on.is_(None), new.first_notice_on < DEBTS.c.first_notice_on),
+                    new.first_notice_on), else_=DEBTS.c.first_notice_on)
+    letter = case((and_(new.letter_on.is_not(None), or_(DEBTS.c.letter_on.is_(None), new.letter_on < DEBTS.c.letter_on)),
+                   new.letter_on), else_=DEBTS.c.letter_on)
+    return (statement.on_conflict_do_update(index_elements=["invoice_id"],
+                                            set_={"first_notice_on": earlier, "letter_on": letter})
+            .returning(DEBTS.c.first_notice_on, DEBTS.c.letter_on))
 
 
 class DebtRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def _insert_ignoring(self, table: Any, values: dict[str, Any], key: str) -> bool:
-        """Insert unless a row with the same unique `key` exists; True when this call inserted it."""
+    def _insert_ignoring(self, table: Any, values: dict[str, Any], key: str, returning: str | None = None) -> Any:
+        """Insert unless a row with the same unique `key` exists. When this call inserted it: the row's `returning`
+        column (default: the key itself, so always true); else None."""
         dialect = self.connection.dialect.name
+        column = returning or key
         if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - only SQLite and PostgreSQL are supported
             if self.connection.execute(select(table.c[key]).where(table.c[key] == values[key])).first():
-                return False
-            return self.connection.execute(insert(table).values(**values)).rowcount == 1
-        statement = _IGNORING.get((dialect, table.name, key))
+                return None
+            self.connection.execute(insert(table).values(**values))
+            return self.connection.execute(select(table.c[column]).where(table.c[key] == values[key])).scalar()
+        statement = _IGNORING.get((dialect, table.name, key, column))
         if statement is None:  # built once per table (the columns come with the values at execution)
             build: Any = pg_insert if dialect == "postgresql" else sqlite_insert
             # RETURNING says whether this statement inserted (rowcount is not reliable with implicit returning)
-            statement = _IGNORING[(dialect, table.name, key)] = (
-                build(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key]))
-        return self.connection.execute(statement, values).first() is not None
+            statement = _IGNORING[(dialect, table.name, key, column)] = (
+                build(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[column]))
+        row = self.connection.execute(statement, values).first()
+        return None if row is None else row[0]
 
     # --- facts ---------------------------------------------------------------------------------
 
@@ -126,23 +145,19 @@ class DebtRepository:
         """Book a charge line once per `source_key`; its id, or None when it was booked before."""
         values = dict(invoice_id=invoice_id, kind=kind, step=step, amount=amount, currency=currency, booked_on=on,
                       basis=basis, source_key=source_key, recorded_at=now)
-        if not self._insert_ignoring(LINES, values, "source_key"):
-            return None
-        found: int | None = self.connection.execute(
-            select(LINES.c.id).where(LINES.c.source_key == source_key)).scalar()
+        found: int | None = self._insert_ignoring(LINES, values, "source_key", returning="id")
         return found
 
-    def note_delivery(self, invoice_id: int, on: date, letter: bool) -> None:
-        """A notice about the invoice was delivered on `on` (`letter`: the 14-day letter): keep the first of each."""
-        self._insert_ignoring(DEBTS, dict(invoice_id=invoice_id), "invoice_id")
-        row = self.connection.execute(select(DEBTS).where(DEBTS.c.invoice_id == invoice_id)).one()
-        values: dict[str, Any] = {}
-        if row.first_notice_on is None or on < row.first_notice_on:
-            values["first_notice_on"] = on
-        if letter and (row.letter_on is None or on < row.letter_on):
-            values["letter_on"] = on
-        if values:
-            self.connection.execute(update(DEBTS).where(DEBTS.c.invoice_id == invoice_id).values(**values))
+    def note_delivery(self, invoice_id: int, on: date, letter: bool) -> tuple[date, date | None]:
+        """A notice about the invoice was delivered on `on` (`letter`: the 14-day letter): keep the first of each.
+        One statement (an upsert that keeps the earlier dates); returns (first_notice_on, letter_on) as now kept."""
+        dialect = self.connection.dialect.name
+        statement = _NOTED.get(dialect)
+        if statement is None:
+            statement = _NOTED[dialect] = _note_delivery(pg_insert if dialect == "postgresql" else sqlite_insert)
+        row = self.connection.execute(statement, dict(invoice_id=invoice_id, on=on,
+                                                      letter_on=on if letter else None)).one()
+        return row.first_notice_on, row.letter_on
 
     def set_interest_to(self, invoice_id: int, day: date) -> None:
         self._insert_ignoring(DEBTS, dict(invoice_id=invoice_id), "invoice_id")
@@ -172,8 +187,9 @@ class DebtRepository:
                 agency=agency, status="in_collection", handed_on=on, recalled_on=None, recall_reason="",
                 exported_at=None))
             return True
-        return self._insert_ignoring(COLLECTION, dict(invoice_id=invoice_id, agency=agency, status="in_collection",
-                                                      handed_on=on, recall_reason=""), "invoice_id")
+        inserted = self._insert_ignoring(COLLECTION, dict(invoice_id=invoice_id, agency=agency, status="in_collection",
+                                                          handed_on=on, recall_reason=""), "invoice_id")
+        return inserted is not None
 
     def collection_of(self, invoice_id: int) -> Any:
         return self.connection.execute(select(COLLECTION).where(COLLECTION.c.invoice_id == invoice_id)).first()
