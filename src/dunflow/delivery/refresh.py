@@ -9,7 +9,7 @@ escalation stays due while its invoice is escalated and open.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable
 
@@ -45,49 +45,75 @@ class Refreshed:
 Known = dict[tuple[int, date], InvoiceDebt]  # (invoice id, as of) → its debt, read ahead for a claimed batch
 
 
+@dataclass(frozen=True)
+class ReadAhead:
+    """What `refresh` asks about a claimed batch, read for all its messages at once: the invoices with their
+    cases (by number, with their place in the query's order; `looked_up`: the numbers asked for, found or not)
+    and the debts under a charging policy."""
+
+    invoices: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
+    looked_up: frozenset[str] = frozenset()
+    debts: Known = field(default_factory=dict)
+
+    def with_cases(self, uow: UnitOfWork, numbers: list[str]) -> list[Any]:
+        """As `uow.invoices.with_cases` (oldest due date first), from what was read when all of them were."""
+        if not self.looked_up.issuperset(numbers):
+            return uow.invoices.with_cases(numbers)
+        rows = [found for number in dict.fromkeys(numbers) for found in self.invoices.get(number, ())]
+        return [row for _, row in sorted(rows, key=lambda found: found[0])]  # the database's order, its collation
+
+
+def read_ahead(uow: UnitOfWork, messages: list[dict[str, Any]]) -> ReadAhead:
+    """The invoices and debts `refresh` will look at for these messages, the debts as of each message's day."""
+    numbers = sorted({number for m in messages if m.get("open_amounts") and m["step"] != "installment"
+                      for number in m["open_amounts"]})
+    if not numbers:
+        return ReadAhead()
+    invoices: dict[str, list[tuple[int, Any]]] = {}
+    for place, row in enumerate(uow.invoices.with_cases(numbers)):
+        invoices.setdefault(row.number, []).append((place, row))
+    charging = {number: [row for _, row in found] for number, found in invoices.items()
+                if charges_anything(uow.versions.compiled(found[0][1].policy_version_id).policy)}
+    by_day: dict[date, set[int]] = {}
+    for message in messages:
+        ids = {row.id for n in message.get("open_amounts") or () for row in charging.get(n, ())}
+        if ids:
+            by_day.setdefault(message["created_on"], set()).update(ids)
+    known = {(invoice_id, day): debt for day, ids in by_day.items()
+             for invoice_id, debt in debts(uow, ids, day).items()}
+    return ReadAhead(invoices, frozenset(numbers), known)
+
+
 class Refresher:
-    """`refresh` for the messages of one send. Before a claimed batch is checked, `prepare` reads the debts of
-    all its invoices in a few queries (one message's charges are three queries otherwise): nothing the check does
-    books a charge or a payment, so what was read stays true for the batch."""
+    """`refresh` for the messages of one send. Before a claimed batch is checked, `prepare` reads its invoices and
+    their debts in a few queries (four per message otherwise). Checking books no charge and no payment, so what
+    was read stays true for the batch, except the cases a withdrawal moves back: after one, they are read again."""
 
     def __init__(self, templates: TemplateStore, creditor: Creditor,
                  links: Callable[[], PaymentLinks | None] = lambda: None) -> None:
         self.templates, self.creditor, self.links = templates, creditor, links
-        self.known: Known = {}
+        self.ahead = ReadAhead()
 
     def prepare(self, uow: UnitOfWork, messages: list[dict[str, Any]]) -> None:
-        self.known = read_ahead(uow, messages)
+        self.ahead = read_ahead(uow, messages)
 
     def __call__(self, uow: UnitOfWork, message: dict[str, Any]) -> Refreshed | Withdrawn | None | bool:
-        return refresh(uow, self.templates, self.creditor, message, self.links(), self.known)
-
-
-def read_ahead(uow: UnitOfWork, messages: list[dict[str, Any]]) -> Known:
-    """The debts `refresh` will compare for these messages: of their invoices under a charging policy, as of
-    each message's day."""
-    numbers = {number for m in messages if m.get("open_amounts") and m["step"] != "installment"
-               for number in m["open_amounts"]}
-    if not numbers:
-        return {}
-    rows = {row.number: row for row in uow.invoices.with_cases(sorted(numbers))
-            if charges_anything(uow.versions.compiled(row.policy_version_id).policy)}
-    by_day: dict[date, set[int]] = {}
-    for message in messages:
-        ids = {rows[n].id for n in message.get("open_amounts") or () if n in rows}
-        if ids:
-            by_day.setdefault(message["created_on"], set()).update(ids)
-    return {(invoice_id, day): debt for day, ids in by_day.items()
-            for invoice_id, debt in debts(uow, ids, day).items()}
+        verdict = refresh(uow, self.templates, self.creditor, message, self.links(), self.ahead)
+        if verdict is None or isinstance(verdict, Withdrawn):  # the caller now moves cases back: read them again
+            self.ahead = ReadAhead(debts=self.ahead.debts)
+        return verdict
 
 
 def refresh(uow: UnitOfWork, templates: TemplateStore, creditor: Creditor, message: dict[str, Any],
-            links: PaymentLinks | None = None, known: Known | None = None) -> Refreshed | Withdrawn | None | bool:
-    """True: send as rendered. None or Withdrawn: withdraw. Refreshed: send this text instead. `known`: debts
-    read ahead (`read_ahead`); any not among them is read here."""
+            links: PaymentLinks | None = None, ahead: ReadAhead | None = None) -> Refreshed | Withdrawn | None | bool:
+    """True: send as rendered. None or Withdrawn: withdraw. Refreshed: send this text instead. `ahead`: what was
+    read for the message's batch (`read_ahead`); anything not in it is read here."""
     rendered_with = message.get("open_amounts")
     if not rendered_with or message["step"] == "installment":
         return True
-    rows = uow.invoices.with_cases(list(rendered_with))
+    ahead = ahead or ReadAhead()
+    known = ahead.debts
+    rows = ahead.with_cases(uow, list(rendered_with))
     escalation = _is_escalation(uow, message, rows)
     current = {r.number: str(r.open_amount) for r in rows if _still_due(r, escalation)}
     if current == rendered_with:

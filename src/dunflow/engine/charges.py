@@ -104,10 +104,11 @@ def book_interest(uow: UnitOfWork, invoice_id: int, on: date, why: str) -> Invoi
     return debts(uow, [invoice_id], on).get(invoice_id)
 
 
-def book_delivered(uow: UnitOfWork, moved: list[Any], on: date) -> None:
+def book_delivered(uow: UnitOfWork, moved: list[Any], on: date, facts: dict[int, Any] | None = None) -> None:
     """The notice that moved these cases (rows with `invoice_id`, `to_state`, `policy_version_id`) was delivered
     on `on`: note it, and book the step's charges. Collection costs of the invoices one notice was about are
-    computed on their combined open principal (DOMAIN.md: several invoices of one debtor) and shared out."""
+    computed on their combined open principal (DOMAIN.md: several invoices of one debtor) and shared out.
+    `facts`: the invoices' facts read ahead for a batch of deliveries (kept up to date here), else read here."""
     costs: dict[tuple[int, str], list[Any]] = {}
     for row in moved:
         policy = uow.versions.compiled(row.policy_version_id).policy
@@ -117,7 +118,7 @@ def book_delivered(uow: UnitOfWork, moved: list[Any], on: date) -> None:
             step = policy.step(row.to_state)
         except KeyError:
             continue
-        eligible = book_step(uow, row.invoice_id, policy, step, on)
+        eligible = book_step(uow, row.invoice_id, policy, step, on, facts)
         if eligible is not None:
             costs.setdefault((row.policy_version_id, step.id), []).append(eligible)
     for (version_id, step_id), invoices in costs.items():
@@ -125,17 +126,28 @@ def book_delivered(uow: UnitOfWork, moved: list[Any], on: date) -> None:
         _book_collection_costs(uow, invoices, policy, step_id, on)
 
 
-def book_step(uow: UnitOfWork, invoice_id: int, policy: Policy, step: Step, on: date) -> Any:
+def with_values(row: Any, values: dict[str, Any]) -> Any:
+    """A row read earlier (a database row, or one made here) as it is after `values` were written to it."""
+    fields = vars(row) if isinstance(row, SimpleNamespace) else row._asdict()
+    return SimpleNamespace(**{**fields, **values})
+
+
+def book_step(uow: UnitOfWork, invoice_id: int, policy: Policy, step: Step, on: date,
+              known: dict[int, Any] | None = None) -> Any:
     """Book the step's fee and compensation for one invoice; the invoice's facts when collection costs may be
-    booked on it (the caller books them over all the notice's invoices), else None."""
-    facts = uow.debts.facts([invoice_id]).get(invoice_id)
+    booked on it (the caller books them over all the notice's invoices), else None. `known`: facts read ahead,
+    updated with the timing row written here."""
+    facts = known[invoice_id] if known is not None and invoice_id in known \
+        else uow.debts.facts([invoice_id]).get(invoice_id)
     if facts is None:
         return None
     letter = step.legal == "fourteen_day_letter" and has_legal_effect(step.legal, facts.country)
     if not step.is_courtesy and on > facts.due_date:
         first_notice_on, letter_on = uow.debts.note_delivery(invoice_id, on, letter)
         if (first_notice_on, letter_on) != (facts.first_notice_on, facts.letter_on):  # as read again, unread
-            facts = SimpleNamespace(**{**facts._asdict(), "first_notice_on": first_notice_on, "letter_on": letter_on})
+            facts = with_values(facts, {"first_notice_on": first_notice_on, "letter_on": letter_on})
+            if known is not None:
+                known[invoice_id] = facts
     if step.fee is not None:
         _book_fee(uow, facts, step, on)
     if "compensation" in step.charges:

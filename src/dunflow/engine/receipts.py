@@ -23,9 +23,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Iterable
 
+from dunflow.domain.debt import charges_anything
 from dunflow.domain.policy import PAUSE_STATES
 from dunflow.domain.schedule import not_before_tomorrow
-from dunflow.engine.charges import book_delivered
+from dunflow.engine.charges import book_delivered, with_values
 from dunflow.engine.advance import next_look
 from dunflow.store.uow import UnitOfWork
 
@@ -45,29 +46,34 @@ def _moved(uow: UnitOfWork, key: str, rows: list[Any] | None = None) -> list[Any
 
 
 def record_deliveries(uow: UnitOfWork, deliveries: list[tuple[str, date, date | None]]) -> None:
-    """`record_delivery` for a batch of (key, on, queued_on), in order, with the cases read in one query. A case
-    that several messages of the batch moved (a notice's e-mail and letter) is read again before each of them,
-    so the second sees what the first changed: the result is the one-by-one result."""
+    """`record_delivery` for a batch of (key, on, queued_on), in order, with the cases and the invoices' facts read
+    in one query each. A case that several messages of the batch moved (a notice's e-mail and letter) is seen by
+    the later ones as the earlier ones left it (`changed`: what this batch wrote to each case), so the result is
+    the one-by-one result."""
     read = uow.cases.moved_by_messages([key for key, _, _ in deliveries])
-    seen: dict[int, int] = {}
-    for rows in read.values():
-        for case_id in {row.id for row in rows}:
-            seen[case_id] = seen.get(case_id, 0) + 1
+    facts = uow.debts.facts({row.invoice_id for rows in read.values() for row in rows
+                             if charges_anything(uow.versions.compiled(row.policy_version_id).policy)})
+    changed: dict[int, dict[str, Any]] = {}
     for key, on, queued_on in deliveries:
-        rows = read.get(key, [])
-        shared = any(seen[row.id] > 1 for row in rows)
-        _record(uow, _moved(uow, key, None if shared else rows), on, queued_on)
+        rows = [_as_changed(row, changed) for row in read.get(key, [])]
+        _record(uow, _moved(uow, key, rows), on, queued_on, changed, facts)
+
+
+def _as_changed(row: Any, changed: dict[int, dict[str, Any]]) -> Any:
+    """The row with the case's columns as an earlier delivery of the batch left them."""
+    return with_values(row, changed[row.id]) if row.id in changed else row
 
 
 def record_delivery(uow: UnitOfWork, key: str, on: date, queued_on: date | None = None) -> None:
     """The message `key` (queued on `queued_on`) was delivered on `on`: its step is reached, and the next one is
     timed from `on`. The step's charges (fee, compensation, collection costs) are booked for every invoice the
     message was about (`engine.charges`, exactly once per charge)."""
-    _record(uow, _moved(uow, key), on, queued_on)
+    _record(uow, _moved(uow, key), on, queued_on, {}, None)
 
 
-def _record(uow: UnitOfWork, moved: list[Any], on: date, queued_on: date | None) -> None:
-    book_delivered(uow, moved, on)
+def _record(uow: UnitOfWork, moved: list[Any], on: date, queued_on: date | None,
+            changed: dict[int, dict[str, Any]], facts: dict[int, Any] | None) -> None:
+    book_delivered(uow, moved, on, facts)
     for row in moved:
         if row.to_state not in (row.state, row.resume_state):
             continue  # the case moved on
@@ -81,6 +87,7 @@ def _record(uow: UnitOfWork, moved: list[Any], on: date, queued_on: date | None)
                 compiled, uow.versions.calendar(row.policy_version_id), row.state, row.due_date, on, on,
                 issue_date=row.issue_date, repeats=row.repeats), on)
         uow.cases.update_case(row.id, row.revision, values)
+        changed[row.id] = {**changed.get(row.id, {}), **values, "revision": row.revision + 1}
 
 
 def retract(uow: UnitOfWork, key: str, on: date, why: str) -> None:
