@@ -90,18 +90,28 @@ def note_refusals(uow: UnitOfWork, items: Iterable[InvoiceDebt], as_of: date) ->
 
 
 def book_interest(uow: UnitOfWork, invoice_id: int, on: date, why: str) -> InvoiceDebt | None:
-    """Book the interest accrued up to `on` as a line (before a payment is allocated, at the hand-over)."""
+    """Book the interest accrued up to `on` as a line (before a payment is allocated); the debt after it."""
     found = debts(uow, [invoice_id], on, record=True).get(invoice_id)
     if found is None:
         return None
+    _book_accrued(uow, found, on, why)
+    return debts(uow, [invoice_id], on).get(invoice_id)
+
+
+def book_interest_of(uow: UnitOfWork, invoice_ids: Iterable[int], on: date, why: str) -> None:
+    """`book_interest` for many invoices at once (a run's hand-overs), their debts read in three queries."""
+    for found in debts(uow, invoice_ids, on, record=True).values():
+        _book_accrued(uow, found, on, why)
+
+
+def _book_accrued(uow: UnitOfWork, found: InvoiceDebt, on: date, why: str) -> None:
     accrual = found.accrual
     if accrual is not None and accrual.amount > 0:
         _book(uow, found.facts, "interest", "", accrual.amount, found.debt.currency, on,
               {**accrual.basis, "booked_because": why},
-              f"interest:{invoice_id}:{accrual.start.isoformat()}:{accrual.end.isoformat()}")
+              f"interest:{found.invoice_id}:{accrual.start.isoformat()}:{accrual.end.isoformat()}")
     if accrual is not None:
-        uow.debts.set_interest_to(invoice_id, accrual.end)
-    return debts(uow, [invoice_id], on).get(invoice_id)
+        uow.debts.set_interest_to(found.invoice_id, accrual.end)
 
 
 def book_delivered(uow: UnitOfWork, moved: list[Any], on: date, facts: dict[int, Any] | None = None) -> None:

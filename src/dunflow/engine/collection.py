@@ -10,7 +10,7 @@ from datetime import date
 
 from dunflow.domain.policy import Escalation
 from dunflow.engine.advance import Outcome
-from dunflow.engine.charges import book_interest
+from dunflow.engine.charges import book_interest_of
 from dunflow.store.uow import UnitOfWork
 
 COLLECTION_AGENCY = "collection_agency"
@@ -18,13 +18,14 @@ COLLECTION_AGENCY = "collection_agency"
 
 def hand_over(uow: UnitOfWork, outcomes: list[Outcome], as_of: date) -> int:
     """Mark the invoices escalated to a collection agency; returns how many were handed over now."""
-    handed = 0
+    handed: dict[str, list[int]] = {}  # agency → invoices handed over now
     for outcome in outcomes:
         step = outcome.notice
         if not outcome.escalated or not isinstance(step, Escalation) or step.to != COLLECTION_AGENCY:
             continue
         agency = step.agency or COLLECTION_AGENCY
         if uow.debts.hand_over(outcome.facts.invoice_id, agency, as_of):
-            book_interest(uow, outcome.facts.invoice_id, as_of, f"hand-over to {agency}")
-            handed += 1
-    return handed
+            handed.setdefault(agency, []).append(outcome.facts.invoice_id)
+    for agency, invoice_ids in handed.items():
+        book_interest_of(uow, invoice_ids, as_of, f"hand-over to {agency}")
+    return sum(map(len, handed.values()))
