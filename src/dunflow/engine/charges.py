@@ -83,10 +83,10 @@ def debts(uow: UnitOfWork, invoice_ids: Iterable[int], as_of: date, *, record: b
 
 
 def note_refusals(uow: UnitOfWork, items: Iterable[InvoiceDebt], as_of: date) -> None:
-    """The audit entry `charge_skipped` for each debt whose interest could not be computed (once per reason)."""
-    for item in items:
-        if item.refusal:
-            _skip(uow, item.facts, "interest", "", as_of, item.refusal, item.refusal_key)
+    """The audit entry `charge_skipped` for each debt whose interest could not be computed (once per reason), all
+    in one statement."""
+    uow.debts.record_skips([_skipped(uow, item.facts, "interest", "", as_of, item.refusal, item.refusal_key)
+                            for item in items if item.refusal])
 
 
 def book_interest(uow: UnitOfWork, invoice_id: int, on: date, why: str) -> InvoiceDebt | None:
@@ -271,8 +271,13 @@ def _book(uow: UnitOfWork, facts: Any, kind: str, step: str, amount: Decimal, cu
 
 
 def _skip(uow: UnitOfWork, facts: Any, kind: str, step: str, on: date, reason: str, key: str = "") -> None:
-    uow.debts.record_skip(dict(
+    uow.debts.record_skip(_skipped(uow, facts, kind, step, on, reason, key))
+
+
+def _skipped(uow: UnitOfWork, facts: Any, kind: str, step: str, on: date, reason: str, key: str = "") -> dict[str, Any]:
+    """The audit entry for a charge not booked, once per case, kind, step and `key` (default: the day)."""
+    return dict(
         case_id=facts.case_id, kind="charge_skipped", step=step, channel="", at=on, recorded_at=uow.clock.now(),
         policy_version_id=facts.policy_version_id, from_state=facts.state, to_state=facts.state, rule=reason,
         status="skipped", actor="dunflow", message_key=None,
-        idempotency_key=f"charge-skip:{facts.case_id}:{kind}:{step}:{key or on.isoformat()}"[:200]))
+        idempotency_key=f"charge-skip:{facts.case_id}:{kind}:{step}:{key or on.isoformat()}"[:200])

@@ -88,11 +88,13 @@ class NoticeWriter:
         debtors = self._debtors({n.debtor_id for n in notices})
         charged = self._debts(notices)
         messages = Messages(companions=companions)
+        refused: list[InvoiceDebt] = []  # debts of rendered notices whose interest could not be computed
         for notice in notices:
             try:
-                self._render(notice, debtors[notice.debtor_id], messages, charged)
+                refused += self._render(notice, debtors[notice.debtor_id], messages, charged)
             except DunflowError as exc:  # one bad notice: its cases are left behind, the others go on
                 messages.failed.update(dict.fromkeys(notice.case_ids, exc))
+        note_refusals(self.uow, refused, self.as_of)  # the audit trail says what the rendered notices did not charge
         messages.companions = [o for o in companions if o.facts.case_id not in messages.failed]
         self.uow.cases.queue_messages(messages.rows)
         return messages
@@ -160,7 +162,8 @@ class NoticeWriter:
         return {case_id: [found[invoice_id]] for case_id, invoice_id in invoice_of.items() if invoice_id in found}
 
     def _render(self, notice: Notice, debtor: Debtor, messages: Messages, charged: dict[int, list[InvoiceDebt]]
-                ) -> None:
+                ) -> list[InvoiceDebt]:
+        """Render the notice into `messages`; the debts it shows whose interest could not be computed."""
         if notice.email:  # the invoice's own contact comes before the debtor's
             debtor = replace(debtor, email=notice.email)
         compiled = self.versions.compiled(notice.policy_version_id)
@@ -176,7 +179,6 @@ class NoticeWriter:
                             self.as_of, language, notice.extra, payment_link=link, charges=charges)
         context = facts.context()
         rendered = self.templates.render(template, language, context)
-        note_refusals(self.uow, owed, self.as_of)  # rendered: now the audit trail may say what was not charged
         deliveries = choose_channels(step, debtor)
         html = (self.templates.email_html(rendered, context)
                 if any(d.channel == "email" for d in deliveries) else None)
@@ -192,3 +194,4 @@ class NoticeWriter:
                 created_on=self.as_of, created_at=self.now, attempts=0, routing=delivery.reason))
             for case_id in notice.case_ids:
                 messages.by_case.setdefault(case_id, []).append((delivery.channel, key))
+        return [item for item in owed if item.refusal]

@@ -133,6 +133,18 @@ class DebtRepository:
         """An audit entry (`actions`) for a charge that was not booked, once per idempotency key."""
         self._insert_ignoring(ACTIONS, values, "idempotency_key")
 
+    def record_skips(self, rows: list[dict[str, Any]]) -> None:
+        """`record_skip` for many entries in one statement (the driver's executemany)."""
+        if not rows:
+            return
+        dialect = self.connection.dialect.name
+        build: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = _IGNORING.get((dialect, ACTIONS.name, "idempotency_key", "many"))
+        if statement is None:
+            statement = _IGNORING[(dialect, ACTIONS.name, "idempotency_key", "many")] = (
+                build(ACTIONS).on_conflict_do_nothing(index_elements=["idempotency_key"]))
+        self.connection.execute(statement, rows)
+
     def skips_of(self, case_id: int) -> list[Any]:
         return list(self.connection.execute(select(ACTIONS).where(ACTIONS.c.case_id == case_id,
                                                                   ACTIONS.c.kind == "charge_skipped")
