@@ -21,14 +21,11 @@ CEI = (2000 + 8400 - 7400) / (2000 + 8400 - 4000) x 100 = 3000 / 6400 x 100 = 46
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from dunflow.cli.main import main
+from tests.cli.test_json_output import Dunflow as Cli
 
 WORKED = """\
 number,debtor_code,currency,amount,issue_date,due_date,debtor_name,debtor_type,debtor_country,debtor_email
@@ -45,19 +42,6 @@ number,debtor_code,currency,amount,issue_date,due_date,debtor_name,debtor_type,d
 X-1,DX1,EUR,100.00,2026-12-04,2027-01-04,Xi GmbH,business,DE,ap@xi.example
 X-2,DX2,EUR,200.00,2026-12-04,2027-01-04,Omikron AG,business,DE,ap@omikron.example
 """
-
-
-class Cli:
-    def __init__(self, project: Path, database: str) -> None:
-        self.base = ["--project", str(project), "--database", database]
-
-    def __call__(self, *args: str, stdin: str | None = None) -> str:
-        result = CliRunner().invoke(main, [*self.base, *args], input=stdin, catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result.stdout
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args, "--format", "json"))
 
 
 @pytest.fixture

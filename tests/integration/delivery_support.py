@@ -10,7 +10,9 @@ from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+import pytest
 
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner, Result
@@ -74,6 +76,21 @@ class SmtpServer:
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    """What the test SMTP server received (a module imports this fixture with `server` to use them)."""
+    return Receiver()
+
+
+@pytest.fixture
+def server(receiver: Receiver) -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free port for the test, stopped after it."""
+    smtp = SmtpServer(receiver, free_port())
+    smtp.start()
+    yield smtp
+    smtp.stop()
 
 
 def smtp_block(port: int, **extra: Any) -> str:

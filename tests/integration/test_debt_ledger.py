@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
-from dunflow.cli.main import main
+from tests.integration.test_payments import Dunflow
 
 HEADER = ("number,debtor_code,currency,amount,open_amount,issue_date,due_date,"
           "debtor_name,debtor_type,debtor_country,debtor_language,debtor_email")
@@ -57,26 +56,6 @@ escalation:
   channels: [letter]
   template: b2b/handover
 """
-
-
-class Dunflow:
-    def __init__(self, project: Path, database: str, files: Path) -> None:
-        self.project = project
-        self.base = ["--project", str(project), "--database", database]
-        self.files = files
-
-    def __call__(self, *args: str, code: int = 0) -> str:
-        result = CliRunner().invoke(main, [*self.base, *args], catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    def file(self, name: str, content: str) -> str:
-        path = self.files / name
-        path.write_text(content, encoding="utf-8")
-        return str(path)
-
-    def invoice(self, number: str, as_of: str) -> dict[str, Any]:
-        return json.loads(self("show", "invoice", number, "--as-of", as_of, "--format", "json"))
 
 
 @pytest.fixture

@@ -8,26 +8,13 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from tests.integration.delivery_support import Cli, Receiver, SmtpServer, free_port, seed, smtp_block
+from tests.integration.delivery_support import (  # noqa: F401 - receiver, server: the shared fixtures
+    Cli, Receiver, SmtpServer, receiver, seed, server, smtp_block)
 
 ENTRY = "import sys; from dunflow.cli import main; main(sys.argv[1:], prog_name='dunflow')"
-
-
-@pytest.fixture
-def receiver() -> Receiver:
-    return Receiver()
-
-
-@pytest.fixture
-def server(receiver: Receiver) -> Iterator[SmtpServer]:
-    smtp = SmtpServer(receiver, free_port())
-    smtp.start()
-    yield smtp
-    smtp.stop()
 
 
 def wired(project_dir: Path, database_url: str, server: SmtpServer, **extra: object) -> Cli:

@@ -6,24 +6,11 @@ from email.message import EmailMessage
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from tests.integration.delivery_support import SENDER, Cli, Receiver, SmtpServer, free_port, seed, smtp_block
-
-
-@pytest.fixture
-def receiver() -> Receiver:
-    return Receiver()
-
-
-@pytest.fixture
-def server(receiver: Receiver) -> Iterator[SmtpServer]:
-    smtp = SmtpServer(receiver, free_port())
-    smtp.start()
-    yield smtp
-    smtp.stop()
+from tests.integration.delivery_support import (  # noqa: F401 - receiver, server: the shared fixtures
+    SENDER, Cli, Receiver, SmtpServer, free_port, receiver, seed, server, smtp_block)
 
 
 def _part(mail: EmailMessage, kind: str) -> str:

@@ -52,8 +52,8 @@ class Dunflow:
     def pay_csv(self, name: str, *rows: str, header: str = PAYMENTS_HEADER) -> str:
         return self.file(name, "\n".join((header, *rows)) + "\n")
 
-    def invoice(self, number: str) -> dict[str, Any]:
-        return json.loads(self("show", "invoice", number, "--format", "json"))
+    def invoice(self, number: str, as_of: str | None = None) -> dict[str, Any]:
+        return json.loads(self("show", "invoice", number, *(("--as-of", as_of) if as_of else ()), "--format", "json"))
 
     def unmatched(self) -> list[dict[str, Any]]:
         return json.loads(self("payments", "unmatched", "--format", "json"))

@@ -65,21 +65,6 @@ def test_status_counts_cases_per_policy_and_state_from_an_index_alone(tmp_path: 
 # --- several workers on one due set (PostgreSQL) ----------------------------------------------------------
 
 
-def portfolio_csv(folder: Path, debtors: int, per_debtor: int = 3) -> Path:
-    """Several invoices per business debtor (grouped notices), due dates spread over four months."""
-    lines = [HEADER]
-    for d in range(debtors):
-        kind, country, language = ("consumer", "NL", "nl") if d % 4 == 0 else ("business", "DE", "de")
-        for k in range(per_debtor):
-            n = d * per_debtor + k
-            due = date(2026, 8, 1) + timedelta(days=(n * 7) % 120)
-            lines.append(f"K-{n:05d},KD-{d:04d},EUR,{100 + n % 900}.00,,{due - timedelta(days=30)},{due},"
-                         f"Debtor {d},{kind},{country},{language},d{d}@example.com")
-    path = folder / "portfolio.csv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 def cli(project: Path, database: str, *args: str) -> str:
     result = CliRunner().invoke(main, ["--project", str(project), "--database", database, *args],
                                 catch_exceptions=False)
@@ -122,7 +107,7 @@ def test_four_workers_on_one_due_set_miss_nothing_duplicate_nothing_and_never_sp
     project = tmp_path / "demo"
     init_project(project, sample_data=False)
     set_batch_size(project, 10)
-    portfolio = portfolio_csv(tmp_path, debtors=300)
+    portfolio = big_portfolio(tmp_path, debtors=300)  # several invoices per business debtor: grouped notices
     clean = f"sqlite:///{tmp_path / 'clean.db'}"
     for database in (postgres, clean):
         cli(project, database, "import", "invoices", str(portfolio))
