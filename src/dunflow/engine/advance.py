@@ -156,16 +156,40 @@ def _dun(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState
         outcome.waiting, outcome.next_action_at = True, as_of + timedelta(days=1)
         return  # a step counts once delivered: nothing joins a notice still waiting in the outbox
     reached = compiled.reached_index(case.state)
-    due = due_step(policy, reached, facts.due_date, outcome.last_step_on, as_of, is_business_day,
-                   issue_date=facts.issue_date, repeats=outcome.repeats)
+    due = _planned(compiled, due_step, reached, facts.due_date, outcome.last_step_on, as_of, is_business_day,
+                   facts.issue_date, outcome.repeats)
     if due is not None:
         _send_step(compiled, is_business_day, case, outcome, due, as_of, note)
     if case.state not in FINAL_STATES:
         # until the notice is delivered (which reschedules the case), assume it goes out today
         reached_on = as_of if outcome.notice else outcome.last_step_on
-        nxt = next_planned(policy, compiled.reached_index(case.state), facts.due_date, reached_on, as_of,
-                           is_business_day, issue_date=facts.issue_date, repeats=outcome.repeats)
+        nxt = _planned(compiled, next_planned, compiled.reached_index(case.state), facts.due_date, reached_on, as_of,
+                       is_business_day, facts.issue_date, outcome.repeats)
         outcome.next_action_at = not_before_tomorrow(nxt, as_of) if outcome.notice else nxt
+
+
+PLANS_KEPT = 50_000  # answers kept per policy version (dropped all at once when full: a year of daily runs fits)
+
+
+def _planned(compiled: CompiledPolicy, plan: Callable[..., Any], reached: int, due_date: date,
+             reached_on: date | None, as_of: date, is_business_day: BusinessDay, issue_date: date | None,
+             repeats: int) -> Any:
+    """`plan(policy, …)` (`due_step`, `next_planned`: pure functions of the policy, the dates and the calendar),
+    asked once per distinct arguments. The cases due on one day mostly share their due date and the day of their
+    last step (invoices go out in runs), so they share the answer: most of a case's deciding was this date
+    arithmetic."""
+    key = (plan, reached, due_date, reached_on, as_of, is_business_day, issue_date, repeats)
+    memo = compiled.plans
+    found = memo.get(key, _UNKNOWN)
+    if found is _UNKNOWN:
+        if len(memo) >= PLANS_KEPT:
+            memo.clear()
+        found = memo[key] = plan(compiled.policy, reached, due_date, reached_on, as_of, is_business_day,
+                                 issue_date=issue_date, repeats=repeats)
+    return found
+
+
+_UNKNOWN = object()
 
 
 def _wait_for_debtor_total(compiled: CompiledPolicy, is_business_day: BusinessDay, case: CaseState,

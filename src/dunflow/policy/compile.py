@@ -101,6 +101,11 @@ class CompiledPolicy:
         return self._index[state]
 
     @cached_property
+    def plans(self) -> dict[tuple[Any, ...], Any]:
+        """Answers of the schedule's pure functions for this version, kept by the runner (`engine.advance`)."""
+        return {}
+
+    @cached_property
     def _index(self) -> dict[str, int]:
         return {NEW: -1, **{step.id: i for i, step in enumerate(self.policy.all_steps)}}
 
