@@ -142,7 +142,7 @@ def _claim(uow: UnitOfWork, chunk: list[tuple[int, int]], as_of: date,
         return [], skipped
     claimed = uow.cases.claim(case_ids, as_of)
     waiting = pending_cases(uow, [facts.case_id for facts in claimed])
-    return [replace(facts, pending=facts.case_id in waiting) for facts in claimed], skipped
+    return [replace(facts, pending=True) if facts.case_id in waiting else facts for facts in claimed], skipped
 
 
 @dataclass
