@@ -92,8 +92,8 @@ def note_refusals(uow: UnitOfWork, items: Iterable[InvoiceDebt], as_of: date) ->
 def book_interest(uow: UnitOfWork, invoice_id: int, on: date, why: str) -> InvoiceDebt | None:
     """Book the interest accrued up to `on` as a line (before a payment is allocated); the debt after it."""
     found = debts(uow, [invoice_id], on, record=True).get(invoice_id)
-    if found is None:
-        return None
+    if found is None or found.accrual is None:
+        return found  # no interest here (none accrues, or no rate is known): nothing booked, nothing to read again
     _book_accrued(uow, found, on, why)
     return debts(uow, [invoice_id], on).get(invoice_id)
 

@@ -86,6 +86,8 @@ _MOVED_BY_MESSAGES, _MOVED_BY_MESSAGES_PG = (
     .order_by(CASES.c.id, ACTIONS.c.id.desc()).with_for_update(of=CASES)
     for among in (ACTIONS.c.message_key.in_(bindparam("keys", expanding=True)),  # SQLite
                   ACTIONS.c.message_key == any_(bindparam("keys", type_=ARRAY(String)))))  # PostgreSQL: one array
+_BY_INVOICE_ID = _locked().where(INVOICES.c.id == bindparam("invoice_id"))  # per payment, per event
+_BY_INVOICE_NUMBER = _locked().where(INVOICES.c.number == bindparam("number"))
 # SET takes the columns given at execution (revision and the changed ones)
 _UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("case_id_"))
 
@@ -105,11 +107,11 @@ class CaseRepository:
     # --- reading cases under lock ---------------------------------------------------------------
 
     def by_invoice_number(self, number: str) -> CaseFacts | None:
-        row = self.connection.execute(_locked().where(INVOICES.c.number == number)).first()
+        row = self.connection.execute(_BY_INVOICE_NUMBER, {"number": number}).first()
         return None if row is None else _facts(row)
 
     def by_invoice_id(self, invoice_id: int) -> CaseFacts:
-        return _facts(self.connection.execute(_locked().where(INVOICES.c.id == invoice_id)).one())
+        return _facts(self.connection.execute(_BY_INVOICE_ID, {"invoice_id": invoice_id}).one())
 
     def of_debtor(self, debtor_id: int) -> list[CaseFacts]:
         rows = self.connection.execute(_locked().where(CASES.c.debtor_id == debtor_id).order_by(CASES.c.id))

@@ -56,6 +56,13 @@ _WITH_CASES = (select(INVOICES, CASES.c.state, CASES.c.policy_version_id)
                .join(CASES, CASES.c.invoice_id == INVOICES.c.id)
                .where(INVOICES.c.number.in_(bindparam("numbers", expanding=True)))
                .order_by(INVOICES.c.due_date, INVOICES.c.number))
+# and the statements a payment runs once each (`add_payment`, an imported entry): built once, not per payment
+_SETTLE = update(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
+_ALLOCATE = insert(ALLOCATIONS)
+_REF = _invoice_refs().where(INVOICES.c.number == bindparam("number"))
+_SET_OPEN_AMOUNT = update(INVOICES).where(INVOICES.c.id == bindparam("invoice_id"))
+_OPEN_AMOUNT_AND_STATE = (select(INVOICES.c.open_amount, CASES.c.state).join(CASES, CASES.c.invoice_id == INVOICES.c.id)
+                          .where(INVOICES.c.id == bindparam("invoice_id")))
 
 
 class InvoiceRepository:
@@ -117,7 +124,7 @@ class InvoiceRepository:
             self.connection.execute(insert(INVOICES), rows)
 
     def set_open_amount(self, invoice_id: int, amount: Decimal) -> None:
-        self.connection.execute(update(INVOICES).where(INVOICES.c.id == invoice_id).values(open_amount=amount))
+        self.connection.execute(_SET_OPEN_AMOUNT, {"invoice_id": invoice_id, "open_amount": amount})
 
     def set_amount(self, invoice_id: int, amount: Decimal) -> None:
         """The invoice's total (an ERP credit note changed it); the open amount is set apart."""
@@ -139,8 +146,7 @@ class InvoiceRepository:
         return amount
 
     def open_amount_and_state(self, invoice_id: int) -> Any:
-        return self.connection.execute(select(INVOICES.c.open_amount, CASES.c.state).join(
-            CASES, CASES.c.invoice_id == INVOICES.c.id).where(INVOICES.c.id == invoice_id)).one()
+        return self.connection.execute(_OPEN_AMOUNT_AND_STATE, {"invoice_id": invoice_id}).one()
 
     def with_cases(self, numbers: list[str]) -> list[Any]:
         """Invoices with their case's state and policy version, oldest due date first."""
@@ -149,7 +155,7 @@ class InvoiceRepository:
     # --- finding invoices a payment could mean ------------------------------------------------------
 
     def ref(self, number: str) -> Any:
-        return self.connection.execute(_invoice_refs().where(INVOICES.c.number == number)).first()
+        return self.connection.execute(_REF, {"number": number}).first()
 
     def refs_by_upper_number(self, words: list[str]) -> list[Any]:
         """Invoices whose upper-cased number is one of `words`."""
@@ -211,12 +217,11 @@ class PaymentRepository:
 
     def settle(self, payment_id: int, unallocated: Decimal, status: str, debtor_id: int | None,
                matched_by: str) -> None:
-        self.connection.execute(update(PAYMENTS).where(PAYMENTS.c.id == payment_id).values(
-            unallocated=unallocated, status=status, debtor_id=debtor_id, matched_by=matched_by))
+        self.connection.execute(_SETTLE, dict(payment_id=payment_id, unallocated=unallocated, status=status,
+                                              debtor_id=debtor_id, matched_by=matched_by))
 
     def allocate(self, payment_id: int, invoice_id: int, amount: Decimal, on: date) -> None:
-        self.connection.execute(insert(ALLOCATIONS).values(payment_id=payment_id, invoice_id=invoice_id,
-                                                           amount=amount, on=on))
+        self.connection.execute(_ALLOCATE, dict(payment_id=payment_id, invoice_id=invoice_id, amount=amount, on=on))
 
     def allocations_since(self, invoice_ids: list[int], since: date) -> list[Any]:
         """(invoice_id, amount, on) of the allocations to these invoices on or after `since`."""

@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from dunflow.store.ledger import chunks
 from dunflow.store.orm import (
@@ -23,6 +23,8 @@ from dunflow.store.orm import (
 HOLDS, PROMISES, DISPUTES = table_of(Hold), table_of(Promise), table_of(Dispute)
 ARRANGEMENTS, LINKS, INSTALLMENTS = table_of(Arrangement), table_of(ArrangementInvoice), table_of(Installment)
 INVOICES, CASES = table_of(Invoice), table_of(Case)
+_KEEP_PROMISES = (update(PROMISES).where(PROMISES.c.invoice_id == bindparam("invoice_id_"), PROMISES.c.status == "open")
+                  .values(status="kept"))  # once per payment: built once
 EFFECT_TABLES = {"promises": PROMISES, "installments": INSTALLMENTS, "arrangements": ARRANGEMENTS}
 
 
@@ -72,8 +74,7 @@ class PauseRepository:
                                                                    PROMISES.c.status == "open")))
 
     def keep_promises(self, invoice_id: int) -> None:
-        self.connection.execute(update(PROMISES).where(PROMISES.c.invoice_id == invoice_id,
-                                                       PROMISES.c.status == "open").values(status="kept"))
+        self.connection.execute(_KEEP_PROMISES, {"invoice_id_": invoice_id})
 
     # --- disputes ---------------------------------------------------------------------------------
 
