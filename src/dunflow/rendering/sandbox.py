@@ -40,8 +40,8 @@ WIDTH = re.compile(r"[%:{][^%{}a-zA-Z]*?(\d{6,})")  # `%1000000s`, `{:>1000000}`
 
 MAX_CACHED_CHECKS = 10_000  # (type, attribute) answers of the sandbox kept per environment
 GUARD_FILTER = "dunflow_loop_budget"
-_DICT_ATTRIBUTES = frozenset(dir(dict))  # what `getattr` finds on a plain dict: its methods, nothing else
 CONCAT_FILTER = "dunflow_concat"
+_DICT_ATTRIBUTES = frozenset(dir(dict))  # what `getattr` finds on a plain dict: its methods, nothing else
 
 
 class TemplateLimit(TemplateError):
