@@ -84,3 +84,36 @@ def test_the_timing_row_keeps_the_first_notice_and_the_first_letter(store: Store
     with store.reading() as uow:
         row = uow.debts.facts([invoice])[invoice]
     assert (row.first_notice_on, row.letter_on) == (date(2026, 2, 20), date(2026, 2, 27))
+
+
+
+def test_facts_and_lines_of_many_invoices_are_read_in_chunks_with_nothing_lost(
+        project_dir: Path, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claimed batch may ask for more invoices than a driver takes parameters: the reads go in chunks (here of
+    two), and every invoice comes back with all its lines, oldest first, as one read gives them."""
+    import dunflow.store.debts as debts_module
+    from dunflow.store.ledger import chunks
+
+    ws = Workspace.open(project_dir, database_url, FixedClock.on(date(2026, 3, 1)))
+    csv = tmp_path / "five.csv"
+    csv.write_text(INVOICES.splitlines()[0] + "\n" + "\n".join(
+        f"C-{n},DC{n},EUR,{100 + n}.00,,2026-01-01,2026-02-01,Debtor {n},business,DE,de,d{n}@x.example"
+        for n in range(5)) + "\n", encoding="utf-8")
+    with ws.store.writing() as uow:
+        versions = uow.versions.register(ws.policies, uow.clock.now())
+        import_invoices(uow, csv, ws.policies, versions, date(2026, 3, 1))
+        ids = sorted(int(row.id) for row in uow.invoices.by_number([f"C-{n}" for n in range(5)]).values())
+        for n, invoice in enumerate(ids):
+            for day in range(1, n + 2):
+                uow.debts.book(invoice, "fee", f"s{day}", Decimal("1.00"), "EUR", date(2026, 3, day), {},
+                               f"fee:{invoice}:s{day}", NOW)
+    with ws.store.reading() as uow:
+        whole = (uow.debts.facts(ids), uow.debts.lines_of(ids))
+    monkeypatch.setattr(debts_module, "chunks", lambda items: chunks(items, 2))
+    with ws.store.reading() as uow:
+        chunked = (uow.debts.facts(ids), uow.debts.lines_of(ids))
+    ws.engine.dispose()
+    assert sorted(chunked[0]) == ids and chunked[0] == whole[0]
+    assert chunked[1] == whole[1] and [len(chunked[1][i]) for i in ids] == [1, 2, 3, 4, 5]
+    assert all([line.booked_on for line, _ in chunked[1][i]] == sorted(line.booked_on for line, _ in chunked[1][i])
+               for i in ids)

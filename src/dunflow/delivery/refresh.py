@@ -21,6 +21,7 @@ from dunflow.domain.policy import ESCALATED, NOT_DUNNED
 from dunflow.engine.charges import InvoiceDebt, charge_lines, debts
 from dunflow.engine.notices import debtor_from_row
 from dunflow.rendering.templates import TemplateStore
+from dunflow.store.ledger import CHUNK
 from dunflow.store.uow import UnitOfWork
 
 
@@ -48,40 +49,59 @@ Known = dict[tuple[int, date], InvoiceDebt]  # (invoice id, as of) → its debt,
 @dataclass(frozen=True)
 class ReadAhead:
     """What `refresh` asks about a claimed batch, read for all its messages at once: the invoices with their
-    cases (by number, with their place in the query's order; `looked_up`: the numbers asked for, found or not)
-    and the debts under a charging policy."""
+    cases, in groups of numbers (`number_groups`), each row with its place in its group's query order, and the
+    debts under a charging policy."""
 
-    invoices: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
-    looked_up: frozenset[str] = frozenset()
+    groups: tuple[tuple[frozenset[str], dict[str, list[tuple[int, Any]]]], ...] = ()  # (numbers asked, rows)
     debts: Known = field(default_factory=dict)
 
     def with_cases(self, uow: UnitOfWork, numbers: list[str]) -> list[Any]:
-        """As `uow.invoices.with_cases` (oldest due date first), from what was read when all of them were."""
-        if not self.looked_up.issuperset(numbers):
-            return uow.invoices.with_cases(numbers)
-        rows = [found for number in dict.fromkeys(numbers) for found in self.invoices.get(number, ())]
-        return [row for _, row in sorted(rows, key=lambda found: found[0])]  # the database's order, its collation
+        """As `uow.invoices.with_cases` (oldest due date first), from the group that read all of them."""
+        for asked, rows in self.groups:
+            if asked.issuperset(numbers):
+                found = [row for number in dict.fromkeys(numbers) for row in rows.get(number, ())]
+                return [row for _, row in sorted(found, key=lambda item: item[0])]  # the database's order
+        return uow.invoices.with_cases(numbers)
 
 
 def read_ahead(uow: UnitOfWork, messages: list[dict[str, Any]]) -> ReadAhead:
     """The invoices and debts `refresh` will look at for these messages, the debts as of each message's day."""
-    numbers = sorted({number for m in messages if m.get("open_amounts") and m["step"] != "installment"
-                      for number in m["open_amounts"]})
-    if not numbers:
-        return ReadAhead()
-    invoices: dict[str, list[tuple[int, Any]]] = {}
-    for place, row in enumerate(uow.invoices.with_cases(numbers)):
-        invoices.setdefault(row.number, []).append((place, row))
-    charging = {number: [row for _, row in found] for number, found in invoices.items()
-                if charges_anything(uow.versions.compiled(found[0][1].policy_version_id).policy)}
+    asked = [sorted(m["open_amounts"]) for m in messages if m.get("open_amounts") and m["step"] != "installment"]
+    groups: list[tuple[frozenset[str], dict[str, list[tuple[int, Any]]]]] = []
+    charging: dict[str, set[int]] = {}  # number → its invoice's id, under a policy that charges anything
+    for numbers in number_groups(asked, CHUNK):
+        rows: dict[str, list[tuple[int, Any]]] = {}
+        for place, row in enumerate(uow.invoices.with_cases(numbers)):
+            rows.setdefault(row.number, []).append((place, row))
+            if charges_anything(uow.versions.compiled(row.policy_version_id).policy):
+                charging.setdefault(row.number, set()).add(row.id)
+        groups.append((frozenset(numbers), rows))
     by_day: dict[date, set[int]] = {}
     for message in messages:
-        ids = {row.id for n in message.get("open_amounts") or () for row in charging.get(n, ())}
+        ids = {invoice_id for n in message.get("open_amounts") or () for invoice_id in charging.get(n, ())}
         if ids:
             by_day.setdefault(message["created_on"], set()).update(ids)
     known = {(invoice_id, day): debt for day, ids in by_day.items()
              for invoice_id, debt in debts(uow, ids, day).items()}
-    return ReadAhead(invoices, frozenset(numbers), known)
+    return ReadAhead(tuple(groups), known)
+
+
+def number_groups(asked: list[list[str]], size: int) -> list[list[str]]:
+    """The invoice numbers of several messages in groups of about `size` (under the driver's parameter limit),
+    each message's numbers all in one group: the database orders a message's invoices among themselves as a query
+    of that message alone would. A message with more numbers than `size` is a group of its own."""
+    groups: list[list[str]] = []
+    current: dict[str, None] = {}
+    for listed in asked:
+        new = [n for n in listed if n not in current]
+        if current and len(current) + len(new) > size:
+            groups.append(list(current))
+            current = {}
+            new = listed
+        current.update(dict.fromkeys(new))
+    if current:
+        groups.append(list(current))
+    return groups
 
 
 class Refresher:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Date, and_, bindparam, case, insert, or_, sel
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from dunflow.store.ledger import chunks
 from dunflow.store.orm import (
     Action,
     Allocation,
@@ -95,22 +96,21 @@ class DebtRepository:
     def facts(self, invoice_ids: Iterable[int]) -> dict[int, Any]:
         """Per invoice: its amounts and dates, the debtor's type and country, the case's policy version and state,
         and the timing row (first notice, 14-day letter, interest booked to)."""
-        ids = sorted(set(invoice_ids))
-        if not ids:
-            return {}
-        return {row.id: row for row in self.connection.execute(_FACTS, {"ids": ids})}
+        found: dict[int, Any] = {}
+        for chunk in chunks(sorted(set(invoice_ids))):  # a batch's invoices: kept under the driver's parameter limit
+            found.update((row.id, row) for row in self.connection.execute(_FACTS, {"ids": chunk}))
+        return found
 
     def lines_of(self, invoice_ids: Iterable[int]) -> dict[int, list[tuple[Any, Decimal]]]:
         """Per invoice: its charge lines (oldest first) with what is paid of each."""
         ids = sorted(set(invoice_ids))
-        if not ids:
-            return {}
-        paid: dict[int, Decimal] = {}
-        for line_id, amount in self.connection.execute(_LINE_PAYMENTS, {"ids": ids}):
-            paid[line_id] = paid.get(line_id, Decimal(0)) + amount
         found: dict[int, list[tuple[Any, Decimal]]] = {invoice_id: [] for invoice_id in ids}
-        for row in self.connection.execute(_LINES_OF, {"ids": ids}):
-            found[row.invoice_id].append((row, paid.get(row.id, Decimal(0))))
+        for chunk in chunks(ids):  # an invoice's lines all come with its chunk, oldest first
+            paid: dict[int, Decimal] = {}
+            for line_id, amount in self.connection.execute(_LINE_PAYMENTS, {"ids": chunk}):
+                paid[line_id] = paid.get(line_id, Decimal(0)) + amount
+            for row in self.connection.execute(_LINES_OF, {"ids": chunk}):
+                found[row.invoice_id].append((row, paid.get(row.id, Decimal(0))))
         return found
 
     def booked_charges(self) -> list[tuple[date, str, str, str, Decimal, str]]:
