@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
@@ -143,9 +144,11 @@ KILLS_PER_DATE = 5
 MAX_TRIES_PER_DATE = 12
 
 
-def killed_at_random(runner: Dunflow, as_of: str, delay: float, log: Path) -> bool:
-    """`dunflow run` in its own process, SIGKILLed `delay` seconds after it started (if still running)."""
+def killed_at_random(runner: Dunflow, as_of: str, delay: float, log: Path) -> tuple[bool, float]:
+    """`dunflow run` in its own process, SIGKILLed `delay` seconds after it started (if still running); whether it
+    was killed, and how long it lived."""
     command = [str(Path(sys.executable).parent / "dunflow"), *runner.base, "--quiet", "run", "--as-of", as_of]
+    started = time.monotonic()
     with log.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
                                    env={**os.environ, "PGAPPNAME": KILLED_APP})
@@ -154,11 +157,12 @@ def killed_at_random(runner: Dunflow, as_of: str, delay: float, log: Path) -> bo
         except subprocess.TimeoutExpired:
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
+    lived = time.monotonic() - started
     killed = process.returncode == -signal.SIGKILL
     assert killed or process.returncode == 0, log.read_text()
     if killed:
         wait_until_server_let_go(runner)
-    return killed
+    return killed, lived
 
 
 def test_runs_killed_at_random_points_twenty_times_record_every_due_step_exactly_once(
@@ -173,9 +177,13 @@ def test_runs_killed_at_random_points_twenty_times_record_every_due_step_exactly
     kills = 0
     for as_of in RUN_DATES:
         clean("run", "--as-of", as_of)
-        landed = 0
+        landed, latest = 0, 3.0
         for n in range(MAX_TRIES_PER_DATE):  # until KILLS_PER_DATE kills landed (a run may finish first)
-            landed += killed_at_random(crashed, as_of, chance.uniform(0.2, 3.0), tmp_path / f"kill-{as_of}-{n}.log")
+            killed, lived = killed_at_random(crashed, as_of, chance.uniform(0.2, latest),
+                                             tmp_path / f"kill-{as_of}-{n}.log")
+            landed += killed
+            if not killed:  # it ended first (a faster machine, less left to do): draw within such a lifetime
+                latest = max(0.3, 0.9 * lived)
             if landed == KILLS_PER_DATE:
                 break
         kills += landed
