@@ -54,6 +54,20 @@ _IGNORING: dict[tuple[str, ...], Any] = {}  # (dialect, table, unique key, retur
 _NOTED: dict[str, Any] = {}  # dialect → the upsert of `note_delivery`
 
 
+def _ignoring(dialect: str, table: Any, key: str, returning: str | None = None) -> Any:
+    """INSERT … ON CONFLICT (key) DO NOTHING for `table` (RETURNING `returning` when given), built once per
+    dialect; the columns come with the values at execution."""
+    cache_key = (dialect, table.name, key, returning or "")
+    statement = _IGNORING.get(cache_key)
+    if statement is None:
+        build: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = build(table).on_conflict_do_nothing(index_elements=[key])
+        if returning:
+            statement = statement.returning(table.c[returning])
+        _IGNORING[cache_key] = statement
+    return statement
+
+
 def _note_delivery(build: Any) -> Any:
     """INSERT the timing row or keep the earlier of each date: `first_notice_on`, and `letter_on` when given."""
     statement = build(DEBTS).values(invoice_id=bindparam("invoice_id"), first_notice_on=bindparam("on", type_=Date),
@@ -82,13 +96,8 @@ class DebtRepository:
                 return None
             self.connection.execute(insert(table).values(**values))
             return self.connection.execute(select(table.c[column]).where(table.c[key] == values[key])).scalar()
-        statement = _IGNORING.get((dialect, table.name, key, column))
-        if statement is None:  # built once per table (the columns come with the values at execution)
-            build: Any = pg_insert if dialect == "postgresql" else sqlite_insert
-            # RETURNING says whether this statement inserted (rowcount is not reliable with implicit returning)
-            statement = _IGNORING[(dialect, table.name, key, column)] = (
-                build(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[column]))
-        row = self.connection.execute(statement, values).first()
+        # RETURNING says whether this statement inserted (rowcount is not reliable with implicit returning)
+        row = self.connection.execute(_ignoring(dialect, table, key, column), values).first()
         return None if row is None else row[0]
 
     # --- facts ---------------------------------------------------------------------------------
@@ -131,19 +140,12 @@ class DebtRepository:
 
     def record_skip(self, values: dict[str, Any]) -> None:
         """An audit entry (`actions`) for a charge that was not booked, once per idempotency key."""
-        self._insert_ignoring(ACTIONS, values, "idempotency_key")
+        self.record_skips([values])
 
     def record_skips(self, rows: list[dict[str, Any]]) -> None:
         """`record_skip` for many entries in one statement (the driver's executemany)."""
-        if not rows:
-            return
-        dialect = self.connection.dialect.name
-        build: Any = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = _IGNORING.get((dialect, ACTIONS.name, "idempotency_key", "many"))
-        if statement is None:
-            statement = _IGNORING[(dialect, ACTIONS.name, "idempotency_key", "many")] = (
-                build(ACTIONS).on_conflict_do_nothing(index_elements=["idempotency_key"]))
-        self.connection.execute(statement, rows)
+        if rows:
+            self.connection.execute(_ignoring(self.connection.dialect.name, ACTIONS, "idempotency_key"), rows)
 
     def skips_of(self, case_id: int) -> list[Any]:
         return list(self.connection.execute(select(ACTIONS).where(ACTIONS.c.case_id == case_id,
